@@ -1,0 +1,116 @@
+"""Actions are data: what the pipeline asks an adapter to do, dispatched by ``type``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from bot.message import Platform
+
+__all__ = [
+    "ACTION_ADAPTER",
+    "Action",
+    "ActionBase",
+    "BanUser",
+    "DeleteMessage",
+    "KickUser",
+    "LiftSanction",
+    "NotifyModerators",
+    "OpenCase",
+    "Reply",
+    "TimeoutUser",
+    "WarnUser",
+    "action_id",
+]
+
+
+def action_id(message_key: str, kind: str, rule: str) -> str:
+    """Stable id from message, action type and rule, so a redelivered message never acts twice."""
+    return hashlib.sha256(f"{message_key}|{kind}|{rule}".encode()).hexdigest()[:20]
+
+
+class ActionBase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    platform: Platform
+    workspace: str
+    channel: str
+    message_id: str
+    user_id: str = Field(description="the member the action concerns")
+    message_key: str
+    reason: str = ""
+    case_id: str | None = None
+
+
+class DeleteMessage(ActionBase):
+    type: Literal["delete"] = "delete"
+
+
+class WarnUser(ActionBase):
+    """Tell the member privately which rule their message broke, quoting it."""
+
+    type: Literal["warn"] = "warn"
+    text: str
+    quote: str = ""
+
+
+class TimeoutUser(ActionBase):
+    type: Literal["timeout"] = "timeout"
+    duration_s: int = Field(gt=0, le=28 * 24 * 3600)
+
+
+class KickUser(ActionBase):
+    type: Literal["kick"] = "kick"
+
+
+class BanUser(ActionBase):
+    type: Literal["ban"] = "ban"
+
+
+class LiftSanction(ActionBase):
+    """Undo a timeout or ban (an overturned case)."""
+
+    type: Literal["lift"] = "lift"
+    sanction: Literal["timeout", "ban"]
+
+
+class Reply(ActionBase):
+    """Post in the message's thread: an FAQ answer or support resources."""
+
+    type: Literal["reply"] = "reply"
+    text: str
+    thread: str | None = None
+    feedback_buttons: bool = False
+    faq_id: str | None = None
+
+
+class NotifyModerators(ActionBase):
+    type: Literal["notify"] = "notify"
+    text: str
+
+
+class OpenCase(ActionBase):
+    """Record a case for review; the review queue picks it up."""
+
+    type: Literal["open_case"] = "open_case"
+    route: str
+    category: str | None = None
+
+
+Action = Annotated[
+    DeleteMessage
+    | WarnUser
+    | TimeoutUser
+    | KickUser
+    | BanUser
+    | LiftSanction
+    | Reply
+    | NotifyModerators
+    | OpenCase,
+    Field(discriminator="type"),
+]
+
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

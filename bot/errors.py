@@ -1,0 +1,100 @@
+"""The one exception tree of modtriage.
+
+::
+
+    ModtriageError
+    ├── ConfigError                 settings or environment cannot work (start-up)
+    │   └── PolicyError             a policy or FAQ file has a mistake (file, key, fix)
+    ├── StoreUnavailable            Redis cannot be reached (carries ``url``, ``retry_after``)
+    ├── MalformedMessage            a stream entry or platform event cannot become a Message
+    ├── ClassifierError             a model call failed (carries ``model``, ``retryable``)
+    │   └── ClassifierTimeout
+    └── ActionError                 an adapter could not perform an Action (carries ``action_id``,
+                                    ``status``, ``retry_after``)
+
+Start-up errors (``ConfigError``) stop the program with a clear message; per-message errors
+leave the message recoverable in its stream.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionError",
+    "ClassifierError",
+    "ClassifierTimeout",
+    "ConfigError",
+    "MalformedMessage",
+    "ModtriageError",
+    "PolicyError",
+    "StoreUnavailable",
+]
+
+
+class ModtriageError(Exception):
+    """Base of every error modtriage raises on purpose."""
+
+
+class ConfigError(ModtriageError):
+    """Settings or environment that cannot work; raised at start-up."""
+
+
+class PolicyError(ConfigError):
+    """A policy or FAQ file with a mistake, naming the file, the key and the fix."""
+
+    def __init__(self, file: str, key: str, problem: str, fix: str) -> None:
+        self.file = file
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{file}: {key}: {problem}. Fix: {fix}")
+
+
+class StoreUnavailable(ModtriageError):
+    """Redis cannot be reached."""
+
+    def __init__(self, url: str, reason: str, retry_after: float | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(f"Redis at {url} is unavailable: {reason}")
+
+
+class MalformedMessage(ModtriageError):
+    """A stream entry or platform event that cannot be turned into a Message."""
+
+    def __init__(self, reason: str, entry_id: str | None = None) -> None:
+        self.reason = reason
+        self.entry_id = entry_id
+        super().__init__(reason if entry_id is None else f"entry {entry_id}: {reason}")
+
+
+class ClassifierError(ModtriageError):
+    """A model call failed."""
+
+    def __init__(self, model: str, reason: str, *, retryable: bool = True) -> None:
+        self.model = model
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(f"{model}: {reason}")
+
+
+class ClassifierTimeout(ClassifierError):
+    """A model call did not answer in time."""
+
+
+class ActionError(ModtriageError):
+    """An adapter could not perform an Action."""
+
+    def __init__(
+        self,
+        action_id: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.action_id = action_id
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"action {action_id}: {reason}")

@@ -1,0 +1,59 @@
+"""Prometheus metrics, registered on a registry passed in (the default one in production)."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, *, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self.messages = Counter(
+            "modtriage_messages_total", "Messages decided", ["platform"], registry=registry
+        )
+        self.decisions = Counter(
+            "modtriage_decisions_total",
+            "Verdicts by route and category",
+            ["route", "category", "stage"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            "modtriage_actions_total", "Actions emitted by type", ["type"], registry=registry
+        )
+        self.stage_seconds = Histogram(
+            "modtriage_stage_seconds",
+            "Time per batch in each stage",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ingest_to_decision = Histogram(
+            "modtriage_ingest_to_decision_seconds",
+            "From XADD on the ingest stream to the committed verdict",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.stream_pending = Gauge(
+            "modtriage_stream_pending",
+            "Entries delivered to workers but not yet acknowledged",
+            registry=registry,
+        )
+        self.stream_length = Gauge(
+            "modtriage_stream_length", "Entries in the ingest stream", registry=registry
+        )
+        self.dead_letters = Counter(
+            "modtriage_dead_letters_total", "Entries moved to the dead-letter stream", ["reason"],
+            registry=registry,
+        )  # fmt: skip
+        self.failures = Counter(
+            "modtriage_failures_total", "Batches or messages that failed and stay pending",
+            ["kind"], registry=registry,
+        )  # fmt: skip
+        self.redelivered = Counter(
+            "modtriage_reclaimed_total", "Pending entries reclaimed from idle consumers",
+            registry=registry,
+        )  # fmt: skip

@@ -1,0 +1,23 @@
+"""The worker side: stages, decide, and the stream consumer that runs them."""
+
+from __future__ import annotations
+
+from bot.pipeline.assessment import Assessment
+from bot.pipeline.classify import ClassifyStage
+from bot.pipeline.decide import DecideStage, decide
+from bot.pipeline.ingest import Ingest
+from bot.pipeline.rules import RulesStage
+from bot.pipeline.stage import Stage
+from bot.pipeline.worker import Worker, WorkerConfig
+
+__all__ = [
+    "Assessment",
+    "ClassifyStage",
+    "DecideStage",
+    "Ingest",
+    "RulesStage",
+    "Stage",
+    "Worker",
+    "WorkerConfig",
+    "decide",
+]

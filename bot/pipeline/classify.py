@@ -1,0 +1,74 @@
+"""Stage: score each message with the configured small model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from bot.classification import Classification
+from bot.classifiers.base import Classifier
+from bot.errors import ClassifierError, ClassifierTimeout
+from bot.pipeline.assessment import Assessment
+from bot.policy import Policy
+from bot.verdict import Evidence, Route
+
+__all__ = ["ClassifyStage", "model_evidence"]
+
+
+def model_evidence(
+    classification: Classification, policy: Policy, channel: str | None
+) -> list[Evidence]:
+    """Evidence for every category whose score reaches its review threshold."""
+    found = []
+    for category, score in classification.scores.items():
+        if category not in policy.categories:
+            continue
+        route = policy.thresholds(category, channel).route(score)
+        if route is not Route.ALLOW:
+            found.append(
+                Evidence(category=category, rule=f"model:{category}", score=score, route=route)
+            )
+    return found
+
+
+class ClassifyStage:
+    name = "classify"
+
+    def __init__(
+        self, *, classifier: Classifier, policy: Policy, timeout_s: float, max_chars: int
+    ) -> None:
+        self._classifier = classifier
+        self._policy = policy
+        self._timeout_s = timeout_s
+        self._max_chars = max_chars
+
+    async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
+        """Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
+        todo = [i for i, item in enumerate(batch) if not item.message.is_blank]
+        texts = [batch[i].message.text[: self._max_chars] for i in todo]
+        results: list[Classification] = []
+        if texts:
+            try:
+                results = await asyncio.wait_for(
+                    self._classifier.classify(texts), timeout=self._timeout_s
+                )
+            except TimeoutError as exc:
+                raise ClassifierTimeout(
+                    self._classifier.name, f"no answer in {self._timeout_s}s"
+                ) from exc
+            if len(results) != len(texts):
+                raise ClassifierError(self._classifier.name, "returned a wrong number of results")
+        by_index = dict(zip(todo, results, strict=True))
+        out = []
+        for i, item in enumerate(batch):
+            result = by_index.get(i)
+            if result is None:
+                out.append(item)
+                continue
+            evidence = model_evidence(result, self._policy, item.message.channel)
+            out.append(
+                item.model_copy(
+                    update={"classification": result, "evidence": (*item.evidence, *evidence)}
+                )
+            )
+        return out

@@ -1,0 +1,124 @@
+"""Deny and allow lists matched against normalised text, as whole words.
+
+Normalisation undoes the usual evasions: compatibility forms (NFKC), zero-width and other
+format characters, homoglyphs and accents (``anyascii``), case, leetspeak inside words
+(``f4gg0t``), letters repeated for emphasis (``fuuuuck``) and letters spaced out
+(``f a g`` or ``f.a.g``). Matching is per word, so "assistance" never matches "ass".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+__all__ = ["Lexicon", "LexiconHit", "Token", "normalize", "tokens"]
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+     "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"}
+)  # fmt: skip
+_CHUNK = re.compile(r"\S+")
+_WORD = re.compile(r"[a-z0-9@$!|+€£]+")
+_RUN3 = re.compile(r"(.)\1{2,}")
+_RUN2 = re.compile(r"(.)\1+")
+_SPACER = re.compile(r"^[\W_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A normalised word and the span of the original text it came from."""
+
+    forms: tuple[str, ...]
+    start: int
+    end: int
+
+
+def normalize(text: str) -> str:
+    """Fold a chunk of text to plain lower-case ASCII letters and digits."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return anyascii(text).casefold()
+
+
+def _forms(word: str, *, term: bool = False) -> tuple[str, ...]:
+    """The spellings a word is matched under: as written and with leetspeak undone. A word with
+    a letter repeated three or more times ("niiiice") also gets its squeezed form ("~nice"),
+    which only meets a term's squeezed form, so that "Niger" never matches "n...er"."""
+    out: list[str] = []
+    candidates = [word]
+    if any(ch.isalpha() for ch in word):
+        candidates.append(word.translate(_LEET))
+    for candidate in candidates:
+        candidate = candidate.strip("@$!|+")
+        if not candidate:
+            continue
+        out.append(candidate)
+        if term or _RUN3.search(candidate):
+            out.append("~" + _RUN2.sub(r"\1", candidate))
+    return tuple(dict.fromkeys(out))
+
+
+def tokens(text: str) -> list[Token]:
+    """Words of ``text`` with their original spans, spaced-out letters joined into one word."""
+    result: list[Token] = []
+    singles: list[tuple[str, int, int]] = []
+
+    def flush() -> None:
+        if len(singles) >= 3:
+            joined = "".join(s for s, _, _ in singles)
+            result.append(Token(_forms(joined), singles[0][1], singles[-1][2]))
+        singles.clear()
+
+    for chunk in _CHUNK.finditer(text):
+        folded = normalize(chunk.group())
+        words = _WORD.findall(folded)
+        letters = [w for w in words if w]
+        if len(letters) == 1 and len(letters[0]) == 1:
+            singles.append((letters[0], chunk.start(), chunk.end()))
+            continue
+        if len(words) >= 3 and all(len(w) == 1 for w in words):  # "f.a.g" in one chunk
+            result.append(Token(_forms("".join(words)), chunk.start(), chunk.end()))
+            continue
+        if not _SPACER.match(folded):
+            flush()
+        for word in words:
+            result.append(Token(_forms(word), chunk.start(), chunk.end()))
+    flush()
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconHit:
+    term: str
+    category: str
+    start: int
+    end: int
+
+
+class Lexicon:
+    """Terms per category, matched as whole words (or word sequences) after normalisation."""
+
+    def __init__(self, *, deny: dict[str, Iterable[str]], allow: Iterable[str] = ()) -> None:
+        self._allow = {form for term in allow for form in _forms(normalize(term))}
+        self._terms: list[tuple[tuple[frozenset[str], ...], str, str]] = []
+        for category, terms in deny.items():
+            for term in terms:
+                parts = tuple(
+                    frozenset(_forms(w, term=True)) for w in _WORD.findall(normalize(term))
+                )
+                if parts:
+                    self._terms.append((parts, term, category))
+
+    def matches(self, text: str) -> Iterator[LexiconHit]:
+        words = [t for t in tokens(text) if not (set(t.forms) & self._allow)]
+        for parts, term, category in self._terms:
+            width = len(parts)
+            for i in range(len(words) - width + 1):
+                window = words[i : i + width]
+                if all(set(tok.forms) & part for tok, part in zip(window, parts, strict=True)):
+                    yield LexiconHit(term, category, window[0].start, window[-1].end)
+                    break

@@ -1,0 +1,132 @@
+"""The deterministic, cheap first stage: deny lists, links and invites, mentions, floods and
+duplicate bursts. Rate counters live in Redis so that every worker sees the same counts."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+
+from bot.message import Message
+from bot.pipeline.assessment import Assessment
+from bot.pipeline.lexicon import Lexicon, normalize
+from bot.policy import Policy, RateRule
+from bot.streams import Streams
+from bot.verdict import Evidence, Route
+
+__all__ = ["RulesStage", "find_links"]
+
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+|\b(?:[a-z0-9-]+\.)+(?:[a-z]{2,24})/[^\s<>\"']*", re.IGNORECASE
+)
+_TEXT_MENTION = re.compile(r"<@[!&]?\w+>|@everyone\b|@here\b|@channel\b")
+
+
+def find_links(text: str) -> list[tuple[str, str, int, int]]:
+    """(url, host, start, end) for every link-looking span."""
+    found = []
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(".,;:!?)>]")
+        host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+        found.append((url, host.lower().removeprefix("www."), match.start(), match.end()))
+    return found
+
+
+class RulesStage:
+    name = "rules"
+
+    def __init__(self, *, redis: aioredis.Redis, policy: Policy, streams: Streams) -> None:
+        self._redis = redis
+        self._policy = policy
+        self._streams = streams
+        self._lexicon = Lexicon(
+            deny={name: c.deny for name, c in policy.categories.items() if c.deny},
+            allow=policy.rules.allow,
+        )
+        links = policy.rules.links
+        self._invites = [re.compile(p, re.IGNORECASE) for p in links.invite_patterns]
+        self._scams = [re.compile(p, re.IGNORECASE) for p in links.scam_patterns]
+
+    async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
+        out = []
+        for item in batch:
+            evidence = [*self.static_evidence(item.message), *await self._rates(item.message)]
+            out.append(item.model_copy(update={"evidence": (*item.evidence, *evidence)}))
+        return out
+
+    def static_evidence(self, message: Message) -> list[Evidence]:
+        """Evidence that needs no counters: deny terms, links, mentions."""
+        text = message.text
+        found: list[Evidence] = []
+        for hit in self._lexicon.matches(text):
+            found.append(
+                Evidence(
+                    category=hit.category,
+                    rule=f"deny:{hit.term}",
+                    score=1.0,
+                    route=Route.ACT,
+                    matched=text[hit.start : hit.end],
+                    span=(hit.start, hit.end),
+                )
+            )
+        links = self._policy.rules.links
+        allowed = links.allowed_domains
+        for url, host, start, end in find_links(text):
+            if any(host == d or host.endswith("." + d) for d in allowed):
+                continue
+            if links.block_invites and any(p.search(url) for p in self._invites):
+                found.append(
+                    Evidence(category=links.category, rule="link:invite", score=1.0,
+                             route=Route.ACT, matched=url, span=(start, end))
+                )  # fmt: skip
+        folded = normalize(text)
+        for pattern in self._scams:
+            match = pattern.search(folded)
+            if match:
+                found.append(
+                    Evidence(category=links.category, rule="link:scam", score=1.0,
+                             route=Route.ACT, matched=match.group())
+                )  # fmt: skip
+                break
+        max_mentions = self._policy.rules.max_mentions
+        mentions = len(set(message.mentions) | set(_TEXT_MENTION.findall(text)))
+        if max_mentions is not None and mentions > max_mentions:
+            found.append(
+                Evidence(category=self._policy.rules.mention_category, rule="mentions",
+                         score=1.0, route=Route.ACT, matched=f"{mentions} mentions")
+            )  # fmt: skip
+        return found
+
+    async def _rates(self, message: Message) -> list[Evidence]:
+        rules = self._policy.rules
+        who = (message.platform, message.workspace, message.channel, message.author.id)
+        checks: list[tuple[str, RateRule, str]] = []
+        if rules.flood is not None:
+            checks.append(("flood", rules.flood, self._streams.counter("flood", *who)))
+        if rules.duplicates is not None and not message.is_blank:
+            digest = hashlib.sha256(normalize(message.text).encode()).hexdigest()[:16]
+            key = self._streams.counter("dup", *who, digest)
+            checks.append(("duplicates", rules.duplicates, key))
+        if not checks:
+            return []
+        now = message.ts.timestamp()
+        # Sorted sets keyed by message id: a redelivered message is counted once.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, rule, key in checks:
+                pipe.zadd(key, {message.key: now})
+                pipe.zremrangebyscore(key, "-inf", now - rule.window)
+                pipe.zcount(key, now - rule.window, now)
+                pipe.expire(key, rule.window + 60)
+            results = await pipe.execute()
+        found = []
+        for index, (name, rule, _) in enumerate(checks):
+            count = int(results[index * 4 + 2])
+            if count > rule.max:
+                found.append(
+                    Evidence(category=rule.category, rule=name, score=1.0, route=Route.ACT,
+                             matched=f"{count} messages in {rule.window}s")
+                )  # fmt: skip
+        return found

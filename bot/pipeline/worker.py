@@ -1,0 +1,274 @@
+"""A worker: reads the ingest stream with a consumer group, runs the stages, commits.
+
+Delivery guarantees:
+- An entry is acknowledged only in the same atomic script that stores its verdict and emits
+  its actions, so a worker killed mid-batch leaves its entries pending, never half-done.
+- Entries pending longer than ``claim_idle_ms`` are reclaimed (XAUTOCLAIM) by any worker.
+- The verdict key is written with SET NX: if two workers ever process one message, only the
+  first emits actions. Action ids derive from message and rule, so adapters can dedupe too.
+- An entry delivered more than ``max_deliveries`` times, or one that cannot be decoded, goes to
+  the dead-letter stream with its error. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError, ResponseError
+
+from bot.errors import MalformedMessage
+from bot.metrics import Metrics
+from bot.pipeline.assessment import Assessment
+from bot.pipeline.stage import Stage
+from bot.streams import Streams, decode_message
+
+__all__ = ["Worker", "WorkerConfig"]
+
+log = structlog.get_logger(__name__)
+
+Entry = tuple[str, dict[Any, Any]]
+
+_COMMIT = """
+local fresh = redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[6])
+if fresh then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'verdict', ARGV[3], 'message', ARGV[4])
+  for i = 7, #ARGV do
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', ARGV[i])
+  end
+end
+redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[2])
+if fresh then return 1 else return 0 end
+"""
+
+
+class WorkerConfig:
+    """Tuning knobs, usually from :class:`~bot.settings.Settings`."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 32,
+        block_ms: int = 200,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        stream_maxlen: int = 100_000,
+        verdict_ttl_s: int = 30 * 86400,
+    ) -> None:
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.stream_maxlen = stream_maxlen
+        self.verdict_ttl_s = verdict_ttl_s
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        streams: Streams,
+        stages: Sequence[Stage],
+        metrics: Metrics,
+        consumer: str,
+        config: WorkerConfig | None = None,
+    ) -> None:
+        self._redis = redis
+        self._streams = streams
+        self._stages = list(stages)
+        self._metrics = metrics
+        self.consumer = consumer
+        self._config = config or WorkerConfig()
+        self._commit = redis.register_script(_COMMIT)
+        self._errors_key = f"{streams.prefix}:errors"
+        self._last_claim = 0.0
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if missing."""
+        try:
+            await self._redis.xgroup_create(
+                self._streams.ingest, self._streams.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until ``stop`` is set. Survives Redis outages with jittered backoff."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await self.ensure_group()
+                while not stop.is_set():
+                    await self.step()
+                    backoff = 0.1
+            except (RedisError, OSError) as exc:
+                log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
+                self._metrics.failures.labels(kind="redis").inc()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def step(self) -> int:
+        """Read (or reclaim) one batch and process it. Returns how many entries it handled."""
+        entries = await self._reclaim()
+        if not entries:
+            reply: Any = await self._redis.xreadgroup(
+                self._streams.group,
+                self.consumer,
+                {self._streams.ingest: ">"},
+                count=self._config.batch_size,
+                block=self._config.block_ms,
+            )
+            entries = [(_text(i), f) for _, got in reply or [] for i, f in got]
+        if entries:
+            await self.process(entries)
+        return len(entries)
+
+    async def _reclaim(self) -> list[Entry]:
+        now = time.monotonic()
+        if (now - self._last_claim) * 1000 < min(self._config.claim_idle_ms, 1000):
+            return []
+        self._last_claim = now
+        reply = await self._redis.xautoclaim(
+            self._streams.ingest,
+            self._streams.group,
+            self.consumer,
+            min_idle_time=self._config.claim_idle_ms,
+            start_id="0-0",
+            count=self._config.batch_size,
+        )
+        claimed = [(_text(i), f) for i, f in reply[1] if f is not None]
+        if not claimed:
+            return []
+        self._metrics.redelivered.inc(len(claimed))
+        pending = await self._redis.xpending_range(
+            self._streams.ingest,
+            self._streams.group,
+            min=claimed[0][0],
+            max=claimed[-1][0],
+            count=len(claimed) * 2,
+            consumername=self.consumer,
+        )
+        deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        keep = []
+        for entry_id, fields in claimed:
+            times = deliveries.get(entry_id, 1)
+            if times > self._config.max_deliveries:
+                error = await self._redis.hget(self._errors_key, entry_id)
+                reason = f"failed {times - 1} deliveries"
+                if error:
+                    reason += f": {_text(error)}"
+                await self._dead_letter(entry_id, fields, reason, kind="retries")
+            else:
+                keep.append((entry_id, fields))
+        log.info("reclaimed pending entries", count=len(claimed), kept=len(keep))
+        return keep
+
+    async def _dead_letter(
+        self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
+    ) -> None:
+        payload: dict[Any, Any] = {b"entry_id": entry_id, b"reason": reason, **fields}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self._streams.dead, payload, maxlen=self._config.stream_maxlen, approximate=True
+            )
+            pipe.xack(self._streams.ingest, self._streams.group, entry_id)
+            pipe.hdel(self._errors_key, entry_id)
+            await pipe.execute()
+        self._metrics.dead_letters.labels(reason=kind).inc()
+        log.error("dead-lettered entry", entry_id=entry_id, reason=reason)
+
+    async def process(self, entries: Sequence[Entry]) -> None:
+        batch: list[Assessment] = []
+        for entry_id, fields in entries:
+            try:
+                message = decode_message(entry_id, fields)
+            except MalformedMessage as exc:
+                await self._dead_letter(entry_id, fields, exc.reason, kind="malformed")
+                continue
+            batch.append(Assessment(entry_id=entry_id, message=message))
+        if not batch:
+            return
+        try:
+            done = await self._run_stages(batch)
+        except RedisError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the failing message, lose nothing
+            log.warning("batch failed, retrying one by one", error=repr(exc), size=len(batch))
+            self._metrics.failures.labels(kind="batch").inc()
+            done = []
+            for item in batch:
+                try:
+                    done += await self._run_stages([item])
+                except RedisError:
+                    raise
+                except Exception as item_exc:  # noqa: BLE001 - the entry stays pending
+                    self._metrics.failures.labels(kind="message").inc()
+                    await self._redis.hset(self._errors_key, item.entry_id, repr(item_exc)[:500])
+                    log.warning(
+                        "message failed, left pending",
+                        entry_id=item.entry_id,
+                        message_key=item.message.key,
+                        error=repr(item_exc),
+                    )
+        for item in done:
+            await self._commit_one(item)
+
+    async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
+        for stage in self._stages:
+            started = time.perf_counter()
+            batch = await stage.run(batch)
+            self._metrics.stage_seconds.labels(stage=stage.name).observe(
+                time.perf_counter() - started
+            )
+        return batch
+
+    async def _commit_one(self, item: Assessment) -> None:
+        verdict = item.verdict
+        if verdict is None:
+            raise RuntimeError("no stage produced a verdict; the pipeline lacks a decide stage")
+        message = item.message
+        fresh = await self._commit(
+            keys=[
+                self._streams.verdict_key(message.key),
+                self._streams.verdicts,
+                self._streams.ingest,
+                self._streams.actions(message.platform),
+                self._errors_key,
+            ],
+            args=[
+                self._streams.group,
+                item.entry_id,
+                verdict.model_dump_json(),
+                message.model_dump_json(),
+                self._config.stream_maxlen,
+                self._config.verdict_ttl_s,
+                *(action.model_dump_json() for action in item.actions),
+            ],
+        )
+        if not fresh:
+            log.info("duplicate delivery, verdict kept", message_key=message.key)
+            return
+        self._metrics.messages.labels(platform=message.platform).inc()
+        self._metrics.decisions.labels(
+            route=verdict.route.value, category=verdict.category or "", stage=verdict.stage
+        ).inc()
+        for action in item.actions:
+            self._metrics.actions.labels(type=action.type).inc()
+        ingest_ms = int(item.entry_id.split("-", 1)[0])
+        self._metrics.ingest_to_decision.observe(max(0.0, time.time() - ingest_ms / 1000))
+        log.debug(
+            "decided", message_key=message.key, route=verdict.route.value, category=verdict.category
+        )

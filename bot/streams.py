@@ -1,0 +1,75 @@
+"""Stream and key names, and how messages and actions travel through Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.action import ACTION_ADAPTER, Action
+from bot.errors import MalformedMessage
+from bot.message import Message
+
+__all__ = ["Streams", "decode_action", "decode_message", "encode_message"]
+
+
+class Streams(BaseModel):
+    """Names under one namespace. The ``{namespace}`` hash tag keeps every key in one Redis
+    Cluster slot, so the worker's commit script may touch them together."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = "modtriage"
+    group: str = "workers"
+
+    @property
+    def prefix(self) -> str:
+        return "{" + self.namespace + "}"
+
+    @property
+    def ingest(self) -> str:
+        return f"{self.prefix}:ingest"
+
+    @property
+    def verdicts(self) -> str:
+        return f"{self.prefix}:verdicts"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    def actions(self, platform: str) -> str:
+        return f"{self.prefix}:actions:{platform}"
+
+    def verdict_key(self, message_key: str) -> str:
+        return f"{self.prefix}:verdict:{message_key}"
+
+    def counter(self, kind: str, *parts: str) -> str:
+        return ":".join((self.prefix, "rate", kind, *parts))
+
+
+def encode_message(message: Message) -> dict[str, str]:
+    return {"message": message.model_dump_json()}
+
+
+def decode_message(entry_id: str, fields: dict[Any, Any]) -> Message:
+    """Raises MalformedMessage when the entry does not hold a valid Message."""
+    raw = fields.get(b"message")
+    if raw is None:
+        raise MalformedMessage("no 'message' field", entry_id)
+    try:
+        return Message.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(message)"
+        raise MalformedMessage(f"invalid message: {where}: {first['msg']}", entry_id) from exc
+
+
+def decode_action(entry_id: str, fields: dict[Any, Any]) -> Action:
+    raw = fields.get(b"action")
+    if raw is None:
+        raise MalformedMessage("no 'action' field", entry_id)
+    try:
+        return ACTION_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise MalformedMessage(f"invalid action: {exc.errors()[0]['msg']}", entry_id) from exc
