@@ -9,8 +9,12 @@
     ├── MalformedMessage            a stream entry or platform event cannot become a Message
     ├── ClassifierError             a model call failed (carries ``model``, ``retryable``)
     │   └── ClassifierTimeout
-    └── ActionError                 an adapter could not perform an Action (carries ``action_id``,
-                                    ``status``, ``retry_after``)
+    ├── ActionError                 an adapter could not perform an Action (carries ``action_id``,
+    │                               ``status``, ``retry_after``)
+    └── ReviewError                 a moderator or member operation was refused
+        ├── PermissionDenied        the actor lacks a moderator role (carries ``actor``)
+        ├── CaseNotFound            no case with that id (carries ``case_id``)
+        └── CaseConflict            claimed by someone else, already decided, closed (``case_id``)
 
 Start-up errors (``ConfigError``) stop the program with a clear message; per-message errors
 leave the message recoverable in its stream.
@@ -20,12 +24,16 @@ from __future__ import annotations
 
 __all__ = [
     "ActionError",
+    "CaseConflict",
+    "CaseNotFound",
     "ClassifierError",
     "ClassifierTimeout",
     "ConfigError",
     "MalformedMessage",
     "ModtriageError",
+    "PermissionDenied",
     "PolicyError",
+    "ReviewError",
     "StoreUnavailable",
 ]
 
@@ -98,3 +106,27 @@ class ActionError(ModtriageError):
         self.status = status
         self.retry_after = retry_after
         super().__init__(f"action {action_id}: {reason}")
+
+
+class ReviewError(ModtriageError):
+    """A moderator or member operation was refused; the message is safe to show them."""
+
+
+class PermissionDenied(ReviewError):
+    def __init__(self, actor: str, operation: str) -> None:
+        self.actor = actor
+        self.operation = operation
+        super().__init__(f"{actor} may not {operation}: moderators only")
+
+
+class CaseNotFound(ReviewError):
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"no case {case_id!r}")
+
+
+class CaseConflict(ReviewError):
+    def __init__(self, case_id: str, reason: str) -> None:
+        self.case_id = case_id
+        self.reason = reason
+        super().__init__(f"case {case_id}: {reason}")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.action import ACTION_ADAPTER, Action
 from bot.errors import MalformedMessage
 from bot.message import Message
+from bot.verdict import Verdict
 
-__all__ = ["Streams", "decode_action", "decode_message", "encode_message"]
+__all__ = ["Streams", "decode_action", "decode_message", "encode_message", "read_decision"]
 
 
 class Streams(BaseModel):
@@ -46,6 +48,16 @@ class Streams(BaseModel):
 
     def counter(self, kind: str, *parts: str) -> str:
         return ":".join((self.prefix, "rate", kind, *parts))
+
+
+async def read_decision(
+    redis: aioredis.Redis, streams: Streams, message_key: str
+) -> tuple[Message, Verdict] | None:
+    """The stored message and verdict for a message key, or None if not decided (or expired)."""
+    raw: Any = await redis.hmget(streams.verdict_key(message_key), ["message", "verdict"])
+    if not raw or raw[0] is None or raw[1] is None:
+        return None
+    return Message.model_validate_json(raw[0]), Verdict.model_validate_json(raw[1])
 
 
 def encode_message(message: Message) -> dict[str, str]:

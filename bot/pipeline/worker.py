@@ -4,8 +4,9 @@ Delivery guarantees:
 - An entry is acknowledged only in the same atomic script that stores its verdict and emits
   its actions, so a worker killed mid-batch leaves its entries pending, never half-done.
 - Entries pending longer than ``claim_idle_ms`` are reclaimed (XAUTOCLAIM) by any worker.
-- The verdict key is written with SET NX: if two workers ever process one message, only the
-  first emits actions. Action ids derive from message and rule, so adapters can dedupe too.
+- The decision hash (verdict and message) is written with HSETNX: if two workers ever
+  process one message, only the first emits actions. Action ids derive from message and
+  rule, so adapters can dedupe too.
 - An entry delivered more than ``max_deliveries`` times, or one that cannot be decoded, goes to
   the dead-letter stream with its error. Nothing is dropped silently.
 """
@@ -35,8 +36,10 @@ log = structlog.get_logger(__name__)
 Entry = tuple[str, dict[Any, Any]]
 
 _COMMIT = """
-local fresh = redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[6])
+local fresh = redis.call('HSETNX', KEYS[1], 'verdict', ARGV[3]) == 1
 if fresh then
+  redis.call('HSET', KEYS[1], 'message', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'verdict', ARGV[3], 'message', ARGV[4])
   for i = 7, #ARGV do
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', ARGV[i])

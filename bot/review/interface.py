@@ -1,0 +1,65 @@
+"""What adapters and the CLI may ask of the moderation service.
+
+The concrete :class:`bot.review.service.ModerationService` satisfies this protocol; adapters
+type against it so that they stay thin: parse, call one operation, render the result.
+Every operation checks permissions itself and raises :class:`~bot.errors.ReviewError`
+subclasses (``PermissionDenied``, ``CaseNotFound``, ``CaseConflict``) with a message that is
+safe to show the person who asked.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.action import Action, OpenCase
+from bot.case import Case
+from bot.message import Message
+from bot.review.actor import Actor
+from bot.review.decision import Decision
+from bot.verdict import Verdict
+
+__all__ = ["Moderation"]
+
+
+class Moderation(Protocol):
+    async def open_case(self, action: OpenCase, message: Message, verdict: Verdict) -> Case:
+        """Record the case an OpenCase action asks for (idempotent on the action id)."""
+        ...
+
+    async def queue(self, actor: Actor, *, limit: int = 10) -> list[Case]:
+        """Open cases waiting for review, oldest first."""
+        ...
+
+    async def case(self, actor: Actor, case_id: str) -> Case: ...
+
+    async def claim(self, actor: Actor, case_id: str) -> Case:
+        """Take a case; a second moderator gets CaseConflict."""
+        ...
+
+    async def decide(
+        self, actor: Actor, case_id: str, decision: Decision
+    ) -> tuple[Case, list[Action]]:
+        """Record the decision and return the actions the adapter must execute."""
+        ...
+
+    async def history(self, actor: Actor, user_id: str, *, limit: int = 20) -> list[Case]: ...
+
+    async def stats(self, actor: Actor) -> dict[str, float]: ...
+
+    async def test(self, actor: Actor, text: str) -> Verdict:
+        """Decide a text under the current policy without acting or recording."""
+        ...
+
+    async def reload_policy(self, actor: Actor) -> str:
+        """Reload the policy file; returns the new version. A bad file keeps the old one."""
+        ...
+
+    async def set_shadow(self, actor: Actor, on: bool) -> None: ...
+
+    async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:
+        """A member reports a message: it lands in the queue."""
+        ...
+
+    async def appeal(self, member: Actor, case_id: str, text: str) -> Case:
+        """The member whose message a case concerns appeals; it lands in the queue."""
+        ...

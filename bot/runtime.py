@@ -1,0 +1,74 @@
+"""Wiring: builds the worker and its stages from settings, policy and a classifier."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import redis.asyncio as aioredis
+
+from bot.classifiers.base import Classifier
+from bot.metrics import Metrics
+from bot.pipeline.classify import ClassifyStage
+from bot.pipeline.decide import DecideStage
+from bot.pipeline.rules import RulesStage
+from bot.pipeline.stage import Stage
+from bot.pipeline.worker import Worker, WorkerConfig
+from bot.policy import Policy
+from bot.settings import Settings
+from bot.streams import Streams
+
+__all__ = ["build_stages", "build_worker", "consumer_name"]
+
+
+def consumer_name(role: str = "worker") -> str:
+    """Unique per process, stable for its life: host and pid."""
+    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def build_stages(
+    *,
+    redis: aioredis.Redis,
+    settings: Settings,
+    policy: Policy,
+    classifier: Classifier,
+    streams: Streams,
+) -> list[Stage]:
+    return [
+        RulesStage(redis=redis, policy=policy, streams=streams),
+        ClassifyStage(
+            classifier=classifier,
+            policy=policy,
+            timeout_s=settings.model_timeout_s,
+            max_chars=settings.model_max_chars,
+        ),
+        DecideStage(policy=policy),
+    ]
+
+
+def build_worker(
+    *,
+    redis: aioredis.Redis,
+    settings: Settings,
+    policy: Policy,
+    classifier: Classifier,
+    metrics: Metrics,
+    consumer: str | None = None,
+) -> Worker:
+    streams = Streams(namespace=settings.namespace)
+    return Worker(
+        redis=redis,
+        streams=streams,
+        stages=build_stages(
+            redis=redis, settings=settings, policy=policy, classifier=classifier, streams=streams
+        ),
+        metrics=metrics,
+        consumer=consumer or consumer_name(),
+        config=WorkerConfig(
+            batch_size=settings.batch_size,
+            block_ms=settings.block_ms,
+            claim_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+            stream_maxlen=settings.stream_maxlen,
+        ),
+    )

@@ -1,0 +1,97 @@
+"""A chat-log harness: say things in channels, then look at what modtriage decided and did.
+
+harness = ChatHarness(...)
+verdict = await harness.say("free nitro at discord-gift.example.ru", user="mallory")
+assert [a.type for a in harness.actions()] == ["delete", "warn", "open_case"]
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.action import Action
+from bot.classifiers.base import Classifier
+from bot.connection import Redis
+from bot.message import Author, Message, Platform
+from bot.metrics import Metrics
+from bot.pipeline.ingest import Ingest
+from bot.pipeline.worker import Worker
+from bot.policy import Policy
+from bot.runtime import build_worker
+from bot.settings import Settings
+from bot.streams import Streams, decode_action, read_decision
+from bot.verdict import Verdict
+
+
+class ChatHarness:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        settings: Settings,
+        policy: Policy,
+        classifier: Classifier,
+        metrics: Metrics,
+        platform: Platform = "console",
+        workspace: str = "T1",
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.policy = policy
+        self.streams = Streams(namespace=settings.namespace)
+        self.platform: Platform = platform
+        self.workspace = workspace
+        self.ingest = Ingest(redis=redis, streams=self.streams)
+        self.worker: Worker = build_worker(
+            redis=redis, settings=settings, policy=policy, classifier=classifier,
+            metrics=metrics, consumer="harness",
+        )  # fmt: skip
+        self._ids = itertools.count(1)
+        self._clock = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def message(
+        self,
+        text: str,
+        *,
+        user: str = "alice",
+        channel: str = "C1",
+        roles: tuple[str, ...] = (),
+        thread: str | None = None,
+        after: timedelta = timedelta(seconds=30),
+        **extra: Any,
+    ) -> Message:
+        self._clock += after
+        return Message(
+            platform=self.platform,
+            workspace=self.workspace,
+            channel=channel,
+            id=f"m{next(self._ids)}",
+            author=Author(id=user, name=user, roles=roles),
+            text=text,
+            ts=self._clock,
+            thread=thread,
+            **extra,
+        )
+
+    async def say(self, text: str, **kwargs: Any) -> Verdict:
+        """Post a message and run the worker until it is decided."""
+        message = self.message(text, **kwargs)
+        await self.ingest.publish(message)
+        await self.worker.ensure_group()
+        for _ in range(50):
+            await self.worker.step()
+            verdict = await self.verdict(message)
+            if verdict is not None:
+                return verdict
+        raise AssertionError(f"no verdict for {message.key}")
+
+    async def verdict(self, message: Message) -> Verdict | None:
+        decision = await read_decision(self.redis, self.streams, message.key)
+        return None if decision is None else decision[1]
+
+    async def actions(self) -> list[Action]:
+        """Every action emitted so far on this platform's stream, oldest first."""
+        entries = await self.redis.xrange(self.streams.actions(self.platform))
+        return [decode_action(i.decode(), f) for i, f in entries]
