@@ -175,8 +175,10 @@ async def test_redis_going_away_mid_run_is_survived_without_loss(
         await _wait(lambda: _count(client, streams, 20), timeout=20)
 
         await client.shutdown(nosave=True)  # the server goes away mid-run
-        await asyncio.sleep(1.0)
+        # Longer than the client's own retries (about 2 s), so the worker loop sees the outage.
+        await asyncio.sleep(4.0)
         assert not task.done()
+        assert metrics.registry.get_sample_value("modtriage_failures_total", {"kind": "redis"})
         restart()
         for message in messages[20:]:
             await ingest.publish(message)
