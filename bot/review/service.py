@@ -23,6 +23,7 @@ the returned actions yourself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -873,7 +874,7 @@ class ModerationService:
         if self._policy_path is None:
             raise InvalidRequest("this service has no policy file to reload")
         try:
-            policy = load_policy(self._policy_path)
+            policy = await asyncio.to_thread(load_policy, self._policy_path)
         except PolicyError as exc:
             raise PolicyRejected(exc) from exc
         self._policy = policy
