@@ -46,7 +46,7 @@ from bot.errors import (
 from bot.message import Author, Message
 from bot.pipeline.classify import model_evidence
 from bot.pipeline.decide import decide as decide_verdict
-from bot.pipeline.rules import RulesStage
+from bot.pipeline.rules import RuleBook
 from bot.policy import Policy, load_policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
@@ -854,8 +854,7 @@ class ModerationService:
             author=Author(id="policy-test"),
             text=text,
         )
-        rules = RulesStage(redis=self._redis, policy=self._policy, streams=self._streams)
-        evidence = rules.static_evidence(message)
+        evidence = RuleBook(policy=self._policy).evidence(message)
         classification = None
         if self._classifier is not None and not message.is_blank:
             classification = (await self._classifier.classify([text]))[0]
