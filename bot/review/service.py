@@ -721,7 +721,7 @@ class ModerationService:
         record = CaseAction(
             id=action.id,
             type=action.type,
-            by=SYSTEM if not action.id.startswith(ACTION_ID_PREFIX) else "moderator",
+            by=SYSTEM,
             at=now,
             state=state,
             duration_s=action.duration_s if isinstance(action, TimeoutUser) else None,
