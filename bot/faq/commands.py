@@ -270,6 +270,7 @@ def eval_faq(
     if as_json:
         typer.echo(report_json(report))
         return
+    floor = matcher.index.min_similarity if matcher.index else 0.0
     console = Console(highlight=False)
     table = Table(title=f"{report.dataset}: {report.n} rows, FAQ {loaded.path}")
     table.add_column("measure")
@@ -280,13 +281,15 @@ def eval_faq(
     table.add_row("latency p50 / p99 (ms)", f"{report.latency_ms.p50} / {report.latency_ms.p99}")
     console.print(table)
     console.print(
-        f"thresholds: min_similarity {match.min_similarity}, min_confidence {match.min_confidence}"
+        f"thresholds: min_similarity {floor:.3f}"
+        + (" (calibrated on the FAQ file)" if match.min_similarity is None else "")
+        + f", min_confidence {match.min_confidence}"
     )
     if show_curve:
         trade = Table(title="trade-off: one threshold moves, the other stays")
         for column in ("min_similarity", "min_confidence", "precision", "coverage", "oos_recall"):
             trade.add_column(column, justify="right")
-        for p in curve(rows, decisions, match.min_similarity, match.min_confidence):
+        for p in curve(rows, decisions, floor, match.min_confidence):
             trade.add_row(
                 f"{p.min_similarity:.3f}",
                 f"{p.min_confidence:.3f}",

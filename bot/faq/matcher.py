@@ -10,7 +10,8 @@ The method, in the words ``modtriage faq test`` shows:
   ``(similarity + w * discriminant) / temperature``. The discriminant is a linear
   discriminant with a shared, shrunk covariance fitted on the example questions: it learns
   which directions separate entries that sit close together ("my top-up failed" against
-  "my top-up is pending") where plain cosine cannot tell them apart.
+  "my top-up is pending") where plain cosine cannot tell them apart. It is scaled to unit
+  spread and trusted in proportion to examples / (examples + dimensions).
 - **decision**: answer only when the similarity clears ``min_similarity`` (the question is
   about something the FAQ covers) *and* the confidence clears ``min_confidence`` (one entry
   clearly wins). Everything else is handed off. A wrong answer costs more than silence.
@@ -37,19 +38,31 @@ __all__ = ["FaqCandidate", "FaqDecision", "FaqIndex", "FaqMatcher", "MatchSettin
 
 Matrix = NDArray[np.float64]
 
+#: The floor when a file is too small to calibrate one (a single entry, one question each).
+_FALLBACK_FLOOR = 0.6
+
 
 class MatchSettings(BaseModel):
     """How sure the bot must be; the policy's ``faq`` section may override the thresholds."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_similarity: float = Field(default=0.75, ge=-1.0, le=1.0)
-    min_confidence: float = Field(default=0.875, ge=0.0, le=1.0)
+    min_similarity: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="absolute floor; None: calibrated on the FAQ file itself (see floor_z)",
+    )
+    floor_z: float = Field(
+        default=1.2,
+        description="calibrated floor: other-entry mean + floor_z * (own-entry - other-entry)",
+    )
+    min_confidence: float = Field(default=0.85, ge=0.0, le=1.0)
     temperature: float = Field(default=0.05, gt=0.0)
     example_weight: float = Field(
         default=0.5, ge=0.0, le=1.0, description="nearest example vs centroid in similarity"
     )
-    discriminant_weight: float = Field(default=0.005, ge=0.0)
+    discriminant_weight: float = Field(default=0.35, ge=0.0)
     shrinkage: float = Field(default=0.3, gt=0.0, le=1.0)
 
     @classmethod
@@ -88,7 +101,12 @@ class FaqDecision(BaseModel):
 
 
 class FaqIndex:
-    """The fitted arrays for one FAQ file: pure numpy, no I/O."""
+    """The fitted arrays for one FAQ file: pure numpy, no I/O.
+
+    ``min_similarity`` is the floor in force: the settings' absolute one, or one calibrated on
+    the file (:meth:`_calibrated_floor`), since how close paraphrases sit depends on the domain
+    and on how varied the example questions are.
+    """
 
     def __init__(
         self,
@@ -107,23 +125,63 @@ class FaqIndex:
         n_entries = len(self.entries)
         # examples are stored entry by entry, so each entry is one contiguous block
         self._starts = np.searchsorted(self._owner, np.arange(n_entries))
+        self.min_similarity = (
+            settings.min_similarity if settings.min_similarity is not None else 1.0
+        )
         if n_entries == 0:
             return
         sums = np.zeros((n_entries, self._examples.shape[1]))
         np.add.at(sums, self._owner, self._examples)
         counts = np.bincount(self._owner, minlength=n_entries).astype(np.float64)
         means = sums / counts[:, None]
+        self._sums = sums
         self._centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
         # Linear discriminant with a pooled within-entry covariance, shrunk toward a scaled
-        # identity (Ledoit-Wolf style, fixed shrinkage): 10 examples per entry in 384
-        # dimensions cannot estimate a full covariance.
+        # identity (fixed shrinkage): 10 examples per entry in 384 dimensions cannot estimate
+        # a full covariance. Scaled to unit spread across entries on the examples, so its
+        # weight means the same for a small FAQ as for a large one.
         residuals = self._examples - means[self._owner]
         dim = self._examples.shape[1]
         cov = residuals.T @ residuals / len(residuals)
         scale = max(float(np.trace(cov)) / dim, 1e-4)
         shrunk = (1.0 - settings.shrinkage) * cov + settings.shrinkage * scale * np.eye(dim)
-        self._disc_w: Matrix = np.linalg.solve(shrunk, means.T)
-        self._disc_b: Matrix = -0.5 * np.einsum("ed,de->e", means, self._disc_w)
+        weights: Matrix = np.linalg.solve(shrunk, means.T)
+        bias: Matrix = -0.5 * np.einsum("ed,de->e", means, weights)
+        spread = float(np.mean(np.std(self._examples @ weights + bias, axis=1)))
+        spread = spread if spread > 1e-9 else 1.0
+        # Trust it in proportion to the data behind it: examples against dimensions. A
+        # six-question FAQ separates its own examples perfectly and means nothing by it.
+        trust = len(self._examples) / (len(self._examples) + dim)
+        self._disc_w: Matrix = weights * (trust / spread)
+        self._disc_b: Matrix = bias * (trust / spread)
+        if settings.min_similarity is None:
+            self.min_similarity = self._calibrated_floor()
+
+    def _calibrated_floor(self) -> float:
+        """Leave each example question out and ask it: ``own`` is its similarity to its own
+        entry, ``other`` its best similarity to any other entry. The floor sits ``floor_z``
+        of the way from the mean of ``other`` (near misses) to the mean of ``own``
+        (paraphrases), so a diverse FAQ gets a lower floor than a narrow one."""
+        sims = self._examples @ self._examples.T
+        np.fill_diagonal(sims, -np.inf)
+        nearest = np.maximum.reduceat(sims, self._starts, axis=1)
+        own_sums = self._sums[self._owner] - self._examples
+        own_norms = np.linalg.norm(own_sums, axis=1)
+        weight = self.settings.example_weight
+        rows = np.arange(len(self._examples))
+        has_others = np.isfinite(nearest[rows, self._owner]) & (own_norms > 1e-9)
+        own = weight * nearest[rows, self._owner] + (1.0 - weight) * np.einsum(
+            "nd,nd->n", self._examples, own_sums
+        ) / np.maximum(own_norms, 1e-12)
+        full = weight * nearest + (1.0 - weight) * (self._examples @ self._centroids.T)
+        full[rows, self._owner] = -np.inf
+        other = full.max(axis=1)
+        usable = has_others & np.isfinite(other)
+        if not usable.any():
+            return _FALLBACK_FLOOR
+        own_mean, other_mean = float(own[usable].mean()), float(other[usable].mean())
+        floor = other_mean + self.settings.floor_z * max(own_mean - other_mean, 0.0)
+        return round(min(max(floor, 0.3), 0.95), 4)
 
     def similarities(self, queries: NDArray[np.floating]) -> Matrix:
         """Per-entry similarity, shape ``(n, entries)``."""
@@ -160,10 +218,11 @@ class FaqIndex:
     def _verdict(self, candidates: tuple[FaqCandidate, ...]) -> FaqDecision:
         best = candidates[0]
         need = self.settings
-        if best.similarity < need.min_similarity:
+        floor = self.min_similarity
+        if best.similarity < floor:
             reason = (
                 f"handed off: not close to any entry (similarity {best.similarity:.2f} "
-                f"< {need.min_similarity:.2f})"
+                f"< {floor:.2f})"
             )
             return FaqDecision(candidates=candidates, reason=reason)
         if best.confidence < need.min_confidence:
@@ -175,7 +234,7 @@ class FaqIndex:
             return FaqDecision(candidates=candidates, reason=reason)
         reason = (
             f"answer {best.faq_id} (similarity {best.similarity:.2f} >= "
-            f"{need.min_similarity:.2f}, confidence {best.confidence:.2f} >= "
+            f"{floor:.2f}, confidence {best.confidence:.2f} >= "
             f"{need.min_confidence:.2f})"
         )
         return FaqDecision(candidates=candidates, faq_id=best.faq_id, reason=reason)
@@ -199,6 +258,11 @@ class FaqMatcher:
     @property
     def name(self) -> str:
         return f"faq:{self.encoder.name}@{self.faqs.version}"
+
+    @property
+    def index(self) -> FaqIndex | None:
+        """The fitted index, once :meth:`prepare` ran."""
+        return self._index
 
     async def prepare(self) -> FaqIndex:
         """Embed the example questions and fit the index (once).
