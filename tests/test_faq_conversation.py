@@ -39,15 +39,17 @@ def _chat(
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def faq_policy() -> Policy:
+    """The default policy as shipped: FAQ answers on, from policies/faq.yaml."""
+    return load_policy(DEFAULT_POLICY)
+
+
 @pytest.fixture
 def chat(
-    redis: Redis,
-    settings: Settings,
-    default_policy: Policy,
-    metrics: Metrics,
-    encoder: OnnxEncoder,
+    redis: Redis, settings: Settings, faq_policy: Policy, metrics: Metrics, encoder: OnnxEncoder
 ) -> ChatHarness:
-    return _chat(redis, settings, default_policy, metrics, encoder)
+    return _chat(redis, settings, faq_policy, metrics, encoder)
 
 
 async def test_a_covered_question_gets_the_approved_answer_in_its_thread(
