@@ -76,8 +76,8 @@ def test_sample_faq_loads_and_default_policy_points_at_it() -> None:
         pytest.param(
             'faqs:\n  - id: reset password\n    questions: ["reset?"]\n    answer: a\n',
             "faqs[0] (id 'reset password').id",
-            "without spaces",
-            "reset_password",
+            "an id has spaces or is too long",
+            "without spaces, e.g. reset_password",
             id="id-with-space",
         ),
         pytest.param(

@@ -45,7 +45,10 @@ class FaqEntry(BaseModel):
     @classmethod
     def _id(cls, value: str) -> str:
         if not _ID.match(value):
-            raise ValueError("an id is 1 to 80 characters without spaces, e.g. reset_password")
+            raise ValueError(
+                "an id has spaces or is too long; "
+                "use 1 to 80 characters without spaces, e.g. reset_password"
+            )
         return value
 
     @field_validator("questions")
@@ -134,7 +137,9 @@ def _parse(path: str, text: str) -> FaqFile:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             problem = first["msg"].removeprefix("Value error, ")
-            fix = _fix(first["type"], field) if first["type"] != "value_error" else problem
+            fix = _fix(first["type"], field)
+            if first["type"] == "value_error":  # our validators write "problem; fix"
+                problem, _, fix = problem.partition("; ")
             raise PolicyError(path, f"{where}.{field}", problem, fix) from exc
         if entry.id in seen_ids:
             raise PolicyError(

@@ -20,11 +20,12 @@ _OPENERS = (
 )  # fmt: skip
 _ASKS = re.compile(
     r"\b(?:how (?:do|can|to|much|long|many)|is there|are there|i (?:need|want|would like) to"
-    r"|(?:can|could) (?:i|you|we|someone|anyone)|i (?:can ?not|can't|cant|couldn't|could not)"
-    r"|(?:does|do)n'?t (?:work|load|show|start|arrive|open|run)|not (?:working|showing|loading"
-    r"|arrived|received|showing up)|(?:hasn't|haven't|has not|have not|didn't|did not|never)"
-    r" (?:arrived|received|got|come|shown|worked|been)|keeps? (?:failing|crashing)"
-    r"|(?:any|some) (?:idea|help|advice)|stuck|error|broken|help)\b",
+    r"|(?:can|could) (?:i|you|we|someone|anyone)|(?:any|some) (?:idea|help|advice)"
+    # something is not as it should be: the commonest way members ask for help
+    r"|can ?not|can'?t|couldn'?t|isn'?t|wasn'?t|hasn'?t|haven'?t|hadn'?t|didn'?t|doesn'?t"
+    r"|don'?t|won'?t|not (?:working|showing|loading|arrived|received|here|there|yet|right"
+    r"|correct)|never (?:arrived|received|got|came)|keeps? (?:failing|crashing)|fail(?:s|ed|ing)?"
+    r"|wrong|incorrect|missing|stuck|error|broken|help)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w']+")
