@@ -5,18 +5,26 @@ Reads like a chat log: a member posts, then we look at what Slack received from 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
 import time
 from typing import Any
 
+import aiohttp
 import pytest
+from pydantic import SecretStr
 
+from bot.adapters.slack import build_slack, run_slack
 from bot.connection import Redis
+from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.settings import Settings
-from tests.slack.conftest import MODS, SlackStack, payload, signed
+from bot.streams import Streams
+from tests.slack.conftest import MODS, SECRET, SlackStack, payload, signed
 from tests.slack.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.slack
@@ -146,3 +154,62 @@ async def test_forged_requests_are_rejected_and_reach_nothing(
     assert status == 401
     assert await slack.ingested() == []
     assert slack.fake.calls == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_run_slack_serves_http_mode_from_settings(
+    fake_slack: FakeSlack, redis: Redis, settings: Settings, moderation: ModerationService
+) -> None:
+    port = _free_port()
+    slack_settings = settings.model_copy(
+        update={
+            "slack_bot_token": SecretStr("xoxb-test-bot"),
+            "slack_signing_secret": SecretStr(SECRET),
+            "slack_api_url": fake_slack.api_url,
+            "slack_host": "127.0.0.1",
+            "slack_port": port,
+        }
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_slack(slack_settings, redis, moderation, stop))
+    body = json.dumps(payload("event_message")).encode()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # until the server listens
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/slack/events",
+                        data=body,
+                        headers={"Content-Type": "application/json", **signed(body)},
+                    ) as response:
+                        assert response.status == 200
+                        break
+                await asyncio.sleep(0.05)
+        [(_, fields)] = await redis.xrange(Streams(namespace=settings.namespace).ingest)
+        assert b"f4gg0t" in fields[b"message"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "problem"),
+    [
+        ({}, "MODTRIAGE_SLACK_BOT_TOKEN"),
+        ({"slack_bot_token": SecretStr("xoxb-1")}, "MODTRIAGE_SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_missing_slack_settings_stop_start_up(
+    redis: Redis,
+    settings: Settings,
+    moderation: ModerationService,
+    tokens: dict[str, Any],
+    problem: str,
+) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        build_slack(settings.model_copy(update=tokens), redis, moderation)

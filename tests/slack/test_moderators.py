@@ -81,6 +81,9 @@ async def test_members_cannot_use_mod(slack: SlackStack) -> None:
         ("frobnicate", "unknown subcommand 'frobnicate'"),
         ("case", "case needs an argument: `/mod case <id>`"),
         ("shadow maybe", "use `/mod shadow on` or `/mod shadow off`"),
+        ("shadow on <#C0GENERAL|general>", "Shadow mode *on* in <#C0GENERAL>"),
+        ("shadow on spam", "Shadow mode *on* for spam"),
+        ("shadow on nonsense", "unknown category 'nonsense'"),
         ("case 999999", "no case '999999'"),
         ("ask https://evil.example/x", "is not a Slack message link"),
     ],
@@ -106,6 +109,8 @@ async def test_shadow_mode_and_policy_reload(
     assert (await moderation.shadow_state())["all"] is True
     assert "Shadow mode *off*" in await _mod(slack, "shadow off")
     assert (await moderation.shadow_state()).get("all") is None
+    await _mod(slack, "shadow on <#C0GENERAL|general>")
+    assert await moderation.shadow_state() == {"channel:C0GENERAL": True}
     assert (
         await _mod(slack, "policy reload")
         == f"Policy reloaded: version `{moderation.policy.version}`."

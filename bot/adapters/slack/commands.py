@@ -8,7 +8,8 @@
     /mod test <text>           what the policy would decide, without acting
     /mod stats                 volumes and rates
     /mod policy reload         load the policy file again (a bad file keeps the old one)
-    /mod shadow on|off         decide and record only, or enforce
+    /mod shadow on|off [#channel|category]
+                               decide and record only, or enforce (everywhere or in one place)
     /mod ask <message link>    what the policy decides about an existing message
 
 Permissions are checked by the service; its refusals are shown to the moderator as they are.
@@ -35,8 +36,10 @@ FetchText = Callable[[str], Awaitable[str]]
 
 USAGE = (
     "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats` · "
-    "`policy reload` · `shadow on|off` · `ask <message link>`"
+    "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>`"
 )
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]+)$")
 _NEEDS_ARG = {
     "case": "`/mod case <id>`",
@@ -65,8 +68,16 @@ def parse(text: str) -> ModCommand:
         raise ValueError("history needs a member: `/mod history @user`")
     if name == "policy" and arg.lower() != "reload":
         raise ValueError("did you mean `/mod policy reload`?")
-    if name == "shadow" and arg.lower() not in {"on", "off"}:
-        raise ValueError("use `/mod shadow on` or `/mod shadow off`")
+    if name == "shadow":
+        switch, _, where = arg.partition(" ")
+        where = where.strip()
+        if switch.lower() not in {"on", "off"} or (
+            where and not (_CHANNEL.match(where) or _CATEGORY.match(where))
+        ):
+            raise ValueError(
+                "use `/mod shadow on` or `/mod shadow off`, optionally followed by a #channel "
+                "or a category"
+            )
     return ModCommand.model_validate({"name": name, "arg": arg})
 
 
@@ -139,12 +150,20 @@ async def run(
             version = await moderation.reload_policy(actor)
             return f"Policy reloaded: version `{version}`."
         case "shadow":
-            on = command.arg.lower() == "on"
-            await moderation.set_shadow(actor, on)
+            switch, _, where = command.arg.partition(" ")
+            on = switch.lower() == "on"
+            channel = _CHANNEL.match(where.strip())
+            category = where.strip() if where.strip() and not channel else None
+            await moderation.set_shadow(
+                actor, on, channel=channel.group(1) if channel else None, category=category
+            )
+            scope = (
+                f" in <#{channel.group(1)}>" if channel else f" for {category}" if category else ""
+            )
             return (
-                "Shadow mode *on*: modtriage decides and records, and enforces nothing."
+                f"Shadow mode *on*{scope}: modtriage decides and records, and enforces nothing."
                 if on
-                else "Shadow mode *off*: modtriage enforces the policy."
+                else f"Shadow mode *off*{scope}: modtriage enforces the policy."
             )
         case "ask":
             text = await fetch(command.arg)
