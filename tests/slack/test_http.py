@@ -14,12 +14,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from pydantic import SecretStr
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.adapters.slack import build_slack, run_slack
+from bot.adapters.slack.app import SlackBot, web_client
+from bot.adapters.slack.outbound import SlackAdapter
 from bot.connection import Redis
 from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.pipeline.ingest import Ingest
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.settings import Settings
@@ -213,3 +218,34 @@ def test_missing_slack_settings_stop_start_up(
 ) -> None:
     with pytest.raises(ConfigError, match=problem):
         build_slack(settings.model_copy(update=tokens), redis, moderation)
+
+
+async def test_when_redis_is_down_slack_gets_a_500_and_will_resend(
+    fake_slack: FakeSlack, settings: Settings, default_policy: Policy, tmp_path: Any
+) -> None:
+    # no client-side retries here: with them the 500 only comes later (Slack resends after 3 s)
+    down = aioredis.Redis.from_url(f"unix://{tmp_path}/no-redis-here.sock")
+    streams = Streams(namespace=settings.namespace)
+    moderation = ModerationService(redis=down, streams=streams, policy=default_policy)
+    client = web_client("xoxb-test-bot", base_url=fake_slack.api_url)
+    adapter = SlackAdapter(
+        client=client, moderation=moderation, redis=down, streams=streams, moderators_channel=MODS
+    )
+    bot = SlackBot(
+        client=client,
+        signing_secret=SECRET,
+        redis=down,
+        streams=streams,
+        ingest=Ingest(redis=down, streams=streams),
+        moderation=moderation,
+        adapter=adapter,
+    )
+    raw = json.dumps(payload("event_message")).encode()
+    response = await bot.app.async_dispatch(
+        AsyncBoltRequest(
+            body=raw.decode(), headers={"content-type": "application/json", **signed(raw)}
+        )
+    )
+    # not acknowledged: Slack retries the event (up to three times), so the message is not lost
+    assert response.status == 500
+    await down.aclose()
