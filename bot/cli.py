@@ -94,13 +94,18 @@ def run(
     ] = EXAMPLE,
     stdin: Annotated[bool, typer.Option("--stdin", help="moderate lines typed here")] = False,
 ) -> None:
-    """Moderate: replay a conversation (default) or stdin through the full pipeline."""
+    """Moderate: Slack and Discord when their tokens are set; else replay a conversation
+    (default) or stdin through the full pipeline."""
     from bot.adapters.console import read_conversation
     from bot.replay import Replay
+    from bot.serve import platforms
 
     settings = _settings()
     policy = _policy(settings)
     out = _console()
+    if platforms(settings) and not stdin:
+        _serve(settings, policy)
+        return
 
     async def main() -> int:
         classifier = build_classifier(settings, policy)
@@ -126,6 +131,33 @@ def run(
 
     count = _run(main())
     out.print(f"[bold]{count}[/] messages decided.")
+
+
+def _serve(settings: Settings, policy: Policy) -> None:
+    from prometheus_client import start_http_server
+
+    from bot.serve import platforms, serve
+
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        classifier = build_classifier(settings, policy)
+        typer.echo(
+            f"modtriage serving {', '.join(platforms(settings))} · classifier {classifier.name}",
+            err=True,
+        )
+        async with connect(settings) as redis:
+            await serve(
+                settings=settings, policy=policy, classifier=classifier, redis=redis,
+                metrics=Metrics(), stop=stop,
+            )  # fmt: skip
+
+    _run(main())
 
 
 def _fresh_registry() -> Any:
