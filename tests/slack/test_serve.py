@@ -53,7 +53,7 @@ async def test_a_slur_posted_in_slack_is_answered_by_the_served_pipeline(
             redis=redis,
             metrics=Metrics(registry=CollectorRegistry()),
             stop=stop,
-        )  # fmt: skip
+        )
     )
     body = json.dumps(payload("event_message")).encode()
     try:
