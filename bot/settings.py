@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     discord_token: SecretStr | None = None
+    discord_mod_channel: str | None = Field(
+        default=None,
+        description="Discord channel id or name for review cards (else policy moderators.channel)",
+    )
+    discord_dev_guilds: tuple[int, ...] = Field(
+        default=(), description="sync /mod to these guild ids at once (development)"
+    )
+    discord_sync_commands: bool = Field(
+        default=True, description="sync application commands globally at start-up"
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MODTRIAGE_ANTHROPIC_API_KEY"),
