@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import discord
 import redis.asyncio as aioredis
@@ -39,8 +40,14 @@ log = structlog.get_logger(__name__)
 
 
 def build_bot(
-    *, settings: Settings, redis: aioredis.Redis, moderation: Moderation, policy: Policy
+    *,
+    settings: Settings,
+    redis: aioredis.Redis,
+    moderation: Moderation,
+    policy: Policy,
+    **options: Any,
 ) -> ModtriageBot:
+    """The bot as settings describe it; ``options`` go to discord.py (``shard_count``, ...)."""
     streams = Streams(namespace=settings.namespace)
     return ModtriageBot(
         moderation=moderation,
@@ -50,6 +57,7 @@ def build_bot(
         mod_channel=settings.discord_mod_channel or policy.moderators.channel,
         dev_guilds=settings.discord_dev_guilds,
         sync_commands=settings.discord_sync_commands,
+        **options,
     )
 
 
@@ -80,6 +88,7 @@ async def run_discord(
         streams=Streams(namespace=settings.namespace),
         adapter=bot.adapter,
         consumer=consumer_name("discord"),
+        moderation=moderation,
     )
 
     async def dispatch_when_ready() -> None:
@@ -92,11 +101,15 @@ async def run_discord(
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({client, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        await bot.close()
-        actions.cancel()
         stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # Finish the action in hand before the connection goes.
+        if bot.is_ready():
             await actions
+        else:
+            actions.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await actions
+        await bot.close()
         try:
             await client
         except discord.LoginFailure as exc:

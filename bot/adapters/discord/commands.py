@@ -16,6 +16,7 @@ from bot.adapters.discord.convert import payload_of, to_message
 from bot.adapters.discord.events import role_names
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
+from bot.verdict import Route
 
 if TYPE_CHECKING:
     from bot.adapters.discord.bot import ModtriageBot
@@ -109,10 +110,41 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
         await _say(interaction, f"Policy reloaded: version `{version}`.")
 
     @app_commands.command(description="Shadow mode: decide and record, but enforce nothing")
-    async def shadow(self, interaction: discord.Interaction[Any], on: bool) -> None:
-        await self.bot.moderation.set_shadow(actor_of(interaction), on)
+    @app_commands.describe(
+        on="true: record only; false: enforce again",
+        channel="only in this channel",
+        category="only for this category (e.g. toxicity)",
+    )
+    async def shadow(
+        self,
+        interaction: discord.Interaction[Any],
+        on: bool,
+        channel: discord.TextChannel | None = None,
+        category: str | None = None,
+    ) -> None:
+        await self.bot.moderation.set_shadow(
+            actor_of(interaction),
+            on,
+            channel=str(channel.id) if channel else None,
+            category=category,
+        )
+        where = f" in {channel.mention}" if channel else f" for {category}" if category else ""
         state = "on: nothing is enforced, everything is recorded" if on else "off: enforcing"
-        await _say(interaction, f"Shadow mode {state}.")
+        await _say(interaction, f"Shadow mode{where} {state}.")
+
+    @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
+    async def ask(
+        self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        verdict = await self.bot.moderation.test(actor_of(interaction), question)
+        faq = verdict.classification.faq if verdict.classification else None
+        if verdict.route is not Route.ALLOW:
+            text = f"Not an FAQ question: it would be moderated ({verdict.explain()})."
+        elif faq is None:
+            text = "No approved FAQ answer fits: it would be left to a person."
+        else:
+            text = f"It would be answered with FAQ entry `{faq.faq_id}` (match {faq.score:.2f})."
+        await _say(interaction, text, embed=verdict_embed(question, verdict))
 
     async def report_message(
         self, interaction: discord.Interaction[Any], message: discord.Message

@@ -56,6 +56,10 @@ class Inbound(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is None or self._is_own(message.author.id):
             return
+        if message.edited_at is not None:
+            # discord.py updates cached messages in place: an edit that arrived before this
+            # handler ran already replaced the text, and its edit event ingests it.
+            return
         thread = str(message.channel.id) if isinstance(message.channel, discord.Thread) else None
         await self._publish(
             to_message, payload_of(message), role_names=role_names(message.guild), thread=thread

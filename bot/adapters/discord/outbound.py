@@ -113,6 +113,9 @@ class DiscordAdapter:
         user = discord.Object(int(action.user_id))
         reason = action.reason[:512] or None
         if isinstance(action, DeleteMessage):
+            if not action.message_id.isdigit():
+                log.info("nothing to delete: AutoMod blocked it", action_id=action.id)
+                return
             channel = self._client.get_partial_messageable(int(action.channel), guild_id=guild)
             try:
                 await channel.get_partial_message(int(action.message_id)).delete()
@@ -169,15 +172,15 @@ class DiscordAdapter:
         except discord.Forbidden as exc:
             if exc.code != _DM_CLOSED:
                 raise
-        # DMs are closed: say it in the channel, without repeating the member's words.
+        # DMs are closed: say it in the channel, without repeating the member's words (the
+        # reason quotes what matched, so it stays out too).
         log.info("DMs closed, warning in channel", action_id=action.id)
         channel = self._client.get_partial_messageable(
             int(action.channel), guild_id=int(action.workspace)
         )
         public = warning_embed(
-            guild=guild.name if guild else "the server", text=action.text, quote="",
-            reason=action.reason,
-        )  # fmt: skip
+            guild=guild.name if guild else "the server", text=action.text, quote="", reason=""
+        )
         await channel.send(
             content=f"<@{action.user_id}>",
             embed=public,
