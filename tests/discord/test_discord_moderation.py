@@ -322,3 +322,25 @@ async def test_an_faq_answer_collects_one_vote_per_member(stack: DiscordStack) -
     assert thanks.body["data"]["content"] == "Thanks, noted."
     assert refused.body["data"]["content"] == "You already rated this answer."
     assert await stack.bot.feedback.totals() == {"reset-password:helpful": 1}
+
+
+async def test_moderators_open_a_case_by_id_and_reload_the_policy(stack: DiscordStack) -> None:
+    fake = stack.fake
+    await fake.say("shut up you f4gg0t", user="mallory")
+    card = await _card(stack)
+    case_id = card.body["embeds"][0]["title"].split()[1]
+
+    shown = await fake.slash("case", case_id=case_id)
+    [answer] = await fake.answered(shown)
+    assert answer.body["data"]["embeds"][0]["title"] == card.body["embeds"][0]["title"]
+    assert set(_buttons(answer.body["data"])) == set(_buttons(card.body))
+
+    missing = await fake.slash("case", case_id="nope")
+    [refusal] = await fake.answered(missing)
+    assert refusal.body["data"]["content"] == "no case 'nope'"
+
+    reload = await fake.slash("policy", "reload")
+    [reloaded] = await fake.answered(reload)
+    assert reloaded.body["data"]["content"] == (
+        f"Policy reloaded: version `{stack.policy.version}`."
+    )

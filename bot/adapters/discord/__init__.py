@@ -68,9 +68,11 @@ async def run_discord(
     stop: asyncio.Event,
     *,
     policy: Policy | None = None,
+    **options: Any,
 ) -> None:
     """Connect to Discord and run until ``stop`` is set: ingest gateway events, execute the
-    ``actions:discord`` stream, answer ``/mod`` commands and buttons.
+    ``actions:discord`` stream, answer ``/mod`` commands and buttons. ``options`` go to
+    discord.py's client (``shard_count``, ``shard_ids`` for a fixed sharding).
 
     Raises:
         ConfigError: no token is set, or Discord refuses it or the privileged intents.
@@ -82,6 +84,7 @@ async def run_discord(
         redis=redis,
         moderation=moderation,
         policy=policy or load_policy(settings.policy),
+        **options,
     )
     dispatcher = ActionDispatcher(
         redis=redis,

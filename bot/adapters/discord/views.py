@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import discord
-import structlog
 from pydantic import ValidationError
 
 from bot.adapters.discord.cards import case_embed
@@ -31,8 +30,6 @@ __all__ = [
     "case_view",
     "feedback_view",
 ]
-
-log = structlog.get_logger(__name__)
 
 _PLATFORM: Platform = "discord"
 _CASE_ID = r"[A-Za-z0-9_.:-]{1,64}"
