@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     discord_sync_commands: bool = Field(
         default=True, description="sync application commands globally at start-up"
     )
+    discord_automod_mirror: bool = Field(
+        default=False, description="mirror the policy's deny lists into a Discord AutoMod rule"
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MODTRIAGE_ANTHROPIC_API_KEY"),

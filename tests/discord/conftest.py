@@ -82,6 +82,7 @@ class DiscordStack:
         settings: Settings,
         policy: Policy,
         metrics: Metrics,
+        **overrides: Any,
     ) -> None:
         self.fake = fake
         self.redis = redis
@@ -90,6 +91,7 @@ class DiscordStack:
                 "discord_token": SecretStr("fake-token"),
                 "discord_mod_channel": "mod-queue",
                 "discord_dev_guilds": (int(fake.guild_id),),
+                **overrides,
             }
         )
         self.policy = policy

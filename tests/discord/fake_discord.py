@@ -68,6 +68,7 @@ class FakeDiscord:
     unhandled: list[Call] = field(default_factory=list)
     identifies: list[Json] = field(default_factory=list)
     messages: dict[str, Json] = field(default_factory=dict)
+    automod_rules: dict[str, Json] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._failures: list[_Failure] = []
@@ -546,6 +547,22 @@ async def _followup(fake: FakeDiscord, match: re.Match[str], call: Call) -> tupl
     return 200, fake._message("1200000000000000011", call.body or {})
 
 
+async def _automod_rules(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
+    return 200, list(fake.automod_rules.values())
+
+
+async def _automod_save(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
+    rule_id = match["rule"] or fake.snowflake()
+    rule = fake.automod_rules.get(rule_id) or {
+        "id": rule_id, "guild_id": fake.guild_id, "creator_id": fake.bot_user["id"],
+        "trigger_type": call.body.get("trigger_type", 1), "exempt_channels": [],
+    }  # fmt: skip
+    rule.update(call.body)
+    rule["trigger_type"] = rule.get("trigger_type", 1)
+    fake.automod_rules[rule_id] = rule
+    return 200, rule
+
+
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (m, re.compile(p), h)
     for m, p, h in [
@@ -563,6 +580,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("DELETE", r"/guilds/\d+/members/\d+", _no_content),
         ("PUT", r"/guilds/\d+/bans/\d+", _no_content),
         ("DELETE", r"/guilds/\d+/bans/\d+", _no_content),
+        ("GET", r"/guilds/\d+/auto-moderation/rules", _automod_rules),
+        ("POST", r"/guilds/\d+/auto-moderation/rules(?P<rule>)", _automod_save),
+        ("PATCH", r"/guilds/\d+/auto-moderation/rules/(?P<rule>\d+)", _automod_save),
         ("POST", r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback", _callback),
         ("PATCH", r"/webhooks/\d+/(?P<token>[^/]+)/messages/@original", _original),
         ("POST", r"/webhooks/\d+/(?P<token>[^/]+)", _followup),

@@ -7,8 +7,12 @@ import asyncio
 import pytest
 
 from bot.adapters.discord import intents
+from bot.connection import Redis
+from bot.metrics import Metrics
+from bot.policy import Policy
+from bot.settings import Settings
 from tests.discord.conftest import DiscordStack
-from tests.discord.fake_discord import fixture
+from tests.discord.fake_discord import FakeDiscord, fixture
 
 pytestmark = pytest.mark.discord
 
@@ -104,3 +108,36 @@ async def test_a_message_automod_blocked_still_counts_against_the_member(
     assert message["text"] == execution["content"]
     assert message["id"].startswith("automod-")
     assert fake.calls("DELETE", r".*") == []  # nothing to delete: it was never posted
+
+
+async def test_deny_lists_are_mirrored_into_one_automod_rule_kept_up_to_date(
+    fake: FakeDiscord,
+    discord_errors: object,
+    redis: Redis,
+    settings: Settings,
+    default_policy: Policy,
+    metrics: Metrics,
+) -> None:
+    stack = DiscordStack(
+        fake=fake, redis=redis, settings=settings, policy=default_policy, metrics=metrics,
+        discord_automod_mirror=True,
+    )  # fmt: skip
+    await stack.start()
+    try:
+        [created] = await fake.wait_for("POST", r"/guilds/\d+/auto-moderation/rules")
+        assert created.body["name"] == "modtriage deny list"
+        assert created.body["event_type"] == 1  # message send
+        assert created.body["trigger_type"] == 1  # keyword
+        keywords = created.body["trigger_metadata"]["keyword_filter"]
+        assert set(default_policy.categories["hate"].deny) <= set(keywords)
+        assert created.body["actions"][0]["type"] == 1  # block the message
+        assert created.body["exempt_roles"] == [
+            next(r["id"] for r in fake.guild["roles"] if r["name"] == "Moderator")
+        ]
+
+        await stack.restart()  # the rule is updated in place, never duplicated
+        [updated] = await fake.wait_for("PATCH", r"/guilds/\d+/auto-moderation/rules/\d+")
+        assert updated.body["trigger_metadata"]["keyword_filter"] == keywords
+        assert len(fake.calls("POST", r"/guilds/\d+/auto-moderation/rules")) == 1
+    finally:
+        await stack.close()

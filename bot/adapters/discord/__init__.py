@@ -57,6 +57,12 @@ def build_bot(
         mod_channel=settings.discord_mod_channel or policy.moderators.channel,
         dev_guilds=settings.discord_dev_guilds,
         sync_commands=settings.discord_sync_commands,
+        automod_terms=(
+            [term for category in policy.categories.values() for term in category.deny]
+            if settings.discord_automod_mirror
+            else []
+        ),
+        automod_exempt_roles=policy.moderators.roles,
         **options,
     )
 

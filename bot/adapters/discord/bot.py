@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 import structlog
 from discord.ext import commands
 
+from bot.adapters.discord.automod import mirror_deny_lists
 from bot.adapters.discord.commands import ModCog
 from bot.adapters.discord.events import Inbound
 from bot.adapters.discord.outbound import DiscordAdapter
@@ -40,7 +42,8 @@ class ModtriageBot(commands.AutoShardedBot):
 
     ``dev_guilds`` syncs the application commands to those guilds at once (development);
     otherwise they are synced globally when ``sync_commands`` is true (production; Discord
-    may take a while to show changes).
+    may take a while to show changes). ``automod_terms`` are mirrored into one Discord AutoMod
+    keyword rule per guild (moderator roles named in ``automod_exempt_roles`` are exempt).
     """
 
     def __init__(
@@ -53,6 +56,8 @@ class ModtriageBot(commands.AutoShardedBot):
         mod_channel: str | None = None,
         dev_guilds: Sequence[int] = (),
         sync_commands: bool = True,
+        automod_terms: Sequence[str] = (),
+        automod_exempt_roles: Sequence[str] = (),
         **options: Any,
     ) -> None:
         super().__init__(
@@ -72,6 +77,8 @@ class ModtriageBot(commands.AutoShardedBot):
         )  # fmt: skip
         self._dev_guilds = tuple(dev_guilds)
         self._sync_commands = sync_commands
+        self._automod_terms = tuple(automod_terms)
+        self._automod_exempt_roles = tuple(automod_exempt_roles)
 
     async def setup_hook(self) -> None:
         # Buttons posted before a restart keep working: their custom ids match these classes.
@@ -87,6 +94,31 @@ class ModtriageBot(commands.AutoShardedBot):
         elif self._sync_commands:
             synced = await self.tree.sync()
             log.info("commands synced globally", count=len(synced))
+
+    async def on_guild_available(self, guild: discord.Guild, /) -> None:
+        await self._mirror(guild)
+
+    async def on_guild_join(self, guild: discord.Guild, /) -> None:
+        await self._mirror(guild)
+
+    async def _mirror(self, guild: discord.Guild) -> None:
+        """Keep the guild's AutoMod keyword rule in step with the policy's deny lists."""
+        if not self._automod_terms:
+            return
+        try:
+            await mirror_deny_lists(
+                guild, terms=self._automod_terms, exempt_role_names=self._automod_exempt_roles
+            )
+        except discord.Forbidden:
+            log.warning("AutoMod mirror refused: Manage Server missing", guild=guild.id)
+            with contextlib.suppress(discord.HTTPException):
+                await self.adapter.notify_moderators(
+                    str(guild.id),
+                    "⚠️ modtriage could not mirror the policy's deny lists into Discord AutoMod: "
+                    "give the bot's role **Manage Server**, or turn the mirror off.",
+                )
+        except discord.HTTPException as exc:
+            log.warning("AutoMod mirror failed", guild=guild.id, error=str(exc))
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the Inbound cog handles messages (this skips command parsing)."""
