@@ -29,7 +29,7 @@ from bot.action import (
 from bot.adapters.discord.cards import case_embed, warning_embed
 from bot.adapters.discord.views import appeal_view, case_view, feedback_view
 from bot.case import Case
-from bot.errors import ActionError
+from bot.errors import ActionError, ReviewError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.streams import Streams, read_decision
@@ -107,6 +107,8 @@ class DiscordAdapter:
                 action.id, f"Discord answered {exc.status}: {exc.text}", status=exc.status,
                 retry_after=retry,
             ) from exc  # fmt: skip
+        except ReviewError as exc:  # the case behind a card or an appeal button is gone
+            raise ActionError(action.id, str(exc)) from exc
 
     async def _perform(self, action: Action) -> None:
         guild = int(action.workspace)
