@@ -212,5 +212,14 @@ def bench(
         out.print(f"{key:32} {value}")
 
 
+def _mount() -> None:
+    from bot.review import commands as review_commands
+
+    app.add_typer(review_commands.app)
+
+
+_mount()
+
+
 def main() -> None:
     app()
