@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     )
     slack_moderate_bots: bool = Field(default=False, description="also moderate other bots")
     discord_token: SecretStr | None = None
+    discord_mod_channel: str | None = Field(
+        default=None,
+        description="Discord channel id or name for review cards (else policy moderators.channel)",
+    )
+    discord_dev_guilds: tuple[int, ...] = Field(
+        default=(), description="sync /mod to these guild ids at once (development)"
+    )
+    discord_sync_commands: bool = Field(
+        default=True, description="sync application commands globally at start-up"
+    )
+    discord_automod_mirror: bool = Field(
+        default=False, description="mirror the policy's deny lists into a Discord AutoMod rule"
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MODTRIAGE_ANTHROPIC_API_KEY"),
