@@ -67,6 +67,10 @@ async def serve(
         from bot.adapters.slack import run_slack
 
         jobs.append(run_slack(settings, redis, moderation, stop))
+    if "discord" in names:
+        from bot.adapters.discord import run_discord
+
+        jobs.append(run_discord(settings, redis, moderation, stop, policy=policy))
     tasks = [asyncio.create_task(job) for job in jobs]
     log.info("serving", platforms=names, classifier=classifier.name, consumer=worker.consumer)
     try:

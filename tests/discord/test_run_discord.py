@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from bot.adapters.discord import run_discord
@@ -15,6 +16,7 @@ from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.runtime import build_worker
+from bot.serve import serve
 from bot.settings import Settings
 from bot.streams import Streams
 from tests.discord.fake_discord import FakeDiscord
@@ -91,3 +93,35 @@ async def test_it_moderates_until_told_to_stop(
     async with asyncio.timeout(10):
         await running
         await working
+
+
+async def test_modtriage_run_serves_discord_when_its_token_is_set(
+    fake: FakeDiscord,
+    discord_errors: object,
+    redis: Redis,
+    settings: Settings,
+    default_policy: Policy,
+) -> None:
+    configured = settings.model_copy(
+        update={
+            "discord_token": SecretStr("fake-token"),
+            "discord_mod_channel": fake.channel_id("mod-queue"),
+            "discord_sync_commands": False,
+        }
+    )
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve(
+            settings=configured, policy=default_policy, classifier=RulesOnlyClassifier(),
+            redis=redis, metrics=Metrics(registry=CollectorRegistry()), stop=stop,
+        )
+    )  # fmt: skip
+    actions = Streams(namespace=configured.namespace).actions("discord")
+    async with asyncio.timeout(15):
+        while not (await redis.exists(actions) and await redis.xinfo_groups(actions)):
+            await asyncio.sleep(0.01)
+    said = await fake.say("you f4gg0t", user="mallory")
+    await fake.wait_for("DELETE", rf"/channels/{said['channel_id']}/messages/{said['id']}")
+    stop.set()
+    async with asyncio.timeout(10):
+        await serving
