@@ -133,19 +133,29 @@ def run(
     out.print(f"[bold]{count}[/] messages decided.")
 
 
-def _serve(settings: Settings, policy: Policy) -> None:
-    from prometheus_client import start_http_server
-
-    from bot.serve import platforms, serve
-
+def _serve_metrics(settings: Settings) -> None:
     if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
         start_http_server(settings.metrics_port)
 
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, for a clean shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _serve(settings: Settings, policy: Policy) -> None:
+    from bot.serve import platforms, serve
+
+    _serve_metrics(settings)
+
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         classifier = build_classifier(settings, policy)
         typer.echo(
             f"modtriage serving {', '.join(platforms(settings))} · classifier {classifier.name}",
@@ -169,20 +179,14 @@ def _fresh_registry() -> Any:
 @app.command()
 def worker() -> None:
     """Run a pipeline worker until SIGTERM/SIGINT (scale by running more of them)."""
-    from prometheus_client import start_http_server
-
     from bot.runtime import build_worker
 
     settings = _settings()
     policy = _policy(settings)
-    if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port)
+    _serve_metrics(settings)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         classifier = build_classifier(settings, policy)
         async with connect(settings) as redis:
             w = build_worker(
