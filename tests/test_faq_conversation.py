@@ -139,10 +139,10 @@ async def test_feedback_is_one_vote_per_member_and_can_change(
     [reply] = await chat.actions()
     assert isinstance(reply, Reply)
     assert reply.faq_id is not None
-    feedback = FaqFeedback(redis=redis, keys=FaqKeys(Streams(namespace=settings.namespace)))
-    vote = {"reply_id": reply.id, "faq_id": reply.faq_id}
-    assert await feedback.record(**vote, user="alice", helpful=True)
-    assert not await feedback.record(**vote, user="alice", helpful=True)  # a repeat
-    assert await feedback.record(**vote, user="bob", helpful=True)
-    assert await feedback.record(**vote, user="bob", helpful=False)  # changed their mind
+    feedback = FaqFeedback(redis=redis, streams=Streams(namespace=settings.namespace))
+    vote = {"answer": reply.id, "faq_id": reply.faq_id}
+    assert await feedback.record(**vote, voter="alice", helpful=True)
+    assert not await feedback.record(**vote, voter="alice", helpful=True)  # a repeat
+    assert await feedback.record(**vote, voter="bob", helpful=True)
+    assert await feedback.record(**vote, voter="bob", helpful=False)  # changed their mind
     assert await feedback.counts() == {"install": FeedbackCount(helpful=1, not_helpful=1)}

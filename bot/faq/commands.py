@@ -137,12 +137,11 @@ def list_faqs(
 async def _feedback_counts(settings: Settings) -> dict[str, Any]:
     from bot.connection import connect
     from bot.faq.feedback import FaqFeedback
-    from bot.faq.keys import FaqKeys
     from bot.streams import Streams
 
     async with connect(settings) as redis:
-        keys = FaqKeys(Streams(namespace=settings.namespace))
-        counts = await FaqFeedback(redis=redis, keys=keys).counts()
+        streams = Streams(namespace=settings.namespace)
+        counts = await FaqFeedback(redis=redis, streams=streams).counts()
     return {k: v.model_dump() for k, v in counts.items()}
 
 

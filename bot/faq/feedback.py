@@ -1,7 +1,9 @@
 """'Helpful / not helpful' on an FAQ answer: one vote per member per answer, counted per entry.
 
 Adapters render the buttons on a :class:`~bot.action.Reply` with ``feedback_buttons=True`` and
-call :meth:`FaqFeedback.record` with the reply's action id, its ``faq_id`` and the member.
+call :meth:`FaqFeedback.record` with the entry, the vote, the member and the posted answer's id
+(the same signature as ``bot.adapters.feedback.FaqFeedback``, which this one can replace: it
+writes the same totals and also lets a member change their vote).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 
 from bot.faq.keys import FaqKeys
+from bot.streams import Streams
 
 __all__ = ["FaqFeedback", "FeedbackCount"]
 
@@ -43,18 +46,19 @@ def _text(value: object) -> str:
 
 class FaqFeedback:
     def __init__(
-        self, *, redis: aioredis.Redis, keys: FaqKeys, vote_ttl_s: int = 90 * 86400
+        self, *, redis: aioredis.Redis, streams: Streams, voter_ttl_s: int = 90 * 86400
     ) -> None:
         self._redis = redis
-        self._keys = keys
-        self._ttl = vote_ttl_s
+        self._keys = FaqKeys(streams)
+        self._ttl = voter_ttl_s
         self._vote = redis.register_script(_VOTE)
 
-    async def record(self, *, reply_id: str, faq_id: str, user: str, helpful: bool) -> bool:
-        """Store a member's vote on one answer; False when it repeats their earlier vote."""
+    async def record(self, *, faq_id: str, helpful: bool, voter: str, answer: str) -> bool:
+        """Store a member's vote on one posted answer (``answer``: the reply's message id or
+        action id); False when it repeats their earlier vote."""
         changed: Any = await self._vote(
-            keys=[self._keys.votes(reply_id), self._keys.feedback],
-            args=[user, "1" if helpful else "0", faq_id, self._ttl],
+            keys=[self._keys.votes(answer), self._keys.feedback],
+            args=[voter, "1" if helpful else "0", faq_id, self._ttl],
         )
         return int(changed) == 1
 
@@ -64,5 +68,8 @@ class FaqFeedback:
         totals: dict[str, dict[str, int]] = {}
         for field, value in raw.items():
             faq_id, _, kind = _text(field).rpartition(":")
-            totals.setdefault(faq_id, {})[kind] = int(_text(value))
+            kind = "not_helpful" if kind == "unhelpful" else kind  # as the Slack adapter writes
+            if kind in {"helpful", "not_helpful"}:
+                counts = totals.setdefault(faq_id, {})
+                counts[kind] = counts.get(kind, 0) + int(_text(value))
         return {k: FeedbackCount(**v) for k, v in sorted(totals.items())}

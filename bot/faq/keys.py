@@ -20,5 +20,5 @@ class FaqKeys:
         where = f"{message.platform}:{message.workspace}:{message.channel}:{thread}"
         return f"{self.prefix}:said:{where}:{faq_id}"
 
-    def votes(self, reply_id: str) -> str:
-        return f"{self.prefix}:votes:{reply_id}"
+    def votes(self, answer: str) -> str:
+        return f"{self.prefix}:votes:{answer}"
