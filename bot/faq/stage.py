@@ -79,6 +79,7 @@ class FaqStage:
             return out
         texts = [batch[i].message.text[: self._max_chars] for i in asking]
         try:
+            await self._matcher.prepare()  # once per process: embeds the FAQ's questions
             decisions = await asyncio.wait_for(self._matcher.match(texts), self._timeout_s)
         except (ClassifierError, TimeoutError) as exc:
             # A missed answer is a hand-off; moderation's verdict must still be committed.
