@@ -1,9 +1,8 @@
 """'Helpful / not helpful' on an FAQ answer: one vote per member per answer, counted per entry.
 
 Adapters render the buttons on a :class:`~bot.action.Reply` with ``feedback_buttons=True`` and
-call :meth:`FaqFeedback.record` with the entry, the vote, the member and the posted answer's id
-(the same signature as ``bot.adapters.feedback.FaqFeedback``, which this one can replace: it
-writes the same totals and also lets a member change their vote).
+call :meth:`FaqFeedback.record` with the entry, the vote, the member and the posted answer's id;
+a member may change their vote, and a repeated vote counts once.
 """
 
 from __future__ import annotations
@@ -68,7 +67,6 @@ class FaqFeedback:
         totals: dict[str, dict[str, int]] = {}
         for field, value in raw.items():
             faq_id, _, kind = _text(field).rpartition(":")
-            kind = "not_helpful" if kind == "unhelpful" else kind  # as the Slack adapter writes
             if kind in {"helpful", "not_helpful"}:
                 counts = totals.setdefault(faq_id, {})
                 counts[kind] = counts.get(kind, 0) + int(_text(value))
