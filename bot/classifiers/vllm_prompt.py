@@ -259,7 +259,7 @@ class Prompter:
         return Call(
             api="completion",
             prompt=prompt,
-            max_tokens=32,
+            max_tokens=64,
             structured_outputs={"regex": f"safe|unsafe\\nS({codes})(,S({codes})){{0,3}}"},
             logprobs=True,
         )
@@ -269,7 +269,7 @@ class Prompter:
         return Call(
             api="chat",
             messages=({"role": "user", "content": safe},),
-            max_tokens=32,
+            max_tokens=64,
             structured_outputs={
                 "regex": f"Safety: (Safe|Unsafe|Controversial)\\nCategories: ({labels})"
             },

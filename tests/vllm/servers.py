@@ -20,6 +20,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_VERSION = "0.32.0"
@@ -83,6 +87,13 @@ def build_tiny_llama(python: Path, out: Path) -> Path:
     return out
 
 
+def openai_client(base_url: str, *, timeout: float = 60.0) -> AsyncOpenAI:
+    """As production builds it: the SDK's own retries off (ours have jitter and a breaker)."""
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,6 +128,7 @@ class VllmServer:
         self.startup_timeout_s = startup_timeout_s
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
 
     @property
     def url(self) -> str:
@@ -150,6 +162,11 @@ class VllmServer:
 
     def start(self) -> None:
         """Start and wait for ``/health``; raises RuntimeError with the log tail on failure."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting (start several, then wait on each)."""
         if self.alive:
             return
         self.home.mkdir(parents=True, exist_ok=True)
@@ -172,6 +189,10 @@ class VllmServer:
             start_new_session=True,
         )
         log.close()
+        self._started = started
+
+    def wait_ready(self) -> None:
+        started = self._started
         deadline = started + self.startup_timeout_s
         while time.monotonic() < deadline:
             if not self.alive:
