@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
 
-_REPO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+_REPO = Path(__file__).resolve().parent.parent
+_REPO_POLICY = _REPO / "policies" / "default.yaml"
+_REPO_ENCODER = _REPO / ".cache" / "encoder" / "all-minilm-l6-v2"
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,10 @@ class Settings(BaseSettings):
         default="rules",
         description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",
     )
+    encoder_dir: Path = Field(
+        default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
+    )
+    encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
 
     # vLLM (classifier="vllm"): the small LLM on /v1/chat/completions, see deploy/vllm/
     vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible")

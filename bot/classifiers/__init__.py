@@ -8,6 +8,7 @@ from bot.classifiers.base import Classifier
 from bot.classifiers.breaker import CircuitBreaker, CircuitState
 from bot.classifiers.cascade import CascadeClassifier, CascadeMode
 from bot.classifiers.encoder import Encoder
+from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.classifiers.retry import RetryPolicy
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.classifiers.vllm_classifier import VllmClassifier
@@ -29,6 +30,7 @@ __all__ = [
     "CircuitState",
     "Classifier",
     "Encoder",
+    "OnnxEncoder",
     "PromptFormat",
     "RetryPolicy",
     "RulesOnlyClassifier",
@@ -58,10 +60,10 @@ def build_classifier(
 
 
 def build_encoder(settings: Settings) -> Encoder:
-    """The sentence encoder the settings name.
+    """The sentence encoder the settings name: in-process ONNX, or the same model on vLLM.
 
     Raises:
-        ConfigError: the named encoder cannot be built here.
+        ConfigError: the ONNX export is missing (run ``make encoder``).
     """
     if settings.encoder == "vllm":
         return VllmEncoder(
@@ -72,9 +74,7 @@ def build_encoder(settings: Settings) -> Encoder:
                 failures=settings.vllm_breaker_failures, reset_after_s=settings.vllm_breaker_reset_s
             ),
         )
-    raise ConfigError(
-        f"encoder {settings.encoder!r} is not available in this build; set MODTRIAGE_ENCODER=vllm"
-    )
+    return OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
 
 
 def _client(settings: Settings, base_url: str) -> AsyncOpenAI:
