@@ -58,6 +58,10 @@ class VllmClassifier:
         self._seed = seed
         self.name = f"vllm:{model}:{prompt_format.value}"
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (the one given at construction: this object owns it)."""
+        await self._client.close()
+
     @property
     def prompter(self) -> Prompter:
         """How texts become requests (exposed for tests and ``modtriage classify --explain``)."""

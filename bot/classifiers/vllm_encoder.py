@@ -48,6 +48,10 @@ class VllmEncoder:
         self.breaker = breaker or CircuitBreaker()
         self.name = f"vllm:{model}"
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (the one given at construction: this object owns it)."""
+        await self._client.close()
+
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """L2-normalised float32 vectors, shape ``(len(texts), dim)``.
 
