@@ -41,10 +41,10 @@ class Settings(BaseSettings):
 
     # vLLM (classifier="vllm"): the small LLM on /v1/chat/completions, see deploy/vllm/
     vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible")
-    vllm_model: str = Field(default="qwen3-guard", description="the served model name")
+    vllm_model: str = Field(default="qwen3-4b-instruct", description="the served model name")
     vllm_prompt_format: Literal[
         "instruct", "llama-guard-3", "qwen3-guard", "shieldgemma", "granite-guardian"
-    ] = "qwen3-guard"
+    ] = Field(default="instruct", description="how the model is asked; see deploy/vllm/")
     vllm_api_key: SecretStr | None = Field(default=None, description="vLLM's --api-key, if set")
     vllm_cascade: Literal["every", "uncertain"] = Field(
         default="uncertain",

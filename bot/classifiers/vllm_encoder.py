@@ -22,7 +22,8 @@ __all__ = ["VllmEncoder"]
 class VllmEncoder:
     """Implements :class:`~bot.classifiers.encoder.Encoder` over a vLLM pooling server
     (``--runner pooling``) serving all-MiniLM-L6-v2, so heads and FAQ indexes fitted on the
-    in-process encoder apply unchanged.
+    in-process encoder apply unchanged. Long texts are truncated to ``max_tokens`` by the
+    server (``truncate_prompt_tokens``), as the in-process encoder truncates them.
 
     Texts go in batches of ``batch_size``, at most ``max_concurrency`` batches in flight, with
     the same retries and circuit breaker as the classifier.
@@ -34,6 +35,7 @@ class VllmEncoder:
         client: AsyncOpenAI,
         model: str = "all-MiniLM-L6-v2",
         dim: int = 384,
+        max_tokens: int = 256,
         batch_size: int = 64,
         max_concurrency: int = 4,
         retry: RetryPolicy | None = None,
@@ -42,6 +44,7 @@ class VllmEncoder:
         self._client = client
         self._model = model
         self.dim = dim
+        self._max_tokens = max_tokens
         self._batch_size = batch_size
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._retry = retry or RetryPolicy()
@@ -71,7 +74,10 @@ class VllmEncoder:
         async with self._semaphore:
             response = await call_with_retries(
                 lambda: self._client.embeddings.create(
-                    model=self._model, input=texts, encoding_format="float"
+                    model=self._model,
+                    input=texts,
+                    encoding_format="float",
+                    extra_body={"truncate_prompt_tokens": self._max_tokens},
                 ),
                 model=self.name,
                 policy=self._retry,

@@ -29,7 +29,8 @@ from tests.vllm.conftest import LLAMA
 from tests.vllm.proxy import RecordingProxy
 from tests.vllm.servers import VllmServer, openai_client
 
-pytestmark = pytest.mark.vllm
+# the first test waits for the session fixture: venv build (once) and two server starts
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
 
 
 def invalid_count(metrics: Metrics, model: str) -> float:
