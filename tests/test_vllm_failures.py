@@ -128,6 +128,9 @@ async def test_the_circuit_opens_then_a_probe_closes_it(
         '"action": "none", "faq": null}',
         judgement("toxicity", 500, "act"),
         judgement("toxicity", 90, "act", faq="not-an-faq"),
+        '{"rationale": "a raw control character \u0001 in it", "category": "none", '
+        '"confidence": 1, "route": "allow", "action": "none", "faq": null}',
+        judgement("toxicity", 90, "act", rationale="far too long " * 20),
         '{"category": "toxicity"',
         "safe",
     ],

@@ -46,6 +46,9 @@ __all__ = [
 _ACTIONS = ("none", "delete", "warn", "timeout", "kick", "ban", "reply", "notify", "open_case")
 _TAG = re.compile(r"<\s*/?\s*\|?\s*[A-Za-z_][A-Za-z0-9_ .:-]{0,40}\|?\s*/?\s*>")
 _EPSILON = 1e-3
+# maxLength, not a pattern: xgrammar 0.32 rejects pattern+maxLength, and a bounded pattern
+# like ^[^\u0000-\u001f]{0,160}$ failed to compile inside this schema and took the engine down.
+# A raw control character in the answer (seen once from a random model) fails validation here.
 _RATIONALE_CHARS = 160
 
 

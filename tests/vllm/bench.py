@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.classifiers import OnnxEncoder, VllmClassifier, VllmEncoder
+from bot.errors import ClassifierError
 from bot.policy import load_policy
 from tests.vllm.chat import lines
 from tests.vllm.servers import (
@@ -43,16 +45,23 @@ async def measure(
     call: Callable[[str], Awaitable[Any]], texts: list[str], concurrency: int
 ) -> dict[str, float]:
     """Send every text once, ``concurrency`` at a time; latency per request."""
-    for text in texts[:4]:
-        await call(text)  # warm-up: grammar compile, first allocation
+    for text in texts[:4]:  # warm-up: grammar compile, first allocation
+        with contextlib.suppress(ClassifierError):
+            await call(text)
     latencies: list[float] = []
     queue = list(texts)
+
+    errors: list[str] = []
 
     async def client() -> None:
         while queue:
             text = queue.pop()
             started = time.perf_counter()
-            await call(text)
+            try:
+                await call(text)
+            except ClassifierError as exc:  # counted, not timed: a benchmark keeps going
+                errors.append(type(exc).__name__)
+                continue
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -61,6 +70,7 @@ async def measure(
     ordered = sorted(latencies)
     return {
         "requests": len(ordered),
+        "errors": len(errors),
         "rps": round(len(ordered) / elapsed, 1),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 1),

@@ -53,10 +53,18 @@ def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
             return python
         _log(f"building {path} ({', '.join(REQUIREMENTS)}): about 1.5 minutes, once")
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+        log = path.parent / f"{path.name}.log"
         pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "install", *REQUIREMENTS], check=True)
-        subprocess.run([*pip, "uninstall", "-y", *UNWANTED], check=True)
+        with open(log, "w") as out:
+            for command in (
+                [sys.executable, "-m", "venv", "--clear", str(path)],
+                [*pip, "install", *REQUIREMENTS],
+                [*pip, "uninstall", "-y", *UNWANTED],
+            ):
+                done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
+                if done.returncode != 0:
+                    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                    raise RuntimeError(f"{' '.join(command[:4])} failed (log {log}):\n{tail}")
         stamp.write_text(wanted)
         _log(f"built {path} in {time.monotonic() - started:.0f}s")
     return python

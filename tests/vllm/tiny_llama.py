@@ -22,11 +22,9 @@ CHAT_TEMPLATE = (
 
 
 def corpus() -> list[str]:
-    """Local text only: the policies, the project's sources and JSON shaped like the answers."""
-    lines: list[str] = []
-    for pattern in ("policies/*.yaml", "bot/**/*.py", "tests/**/*.py"):
-        for path in sorted(ROOT.glob(pattern)):
-            lines += path.read_text(encoding="utf-8").splitlines()
+    """Local text only, and stable (so is the model): the default policy and JSON shaped like
+    the answers."""
+    lines = (ROOT / "policies" / "default.yaml").read_text(encoding="utf-8").splitlines()
     words = ["allow", "review", "escalate", "act", "none", "toxicity", "spam", "null", "true"]
     for i, word in enumerate(words * 20):
         lines.append(json.dumps({"category": word, "confidence": i % 101, "rationale": word}))
