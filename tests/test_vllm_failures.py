@@ -239,3 +239,20 @@ async def test_the_cascade_keeps_the_first_labels_degraded_when_the_llm_is_down(
 )
 def test_user_text_cannot_forge_a_delimiter_or_a_turn(text: str, escaped: str) -> None:
     assert escape_user_text(text) == escaped
+
+
+def test_a_half_open_circuit_lets_one_probe_through_and_a_lost_probe_expires() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failures=2, reset_after_s=10, clock=lambda: now[0])
+    breaker.record_failure()
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN
+    assert not breaker.allow()
+    now[0] = 10.0
+    assert breaker.allow(), "the probe"
+    assert not breaker.allow(), "only one probe at a time"
+    now[0] = 20.0
+    assert breaker.allow(), "the first probe never reported back (cancelled): another may go"
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN, "a failed probe reopens at once"

@@ -33,7 +33,7 @@ class CircuitBreaker:
         self._clock = clock
         self._consecutive = 0
         self._opened_at: float | None = None
-        self._probing = False
+        self._probe_at: float | None = None
 
     @property
     def state(self) -> CircuitState:
@@ -48,18 +48,21 @@ class CircuitBreaker:
         state = self.state
         if state is CircuitState.CLOSED:
             return True
-        if state is CircuitState.HALF_OPEN and not self._probing:
-            self._probing = True
-            return True
+        if state is CircuitState.HALF_OPEN:
+            now = self._clock()
+            # one probe at a time; a probe never reported (its caller was cancelled) expires
+            if self._probe_at is None or now - self._probe_at >= self._reset_after_s:
+                self._probe_at = now
+                return True
         return False
 
     def record_success(self) -> None:
         self._consecutive = 0
         self._opened_at = None
-        self._probing = False
+        self._probe_at = None
 
     def record_failure(self) -> None:
         self._consecutive += 1
-        if self._probing or self._consecutive >= self._threshold:
+        if self._probe_at is not None or self._consecutive >= self._threshold:
             self._opened_at = self._clock()
-        self._probing = False
+        self._probe_at = None
