@@ -8,6 +8,7 @@ import socket
 import redis.asyncio as aioredis
 
 from bot.classifiers.base import Classifier
+from bot.classifiers.encoder import Encoder
 from bot.metrics import Metrics
 from bot.pipeline.classify import ClassifyStage
 from bot.pipeline.decide import DecideStage
@@ -33,8 +34,16 @@ def build_stages(
     policy: Policy,
     classifier: Classifier,
     streams: Streams,
+    encoder: Encoder | None = None,
 ) -> list[Stage]:
-    return [
+    """The stages in order. With ``faq.file`` in the policy, FAQ answers run after decide, on
+    ``encoder`` (the classifier's, so there is one model), else on the ONNX encoder.
+
+    Raises:
+        PolicyError: the FAQ file is invalid.
+        ConfigError: the encoder is not built.
+    """
+    stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),
         ClassifyStage(
             classifier=classifier,
@@ -44,6 +53,31 @@ def build_stages(
         ),
         DecideStage(policy=policy),
     ]
+    if policy.faq.file is not None:
+        from bot.faq.entries import load_faqs
+        from bot.faq.matcher import FaqMatcher, MatchSettings
+        from bot.faq.stage import FaqStage
+
+        if encoder is None:
+            from bot.classifiers.onnx_encoder import OnnxEncoder
+
+            encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+        matcher = FaqMatcher(
+            faqs=load_faqs(policy.faq.file),
+            encoder=encoder,
+            settings=MatchSettings.from_policy(policy.faq),
+        )
+        stages.append(
+            FaqStage(
+                redis=redis,
+                policy=policy,
+                streams=streams,
+                matcher=matcher,
+                timeout_s=settings.model_timeout_s,
+                max_chars=settings.model_max_chars,
+            )
+        )
+    return stages
 
 
 def build_worker(
@@ -54,13 +88,19 @@ def build_worker(
     classifier: Classifier,
     metrics: Metrics,
     consumer: str | None = None,
+    encoder: Encoder | None = None,
 ) -> Worker:
     streams = Streams(namespace=settings.namespace)
     return Worker(
         redis=redis,
         streams=streams,
         stages=build_stages(
-            redis=redis, settings=settings, policy=policy, classifier=classifier, streams=streams
+            redis=redis,
+            settings=settings,
+            policy=policy,
+            classifier=classifier,
+            streams=streams,
+            encoder=encoder,
         ),
         metrics=metrics,
         consumer=consumer or consumer_name(),
