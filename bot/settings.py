@@ -31,12 +31,17 @@ class Settings(BaseSettings):
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
     policy: Path = Field(default=_REPO_POLICY)
     classifier: Literal["embedded", "rules"] = Field(
-        default="rules", description="the small model: 'embedded' (CPU) or 'rules' only"
+        default="embedded", description="the small model: 'embedded' (CPU) or 'rules' only"
     )
     encoder_dir: Path = Field(
         default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
+    heads: Path | None = Field(
+        default=None,
+        description="moderation heads (stem of .npz/.json); unset: the ones `modtriage train` "
+        "fitted for this policy under data_dir/heads/, else the packaged ones",
+    )
 
     batch_size: int = Field(default=32, ge=1, le=1024)
     block_ms: int = Field(default=200, ge=1)
