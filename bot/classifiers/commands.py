@@ -95,6 +95,9 @@ def train(
         "rows": result.rows,
         "validation": {k: v.model_dump(mode="json") for k, v in result.validation.items()},
         "uncalibrated": [c for c, card in result.heads.cards.items() if card.calibration is None],
+        "hard_negatives": (
+            result.hard_negatives.model_dump(mode="json") if result.hard_negatives else None
+        ),
     }
     stem.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n")
     if as_json:
@@ -103,7 +106,9 @@ def train(
     console = Console()
     table = Table(title=f"validation (held-out rows) — heads {result.heads.revision}")
     for column in ("source", "n", "flagged P", "R", "F1", "AUPRC", "flagged share"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+        table.add_column(
+            column, justify="left" if column == "source" else "right", no_wrap=column == "source"
+        )
     for source, rep in result.validation.items():
         share = 1 - rep.routing.get("allow", 0.0)
         table.add_row(
@@ -120,6 +125,13 @@ def train(
         console.print(
             "[yellow]not calibrated (too few held-out rows):[/yellow] "
             + ", ".join(report["uncalibrated"])  # type: ignore[arg-type]
+        )
+    if result.hard_negatives:
+        hard = result.hard_negatives
+        console.print(
+            "hard negatives (neutral group mentions, counter-speech, reports, negation, "
+            f"reclaimed terms) flagged as {hard.category}: "
+            f"{hard.flagged}/{hard.n} = {hard.rate:.1%}"
         )
     console.print(f"wrote {stem}.npz/.json in {result.seconds:.1f}s")
 
