@@ -14,15 +14,15 @@ Delivery guarantees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
+from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
@@ -93,35 +93,20 @@ class Worker:
         self._metrics = metrics
         self.consumer = consumer
         self._config = config or WorkerConfig()
-        self._commit = redis.register_script(_COMMIT)
+        self._commit_script = redis.register_script(_COMMIT)
         self._errors_key = f"{streams.prefix}:errors"
         self._last_claim = 0.0
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing."""
-        try:
-            await self._redis.xgroup_create(
-                self._streams.ingest, self._streams.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self._redis, self._streams.ingest, self._streams.group)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process until ``stop`` is set. Survives Redis outages with jittered backoff."""
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                await self.ensure_group()
-                while not stop.is_set():
-                    await self.step()
-                    backoff = 0.1
-            except (RedisError, OSError) as exc:
-                log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
-                self._metrics.failures.labels(kind="redis").inc()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Process until ``stop`` is set, riding out Redis outages with backoff."""
+        outages = self._metrics.failures.labels(kind="redis")
+        await run_until_stopped(
+            stop, setup=self.ensure_group, step=self.step, on_outage=outages.inc
+        )
 
     async def step(self) -> int:
         """Read (or reclaim) one batch and process it. Returns how many entries it handled."""
@@ -144,6 +129,7 @@ class Worker:
         if (now - self._last_claim) * 1000 < min(self._config.claim_idle_ms, 1000):
             return []
         self._last_claim = now
+        await self._observe_lag()
         reply = await self._redis.xautoclaim(
             self._streams.ingest,
             self._streams.group,
@@ -178,6 +164,15 @@ class Worker:
                 keep.append((entry_id, fields))
         log.info("reclaimed pending entries", count=len(claimed), kept=len(keep))
         return keep
+
+    async def _observe_lag(self) -> None:
+        """Stream length and entries delivered but unacknowledged, for the lag gauges."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self._streams.ingest)
+            pipe.xpending(self._streams.ingest, self._streams.group)
+            length, pending = await pipe.execute()
+        self._metrics.stream_length.set(int(length))
+        self._metrics.stream_pending.set(int(pending["pending"]))
 
     async def _dead_letter(
         self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
@@ -226,8 +221,7 @@ class Worker:
                         message_key=item.message.key,
                         error=repr(item_exc),
                     )
-        for item in done:
-            await self._commit_one(item)
+        await self._commit(done)
 
     async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
         for stage in self._stages:
@@ -238,29 +232,43 @@ class Worker:
             )
         return batch
 
-    async def _commit_one(self, item: Assessment) -> None:
-        verdict = item.verdict
-        if verdict is None:
-            raise RuntimeError("no stage produced a verdict; the pipeline lacks a decide stage")
-        message = item.message
-        fresh = await self._commit(
-            keys=[
-                self._streams.verdict_key(message.key),
-                self._streams.verdicts,
-                self._streams.ingest,
-                self._streams.actions(message.platform),
-                self._errors_key,
-            ],
-            args=[
-                self._streams.group,
-                item.entry_id,
-                verdict.model_dump_json(),
-                message.model_dump_json(),
-                self._config.stream_maxlen,
-                self._config.verdict_ttl_s,
-                *(action.model_dump_json() for action in item.actions),
-            ],
-        )
+    async def _commit(self, done: Sequence[Assessment]) -> None:
+        """One round trip for the batch; each entry's script is atomic on its own."""
+        if not done:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in done:
+                verdict = item.verdict
+                if verdict is None:
+                    raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
+                message = item.message
+                await self._commit_script(
+                    keys=[
+                        self._streams.verdict_key(message.key),
+                        self._streams.verdicts,
+                        self._streams.ingest,
+                        self._streams.actions(message.platform),
+                        self._errors_key,
+                    ],
+                    args=[
+                        self._streams.group,
+                        item.entry_id,
+                        verdict.model_dump_json(),
+                        message.model_dump_json(),
+                        self._config.stream_maxlen,
+                        self._config.verdict_ttl_s,
+                        *(action.model_dump_json() for action in item.actions),
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        now = time.time()
+        for item, fresh in zip(done, results, strict=True):
+            self._record(item, fresh=bool(fresh), now=now)
+
+    def _record(self, item: Assessment, *, fresh: bool, now: float) -> None:
+        message, verdict = item.message, item.verdict
+        assert verdict is not None  # checked before commit
         if not fresh:
             log.info("duplicate delivery, verdict kept", message_key=message.key)
             return
@@ -271,7 +279,7 @@ class Worker:
         for action in item.actions:
             self._metrics.actions.labels(type=action.type).inc()
         ingest_ms = int(item.entry_id.split("-", 1)[0])
-        self._metrics.ingest_to_decision.observe(max(0.0, time.time() - ingest_ms / 1000))
+        self._metrics.ingest_to_decision.observe(max(0.0, now - ingest_ms / 1000))
         log.debug(
             "decided", message_key=message.key, route=verdict.route.value, category=verdict.category
         )
