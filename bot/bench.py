@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from bot.classifiers import build_classifier
-from bot.connection import connect
+from bot.connection import Redis, connect
 from bot.message import Author, Message
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
@@ -60,8 +60,6 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
         )
         for i in range(messages)
     ]
-    published: dict[str, float] = {}
-    decided: dict[str, float] = {}
     async with connect(settings) as redis:
         worker = build_worker(
             redis=redis, settings=settings, policy=policy, classifier=classifier,
@@ -69,38 +67,63 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
         )  # fmt: skip
         await worker.ensure_group()
         ingest = Ingest(redis=redis, streams=streams)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
         try:
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop))
+            # Throughput: a burst, published as fast as one client can, drained by one worker.
             began = time.perf_counter()
-            for message in batch:
-                entry_id = await ingest.publish(message)
-                published[message.key] = int(entry_id.split("-")[0]) / 1000
-            last = "0-0"
-            while len(decided) < messages:
-                reply: Any = await redis.xread({streams.verdicts: last}, block=1000, count=500)
-                for _, entries in reply or []:
-                    for entry, fields in entries:
-                        last = entry
-                        verdict = Verdict.model_validate_json(fields[b"verdict"])
-                        decided[verdict.message_key] = verdict.decided_at.timestamp()
-            elapsed = time.perf_counter() - began
+            await _publish(ingest, batch)
+            await _decided(redis, streams, len(batch))
+            rate = len(batch) / (time.perf_counter() - began)
+            # Latency: messages arriving one by one at half that rate, so none waits in a queue.
+            paced = batch[: min(len(batch), 200)]
+            paced = [m.model_copy(update={"id": m.id + "-paced"}) for m in paced]
+            published = await _publish(ingest, paced, every_s=2 / rate)
+            decided = await _decided(redis, streams, len(batch) + len(paced))
+        finally:
             stop.set()
             await task
-        finally:
             await drop_namespace(redis, streams)
     lat_ms = [max(0.0, (decided[key] - at) * 1000) for key, at in published.items()]
     return {
         "classifier": classifier.name,
         "messages": messages,
-        "pipeline_msgs_per_s": round(messages / elapsed, 1),
+        "pipeline_msgs_per_s": round(rate, 1),
         "latency_ms": {
             "p50": round(statistics.median(lat_ms), 2),
             "p99": round(_percentile(lat_ms, 0.99), 2),
         },
+        "latency_at_msgs_per_s": round(rate / 2, 1),
         "batch_size": settings.batch_size,
         "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
     }
+
+
+async def _publish(
+    ingest: Ingest, messages: list[Message], *, every_s: float = 0.0
+) -> dict[str, float]:
+    """Publish; returns each message's ingest time (from its stream entry id)."""
+    published = {}
+    for message in messages:
+        entry_id = await ingest.publish(message)
+        published[message.key] = int(entry_id.split("-")[0]) / 1000
+        if every_s:
+            await asyncio.sleep(every_s)
+    return published
+
+
+async def _decided(redis: Redis, streams: Streams, count: int) -> dict[str, float]:
+    """Wait until ``count`` verdicts exist; returns each one's decision time by message key."""
+    decided: dict[str, float] = {}
+    last = "0-0"
+    while len(decided) < count:
+        reply: Any = await redis.xread({streams.verdicts: last}, block=1000, count=500)
+        for _, entries in reply or []:
+            for entry, fields in entries:
+                last = entry
+                verdict = Verdict.model_validate_json(fields[b"verdict"])
+                decided[verdict.message_key] = verdict.decided_at.timestamp()
+    return decided
 
 
 def _cpus() -> int:
