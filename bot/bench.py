@@ -55,7 +55,7 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
             channel=f"c{i % 16}",
             id=f"{run_id}-{i}",
             author=Author(id=f"u{i % 997}"),
-            text=texts[i % len(texts)],
+            text=f"{texts[i % len(texts)]} #{i}",  # unique: the encoder remembers repeats
             ts=start + timedelta(milliseconds=i),
         )
         for i in range(messages)
@@ -77,7 +77,10 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
             rate = len(batch) / (time.perf_counter() - began)
             # Latency: messages arriving one by one at half that rate, so none waits in a queue.
             paced = batch[: min(len(batch), 200)]
-            paced = [m.model_copy(update={"id": m.id + "-paced"}) for m in paced]
+            paced = [
+                m.model_copy(update={"id": m.id + "-paced", "text": m.text + " again"})
+                for m in paced
+            ]
             published = await _publish(ingest, paced, every_s=2 / rate)
             decided = await _decided(redis, streams, len(batch) + len(paced))
         finally:

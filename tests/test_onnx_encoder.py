@@ -42,3 +42,22 @@ async def test_long_input_is_truncated_not_refused(encoder: OnnxEncoder) -> None
 def test_missing_model_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="make encoder"):
         OnnxEncoder(model_dir=tmp_path)
+
+
+async def test_a_text_embedded_again_is_remembered_not_recomputed(
+    encoder: OnnxEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await encoder.embed(["how do I install it?", "hello"])
+    runs: list[list[str]] = []
+    original = encoder.embed_sync
+
+    def counting(texts: list[str]) -> np.ndarray:
+        runs.append(list(texts))
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "embed_sync", counting)
+    again = await encoder.embed(["hello", "a new text", "how do I install it?", "a new text"])
+    assert runs == [["a new text"]]  # one run, for the one text not seen yet
+    assert np.array_equal(again[0], first[1])
+    assert np.array_equal(again[2], first[0])
+    assert np.array_equal(again[1], again[3])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class OnnxEncoder:
         model_dir: Path = DEFAULT_ENCODER_DIR,
         threads: int = 1,
         batch_size: int = 8,
+        remember: int = 1024,
     ) -> None:
         missing = [name for name in _FILES if not (model_dir / name).is_file()]
         if missing:
@@ -68,6 +70,8 @@ class OnnxEncoder:
         self.max_tokens: int = int(meta["max_tokens"])
         self.name = f"{meta['name']}@{self.sha256[:12]}"
         self._batch_size = batch_size
+        self._remember = remember
+        self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)
@@ -90,10 +94,29 @@ class OnnxEncoder:
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """L2-normalised float32 vectors, shape ``(len(texts), dim)``; runs in a worker thread.
 
+        The most recent texts are remembered, so the FAQ stage's look at a message the
+        classifier just embedded, or a burst of identical messages, costs no second run.
+
         Raises:
             ClassifierError: onnxruntime failed on this input.
         """
-        return await asyncio.to_thread(self.embed_sync, list(texts))
+        wanted = list(texts)
+        if not wanted:
+            return np.empty((0, self.dim), dtype=np.float32)
+        recent = self._recent
+        missing = [t for t in dict.fromkeys(wanted) if t not in recent]
+        fresh: dict[str, NDArray[np.float32]] = {}
+        if missing:
+            vectors = await asyncio.to_thread(self.embed_sync, missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+        out = np.stack([fresh[t] if t in fresh else recent[t] for t in wanted])
+        for text in wanted:
+            if text in recent:
+                recent.move_to_end(text)
+        recent.update(fresh)
+        while len(recent) > self._remember:
+            recent.popitem(last=False)
+        return out
 
     def embed_sync(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """The same as :meth:`embed`, on the calling thread (training, benchmarks)."""
