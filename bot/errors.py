@@ -8,7 +8,12 @@
     ├── StoreUnavailable            Redis cannot be reached (carries ``url``, ``retry_after``)
     ├── MalformedMessage            a stream entry or platform event cannot become a Message
     ├── ClassifierError             a model call failed (carries ``model``, ``retryable``)
-    │   └── ClassifierTimeout
+    │   ├── ClassifierTimeout
+    │   └── EscalationUnavailable   the frontier model cannot judge this case; it goes to human
+    │       │                       review (carries ``reason``)
+    │       ├── BudgetExhausted     the daily or monthly spending limit is reached (``period``,
+    │       │                       ``spent``, ``limit``)
+    │       └── MalformedAnswer     the frontier model answered outside the schema
     ├── ActionError                 an adapter could not perform an Action (carries ``action_id``,
     │                               ``status``, ``retry_after``)
     └── ReviewError                 a moderator or member operation was refused
@@ -24,11 +29,14 @@ from __future__ import annotations
 
 __all__ = [
     "ActionError",
+    "BudgetExhausted",
     "CaseConflict",
     "CaseNotFound",
     "ClassifierError",
     "ClassifierTimeout",
     "ConfigError",
+    "EscalationUnavailable",
+    "MalformedAnswer",
     "MalformedMessage",
     "ModtriageError",
     "PermissionDenied",
@@ -88,6 +96,31 @@ class ClassifierError(ModtriageError):
 
 class ClassifierTimeout(ClassifierError):
     """A model call did not answer in time."""
+
+
+class EscalationUnavailable(ClassifierError):
+    """The frontier model cannot judge this case (no key, API failure after retries, timeout).
+
+    The escalate stage never lets this drop or allow a message: it routes the case to human
+    review with ``escalation_unavailable`` evidence naming ``reason``.
+    """
+
+    def __init__(self, model: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(model, reason, retryable=retryable)
+
+
+class BudgetExhausted(EscalationUnavailable):
+    """The daily or monthly escalation budget would be exceeded by this call."""
+
+    def __init__(self, model: str, *, period: str, spent: float, limit: float) -> None:
+        self.period = period
+        self.spent = spent
+        self.limit = limit
+        super().__init__(model, f"{period} budget spent ({spent:.4f} of {limit:.4f})")
+
+
+class MalformedAnswer(EscalationUnavailable):
+    """The frontier model answered, but not with the tool call and schema it was given."""
 
 
 class ActionError(ModtriageError):

@@ -33,8 +33,9 @@ def build_stages(
     policy: Policy,
     classifier: Classifier,
     streams: Streams,
+    metrics: Metrics | None = None,
 ) -> list[Stage]:
-    return [
+    stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),
         ClassifyStage(
             classifier=classifier,
@@ -44,6 +45,17 @@ def build_stages(
         ),
         DecideStage(policy=policy),
     ]
+    if policy.escalation.enabled:
+        # Only then does decide() route anything to ESCALATE. Without an API key the stage
+        # sends nothing and routes those messages to human review.
+        from bot.escalation.build import build_escalate_stage
+
+        stages.append(
+            build_escalate_stage(
+                redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
+            )
+        )
+    return stages
 
 
 def build_worker(
@@ -60,7 +72,12 @@ def build_worker(
         redis=redis,
         streams=streams,
         stages=build_stages(
-            redis=redis, settings=settings, policy=policy, classifier=classifier, streams=streams
+            redis=redis,
+            settings=settings,
+            policy=policy,
+            classifier=classifier,
+            streams=streams,
+            metrics=metrics,
         ),
         metrics=metrics,
         consumer=consumer or consumer_name(),
