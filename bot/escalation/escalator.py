@@ -171,6 +171,13 @@ class FrontierEscalator:
             # A request that timed out may still have run: keep the reservation as spent.
             reason = f"API unavailable after retries: {type(exc).__name__}"
             return self._unavailable(base, reason, exc)
+        except ValueError as exc:
+            # A body that is not a Messages API answer (a proxy's error page, broken JSON).
+            log.warning("unreadable frontier response", message_key=base["message_key"])
+            return EscalationRecord(
+                **base, outcome=Outcome.MALFORMED, sent=True,
+                error=f"response is not a Messages API answer: {type(exc).__name__}",
+            )  # fmt: skip
         usage = Usage(
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
