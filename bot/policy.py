@@ -241,7 +241,9 @@ class Policy(_Model):
                 refs += [(f"roles.{role}.exempt", c) for c in role_override.exempt]
         for where, category in refs:
             if category not in known:
-                raise ValueError(f"{where} names unknown category {category!r}")
+                raise ValueError(
+                    f"{where}: unknown category {category!r}; use one of {', '.join(sorted(known))}"
+                )
         return self
 
     def thresholds(self, category: str, channel: str | None = None) -> Thresholds:
@@ -315,12 +317,16 @@ def load_policy(path: Path | str) -> Policy:
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in first["loc"] if p != "[key]") or "(top level)"
         problem = first["msg"].removeprefix("Value error, ")
+        fix = _fix_for(first)
+        located = re.match(r"^([\w.-]+): (.*?); (use one of .*)$", problem)
+        if not first["loc"] and located:  # a cross-reference check names its own key
+            key, problem, fix = located.groups()
         if len(errors) > 1:
             problem += (
                 f" (and {len(errors) - 1} more: "
                 + "; ".join(".".join(str(p) for p in e["loc"]) for e in errors[1:4])
                 + ")"
             )
-        raise PolicyError(str(path), key, problem, _fix_for(first)) from exc
+        raise PolicyError(str(path), key, problem, fix) from exc

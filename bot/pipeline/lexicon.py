@@ -26,6 +26,7 @@ _WORD = re.compile(r"[a-z0-9@$!|+€£]+")
 _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1+")
 _SPACER = re.compile(r"^[\W_]*$")
+_EDGE = "\"'.,;:!?()[]{}<>*_~`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +86,16 @@ def tokens(text: str) -> list[Token]:
             continue
         if not _SPACER.match(folded):
             flush()
+        if len(folded) == len(chunk.group()):  # positions carry over: point at the word itself
+            for word in _WORD.finditer(folded):
+                start = chunk.start() + word.start()
+                result.append(Token(_forms(word.group()), start, start + len(word.group())))
+            continue
+        raw = chunk.group()
+        start = chunk.start() + len(raw) - len(raw.lstrip(_EDGE))
+        end = chunk.end() - (len(raw) - len(raw.rstrip(_EDGE)))
         for word in words:
-            result.append(Token(_forms(word), chunk.start(), chunk.end()))
+            result.append(Token(_forms(word), start, max(start, end)))
     flush()
     return result
 

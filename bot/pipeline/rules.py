@@ -17,7 +17,7 @@ from bot.policy import Policy, RateRule
 from bot.streams import Streams
 from bot.verdict import Evidence, Route
 
-__all__ = ["RulesStage", "find_links"]
+__all__ = ["RuleBook", "RulesStage", "find_links"]
 
 _URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+|\b(?:[a-z0-9-]+\.)+(?:[a-z]{2,24})/[^\s<>\"']*", re.IGNORECASE
@@ -35,13 +35,11 @@ def find_links(text: str) -> list[tuple[str, str, int, int]]:
     return found
 
 
-class RulesStage:
-    name = "rules"
+class RuleBook:
+    """The rules that need no counters: deny terms, links and invites, mentions. No I/O."""
 
-    def __init__(self, *, redis: aioredis.Redis, policy: Policy, streams: Streams) -> None:
-        self._redis = redis
+    def __init__(self, *, policy: Policy) -> None:
         self._policy = policy
-        self._streams = streams
         self._lexicon = Lexicon(
             deny={name: c.deny for name, c in policy.categories.items() if c.deny},
             allow=policy.rules.allow,
@@ -50,14 +48,7 @@ class RulesStage:
         self._invites = [re.compile(p, re.IGNORECASE) for p in links.invite_patterns]
         self._scams = [re.compile(p, re.IGNORECASE) for p in links.scam_patterns]
 
-    async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
-        out = []
-        for item in batch:
-            evidence = [*self.static_evidence(item.message), *await self._rates(item.message)]
-            out.append(item.model_copy(update={"evidence": (*item.evidence, *evidence)}))
-        return out
-
-    def static_evidence(self, message: Message) -> list[Evidence]:
+    def evidence(self, message: Message) -> list[Evidence]:
         """Evidence that needs no counters: deny terms, links, mentions."""
         text = message.text
         found: list[Evidence] = []
@@ -99,6 +90,23 @@ class RulesStage:
                          score=1.0, route=Route.ACT, matched=f"{mentions} mentions")
             )  # fmt: skip
         return found
+
+
+class RulesStage:
+    name = "rules"
+
+    def __init__(self, *, redis: aioredis.Redis, policy: Policy, streams: Streams) -> None:
+        self._redis = redis
+        self._policy = policy
+        self._streams = streams
+        self._book = RuleBook(policy=policy)
+
+    async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
+        out = []
+        for item in batch:
+            evidence = [*self._book.evidence(item.message), *await self._rates(item.message)]
+            out.append(item.model_copy(update={"evidence": (*item.evidence, *evidence)}))
+        return out
 
     async def _rates(self, message: Message) -> list[Evidence]:
         rules = self._policy.rules

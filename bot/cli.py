@@ -1,0 +1,216 @@
+"""The ``modtriage`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from bot.classifiers import build_classifier
+from bot.connection import connect
+from bot.errors import ConfigError, MalformedMessage, StoreUnavailable
+from bot.logs import configure_logging
+from bot.message import Author, Message
+from bot.metrics import Metrics
+from bot.pipeline.decide import decide
+from bot.pipeline.rules import RuleBook
+from bot.policy import Policy, load_policy
+from bot.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="modtriage",
+    help="Moderation and triage for Slack and Discord: a small local model first.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+T = TypeVar("T")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _err(message: str, code: int) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = "MODTRIAGE_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise _err(f"setting {key}: {first['msg']}", 2) from exc
+    configure_logging(level=settings.log_level, json=settings.log_format == "json")
+    return settings
+
+
+def _policy(settings: Settings) -> Policy:
+    try:
+        return load_policy(settings.policy)
+    except ConfigError as exc:
+        raise _err(str(exc), 2) from exc
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except StoreUnavailable as exc:
+        raise _err(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
+    except ConfigError as exc:
+        raise _err(str(exc), 2) from exc
+    except MalformedMessage as exc:
+        raise _err(str(exc), 2) from exc
+
+
+def _stdin_messages(run_id: str) -> Iterator[Message]:
+    for number, line in enumerate(sys.stdin, start=1):
+        if line.strip():
+            yield Message(
+                platform="console", workspace="console", channel="stdin", id=f"{run_id}-{number}",
+                author=Author(id="you", name="you"), text=line.rstrip("\n"),
+                ts=datetime.now(UTC),
+            )  # fmt: skip
+
+
+@app.command()
+def run(
+    conversation: Annotated[
+        Path, typer.Option(help="JSONL conversation to replay", exists=True, dir_okay=False)
+    ] = EXAMPLE,
+    stdin: Annotated[bool, typer.Option("--stdin", help="moderate lines typed here")] = False,
+) -> None:
+    """Moderate: replay a conversation (default) or stdin through the full pipeline."""
+    from bot.adapters.console import read_conversation
+    from bot.replay import Replay
+
+    settings = _settings()
+    policy = _policy(settings)
+    out = _console()
+
+    async def main() -> int:
+        classifier = build_classifier(settings, policy)
+        where = settings.redis_url or f"embedded Redis in {settings.data_dir}/"
+        out.print(
+            f"[bold]modtriage[/] · policy [cyan]{policy.name}[/] ({policy.version}) · "
+            f"classifier [cyan]{classifier.name}[/] · {escape(where)}"
+        )
+        async with connect(settings) as redis:
+            replay = Replay(
+                redis=redis, settings=settings, policy=policy, classifier=classifier,
+                metrics=Metrics(registry=_fresh_registry()),
+            )  # fmt: skip
+            messages = (
+                _stdin_messages(replay.run_id)
+                if stdin
+                else read_conversation(conversation, run_id=replay.run_id)
+            )
+            if stdin:
+                out.print("[dim]Type messages, one per line; Ctrl-D ends.[/]")
+            async with replay.running():
+                return await replay.show(messages, out.print)
+
+    count = _run(main())
+    out.print(f"[bold]{count}[/] messages decided.")
+
+
+def _fresh_registry() -> Any:
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry()
+
+
+@app.command()
+def worker() -> None:
+    """Run a pipeline worker until SIGTERM/SIGINT (scale by running more of them)."""
+    from prometheus_client import start_http_server
+
+    from bot.runtime import build_worker
+
+    settings = _settings()
+    policy = _policy(settings)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        classifier = build_classifier(settings, policy)
+        async with connect(settings) as redis:
+            w = build_worker(
+                redis=redis, settings=settings, policy=policy, classifier=classifier,
+                metrics=Metrics(),
+            )  # fmt: skip
+            typer.echo(f"worker {w.consumer} ready (classifier {classifier.name})", err=True)
+            await w.run(stop)
+
+    _run(main())
+
+
+@app.command()
+def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) -> None:
+    """Explain how the policy would judge one text (no Redis, nothing recorded)."""
+    from bot.pipeline.classify import model_evidence
+
+    settings = _settings()
+    policy = _policy(settings)
+    classifier = build_classifier(settings, policy)
+    message = Message(
+        platform="console", workspace="console", channel="cli", id="classify",
+        author=Author(id="you", name="you"), text=text,
+    )  # fmt: skip
+    evidence = RuleBook(policy=policy).evidence(message)
+    result = None
+    if not message.is_blank:
+        result = _run(classifier.classify([text[: settings.model_max_chars]]))[0]
+        evidence += model_evidence(result, policy, message.channel)
+    verdict, actions = decide(message, evidence, result, policy)
+    out = _console()
+    out.print(f"route: [bold]{verdict.route.value}[/]  category: {verdict.category or '-'}")
+    out.print(f"stage: {verdict.stage}  model: {classifier.name}")
+    out.print(f"why: {escape(verdict.explain())}")
+    if result and result.scores:
+        ranked = sorted(result.scores.items(), key=lambda kv: -kv[1])
+        out.print("scores: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked))
+    out.print("actions: " + (", ".join(a.type for a in actions) or "none"))
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    messages: Annotated[int, typer.Option(min=10, help="messages through the pipeline")] = 2000,
+) -> None:
+    """Measure messages/s through Redis and ingest-to-decision latency on this machine."""
+    import json
+
+    from bot.bench import run_bench
+
+    settings = _settings()
+    policy = _policy(settings)
+    result = _run(run_bench(settings=settings, policy=policy, messages=messages))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    out = _console()
+    for key, value in result.items():
+        out.print(f"{key:32} {value}")
+
+
+def main() -> None:
+    app()
