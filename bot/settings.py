@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
 
-_REPO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+_REPO = Path(__file__).resolve().parent.parent
+_REPO_POLICY = _REPO / "policies" / "default.yaml"
+_REPO_ENCODER = _REPO / ".cache" / "encoder" / "all-minilm-l6-v2"
 
 
 class Settings(BaseSettings):
@@ -31,6 +33,10 @@ class Settings(BaseSettings):
     classifier: Literal["embedded", "rules"] = Field(
         default="rules", description="the small model: 'embedded' (CPU) or 'rules' only"
     )
+    encoder_dir: Path = Field(
+        default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
+    )
+    encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
 
     batch_size: int = Field(default=32, ge=1, le=1024)
     block_ms: int = Field(default=200, ge=1)

@@ -43,6 +43,10 @@ class Streams(BaseModel):
     def actions(self, platform: str) -> str:
         return f"{self.prefix}:actions:{platform}"
 
+    def done(self, action_id: str) -> str:
+        """Set by the action dispatcher once an adapter performed the action."""
+        return f"{self.prefix}:done:{action_id}"
+
     def verdict_key(self, message_key: str) -> str:
         return f"{self.prefix}:verdict:{message_key}"
 

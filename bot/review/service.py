@@ -1,0 +1,964 @@
+"""The one platform-free moderation service: cases, the review queue, strikes and appeals.
+
+Slack and Discord adapters and the operators' CLI only parse, call one operation and render.
+Permission checks happen here, not in the UI. Storage and atomicity: :mod:`bot.review.store`.
+
+Case life::
+
+    open ──claim──> open (claimed) ──decide remove|warn|timeout|kick|ban──> actioned
+      └──────────────────────────────decide dismiss──────────────────────> dismissed
+    actioned ──member appeals──> appealed ──overturn──> overturned  (sanctions lifted)
+                                          └──uphold───> actioned    (appeal closed)
+    actioned ──overturn (a moderator, without an appeal)──> overturned
+
+A pipeline verdict that acted opens its case as *actioned*; one in the review band (or any
+verdict in shadow mode) opens it as *open*, in the queue. Moderators' decisions execute even in
+shadow mode: shadow mode silences the bot, not the people.
+
+``decide`` writes the decision and publishes the actions it calls for to the platform's
+actions stream in one atomic step, with stable ids ``case-<id>-<version>-<type>``; the action
+dispatcher performs each once. ``decide`` also returns them, for display. Do not perform
+the returned actions yourself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+
+from bot.action import Action, OpenCase, TimeoutUser, action_id
+from bot.case import Case, CaseAction, CaseEvent, CaseStatus
+from bot.classifiers.base import Classifier
+from bot.errors import (
+    CaseConflict,
+    CaseNotFound,
+    InvalidRequest,
+    PermissionDenied,
+    PolicyError,
+    PolicyRejected,
+)
+from bot.message import Author, Message
+from bot.pipeline.classify import model_evidence
+from bot.pipeline.decide import decide as decide_verdict
+from bot.pipeline.rules import RuleBook
+from bot.policy import Policy, load_policy
+from bot.review.actor import Actor
+from bot.review.decision import Decision
+from bot.review.notices import ACTION_ID_PREFIX, ActionFactory, human_duration
+from bot.review.store import Applied, CaseStore, Change, StrikeChange, StrikeStepPlan
+from bot.streams import Streams, read_decision
+from bot.verdict import Route, Verdict
+
+__all__ = ["ModerationService"]
+
+SYSTEM = "modtriage"
+_SANCTIONS = ("timeout", "kick", "ban")
+_UNDOABLE = frozenset({"timeout", "ban"})
+_MAX_APPEAL_CHARS = 2000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _count_actions(actions: list[Action], stats: dict[str, float]) -> dict[str, float]:
+    for action in actions:
+        stats[f"actions:{action.type}"] = stats.get(f"actions:{action.type}", 0.0) + 1
+    return stats
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ModerationService:
+    """Implements :class:`bot.review.interface.Moderation` on Redis.
+
+    Collaborators come in keyword-only: the Redis client, the stream names, the policy in force
+    (and the file it came from, for ``reload_policy``), the classifier ``test`` uses (rules only
+    when None), and a clock (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        streams: Streams,
+        policy: Policy,
+        policy_path: Path | None = None,
+        classifier: Classifier | None = None,
+        clock: Callable[[], datetime] = _now,
+        claim_ttl_s: int = 1800,
+        stream_maxlen: int = 100_000,
+    ) -> None:
+        self._redis = redis
+        self._streams = streams
+        self._policy = policy
+        self._policy_path = policy_path
+        self._classifier = classifier
+        self._clock = clock
+        self._claim_ttl = timedelta(seconds=claim_ttl_s)
+        self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
+        self.keys = self.store.keys
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def is_moderator(self, actor: Actor) -> bool:
+        mods = self._policy.moderators
+        return (
+            actor.is_admin
+            or any(role in mods.roles for role in actor.roles)
+            or actor.user_id in mods.users
+            or actor.label() in mods.users
+        )
+
+    def _require_moderator(self, actor: Actor, operation: str) -> None:
+        if not self.is_moderator(actor):
+            raise PermissionDenied(actor.label(), operation)
+
+    # -- opening cases --------------------------------------------------------------------
+
+    async def open_case(self, action: OpenCase, message: Message, verdict: Verdict) -> Case:
+        """Record the case an OpenCase action asks for (idempotent on the action id).
+
+        A verdict that acted opens an *actioned* case and adds the category's strike points;
+        one in the review band, or in shadow mode, waits in the queue.
+        """
+        token = action.id
+        found = await self.store.existing(token)
+        if found is not None:
+            return await self.store.load(found)
+        now = self._clock()
+        category = verdict.category or action.category
+        shadow = verdict.shadow or await self._runtime_shadow(message.channel, category)
+        acted = verdict.route is Route.ACT and not shadow
+        case = Case(
+            id=await self.store.next_id(),
+            message=message,
+            verdict=verdict,
+            status=CaseStatus.ACTIONED if acted else CaseStatus.OPEN,
+            opened_at=now,
+            category=category,
+            shadow=shadow,
+            version=1,
+        )
+        records = await self._automatic_records(case, now)
+        detail = f"route {verdict.route.value} by {verdict.stage}"
+        if verdict.model:
+            detail += f" ({verdict.model})"
+        detail += f": {verdict.explain()}"
+        events = [CaseEvent(at=now, actor=SYSTEM, kind="opened", detail=detail)]
+        if shadow:
+            would = ", ".join(r.type for r in records) or "nothing"
+            events.append(
+                CaseEvent(at=now, actor=SYSTEM, kind="shadow", detail=f"shadow mode: would {would}")
+            )
+        elif acted:
+            done = ", ".join(f"{r.type} ({r.state})" for r in records) or "nothing"
+            events.append(CaseEvent(at=now, actor=SYSTEM, kind="actioned", detail=done))
+        stats = {
+            "cases_opened": 1.0,
+            f"route:{verdict.route.value}": 1.0,
+            f"category:{category or 'none'}": 1.0,
+        }
+        if shadow:
+            stats["cases_shadow"] = 1.0
+        for record in records:
+            stats[f"actions:{record.type}"] = stats.get(f"actions:{record.type}", 0.0) + 1
+        strike = None
+        if acted and category is not None:
+            points = self._points(category)
+            if points:
+                case = case.model_copy(update={"strike_points": points})
+                strike = self._strike_add(case, points, now)
+                events.append(
+                    CaseEvent(at=now, actor=SYSTEM, kind="strike", detail=f"+{points} points")
+                )
+        applied = await self.store.apply(
+            Change(
+                case=case,
+                create_token=token,
+                queue="" if acted else "add",
+                queue_score=now.timestamp(),
+                events=tuple(events),
+                records=tuple(records),
+                stats=stats,
+                strike=strike,
+            )
+        )
+        return await self.store.load(applied.case_id)
+
+    async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:
+        """A member reports a message: it lands in the queue (one case per message)."""
+        token = f"report:{message.key}"
+        now = self._clock()
+        detail = f"reported by {reporter.label()}" + (f": {note[:500]}" if note else "")
+        found = await self.store.existing(token)
+        if found is not None:
+            await self.store.append(
+                found,
+                events=[CaseEvent(at=now, actor=reporter.label(), kind="reported", detail=detail)],
+            )
+            return await self.store.load(found)
+        verdict = Verdict(
+            message_key=message.key,
+            route=Route.REVIEW,
+            stage="report",
+            policy_version=self._policy.version,
+            decided_at=now,
+        )
+        case = Case(
+            id=await self.store.next_id(),
+            message=message,
+            verdict=verdict,
+            opened_at=now,
+            source="report",
+            version=1,
+        )
+        applied = await self.store.apply(
+            Change(
+                case=case,
+                create_token=token,
+                queue="add",
+                queue_score=now.timestamp(),
+                events=(CaseEvent(at=now, actor=reporter.label(), kind="reported", detail=detail),),
+                stats={"cases_opened": 1.0, "route:report": 1.0, "category:none": 1.0},
+            )
+        )
+        return await self.store.load(applied.case_id)
+
+    async def _automatic_records(self, case: Case, now: datetime) -> list[CaseAction]:
+        """What the pipeline did about the message, read back from the verdict and the
+        dispatcher's done marks (the OpenCase action comes after the others on the stream)."""
+        verdict = case.verdict
+        category = case.category
+        if verdict.route is not Route.ACT or category not in self._policy.categories:
+            return []
+        rule = verdict.evidence[0].rule if verdict.evidence else ""
+        spec = self._policy.categories[category]
+        records = []
+        for kind in spec.on_act:
+            if kind == "open_case":
+                continue
+            aid = action_id(case.message.key, kind, rule)
+            if case.shadow:
+                state: Literal["emitted", "performed", "shadow"] = "shadow"
+            elif aid not in verdict.action_ids:
+                continue
+            elif await self._redis.exists(self._streams.done(aid)):
+                state = "performed"
+            else:
+                state = "emitted"
+            records.append(
+                CaseAction(
+                    id=aid,
+                    type=kind,
+                    by=SYSTEM,
+                    at=now,
+                    state=state,
+                    duration_s=spec.timeout if kind == "timeout" else None,
+                )
+            )
+        return records
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def queue(self, actor: Actor, *, limit: int = 10) -> list[Case]:
+        """Open and appealed cases waiting for review, oldest first."""
+        self._require_moderator(actor, "see the review queue")
+        ids = await self.store.ids(self.keys.queue, limit=limit)
+        return await self.store.load_many(ids)
+
+    async def case(self, actor: Actor, case_id: str) -> Case:
+        """A moderator sees any case; a member sees the cases about their own messages."""
+        case = await self.store.load(case_id)
+        if not self.is_moderator(actor) and not self._is_author(actor, case):
+            # Do not tell a stranger whether the case exists.
+            raise CaseNotFound(case_id)
+        return case
+
+    async def history(self, actor: Actor, user_id: str, *, limit: int = 20) -> list[Case]:
+        """A member's cases in the actor's workspace, newest first."""
+        if actor.user_id != user_id:
+            self._require_moderator(actor, "see another member's history")
+        key = self.keys.user(actor.platform, actor.workspace, user_id)
+        return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
+
+    async def channel_cases(self, actor: Actor, channel: str, *, limit: int = 20) -> list[Case]:
+        """Cases about messages in one channel, newest first."""
+        self._require_moderator(actor, "see a channel's cases")
+        key = self.keys.channel(actor.platform, actor.workspace, channel)
+        return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
+
+    async def strikes(self, actor: Actor, user_id: str) -> int:
+        """The member's strike points inside the policy's window."""
+        if actor.user_id != user_id:
+            self._require_moderator(actor, "see another member's strikes")
+        cutoff = self._clock().timestamp() - self._policy.strikes.window
+        key = self.keys.strikes(actor.platform, actor.workspace, user_id)
+        members = [_text(m) for m in await self._redis.zrangebyscore(key, cutoff, "+inf")]
+        if not members:
+            return 0
+        points_key = self.keys.strike_points(actor.platform, actor.workspace, user_id)
+        values = await self._redis.hmget(points_key, members)
+        return sum(int(_text(v)) for v in values if v is not None)
+
+    # -- claiming and deciding ------------------------------------------------------------
+
+    def _claimed_by_other(self, case: Case, actor: Actor, now: datetime) -> bool:
+        return (
+            case.claimed_by is not None
+            and case.claimed_by != actor.label()
+            and case.claimed_at is not None
+            and now - case.claimed_at < self._claim_ttl
+        )
+
+    async def claim(self, actor: Actor, case_id: str) -> Case:
+        """Take a case; a second moderator gets CaseConflict until the claim expires."""
+        self._require_moderator(actor, "claim cases")
+        case = await self.store.load(case_id)
+        now = self._clock()
+        if not case.awaiting_review:
+            raise CaseConflict(case_id, self._closed_reason(case))
+        if self._claimed_by_other(case, actor, now):
+            raise CaseConflict(case_id, f"already claimed by {case.claimed_by}")
+        if case.claimed_by == actor.label():
+            return case
+        updated = case.model_copy(
+            update={"claimed_by": actor.label(), "claimed_at": now, "version": case.version + 1}
+        )
+        event = CaseEvent(at=now, actor=actor.label(), kind="claimed")
+        await self._commit(
+            case,
+            Change(
+                case=updated,
+                expect_version=case.version,
+                status_from=case.status.value,
+                events=(event,),
+            ),
+        )
+        return await self.store.load(case_id)
+
+    async def decide(
+        self, actor: Actor, case_id: str, decision: Decision
+    ) -> tuple[Case, list[Action]]:
+        """Record the decision, publish the actions it calls for, and return them.
+
+        Raises:
+            PermissionDenied: the actor is not a moderator.
+            CaseNotFound: no such case.
+            CaseConflict: claimed by another moderator, already decided, closed, or the
+                decision does not apply to the case's status.
+            InvalidRequest: an unknown category, or a sanction on a case with no category.
+        """
+        self._require_moderator(actor, "decide cases")
+        case = await self.store.load(case_id)
+        now = self._clock()
+        if decision.category is not None and decision.category not in self._policy.categories:
+            known = ", ".join(self._policy.categories)
+            raise InvalidRequest(f"unknown category {decision.category!r}; use one of {known}")
+        if self._claimed_by_other(case, actor, now):
+            raise CaseConflict(case_id, f"claimed by {case.claimed_by}")
+        change, actions = self._plan(case, actor, decision, now)
+        await self._commit(case, change)
+        return await self.store.load(case_id), actions
+
+    def _plan(
+        self, case: Case, actor: Actor, decision: Decision, now: datetime
+    ) -> tuple[Change, list[Action]]:
+        kind = decision.kind
+        status = case.status
+        if status in (CaseStatus.DISMISSED, CaseStatus.OVERTURNED):
+            raise CaseConflict(case.id, self._closed_reason(case))
+        if kind == "overturn":
+            if status not in (CaseStatus.ACTIONED, CaseStatus.APPEALED):
+                raise CaseConflict(
+                    case.id,
+                    "nothing was done on this case yet, so nothing to overturn; "
+                    "decide remove, warn, timeout, kick, ban or dismiss",
+                )
+            return self._plan_overturn(case, actor, decision, now)
+        if status is CaseStatus.APPEALED:
+            if kind != "uphold":
+                raise CaseConflict(
+                    case.id, "the member appealed: decide overturn (grant) or uphold (refuse)"
+                )
+            return self._plan_uphold(case, actor, decision, now)
+        if kind == "uphold":
+            raise CaseConflict(case.id, "there is no appeal to uphold")
+        if kind == "dismiss":
+            if status is CaseStatus.ACTIONED:
+                raise CaseConflict(
+                    case.id,
+                    f"already actioned by {case.decided_by or SYSTEM}; decide overturn to undo it",
+                )
+            return self._plan_dismiss(case, actor, decision, now)
+        return self._plan_action(case, actor, decision, now)
+
+    def _base(
+        self, case: Case, actor: Actor, decision: Decision, status: CaseStatus, now: datetime
+    ) -> Case:
+        return case.model_copy(
+            update={
+                "status": status,
+                "decided_by": actor.label(),
+                "decision": decision.kind,
+                "category": decision.category or case.category,
+                "claimed_by": None,
+                "claimed_at": None,
+                "version": case.version + 1,
+            }
+        )
+
+    def _label(self, case: Case, actor: Actor, decision: Decision, flagged: bool) -> str:
+        """A labelled example in the project's moderation data format."""
+        category = decision.category or case.category
+        verdict = case.verdict
+        row = {
+            "text": case.message.text,
+            "labels": {category: int(flagged)} if category else {},
+            "source": "review",
+            "meta": {
+                "case_id": case.id,
+                "decision": decision.kind,
+                "moderator": actor.label(),
+                "route": verdict.route.value,
+                "stage": verdict.stage,
+                "model": verdict.model,
+                "scores": verdict.classification.scores if verdict.classification else {},
+                "bot_category": case.category,
+                "policy_version": self._policy.version,
+                "platform": case.message.platform,
+                "at": self._clock().isoformat(),
+            },
+        }
+        return json.dumps(row, ensure_ascii=False)
+
+    def _decision_stats(
+        self, case: Case, decision: Decision, agreed: bool | None, now: datetime
+    ) -> dict[str, float]:
+        stats = {f"decided:{decision.kind}": 1.0}
+        if agreed is not None and case.source == "pipeline":
+            stats["reviewed"] = 1.0
+            stats["agreed"] = 1.0 if agreed else 0.0
+        waited = (now - case.opened_at).total_seconds()
+        stats["decision_seconds_total"] = max(0.0, waited)
+        stats["decisions"] = 1.0
+        return stats
+
+    def _plan_dismiss(
+        self, case: Case, actor: Actor, decision: Decision, now: datetime
+    ) -> tuple[Change, list[Action]]:
+        updated = self._base(case, actor, decision, CaseStatus.DISMISSED, now)
+        detail = "dismissed: no violation" + (f" ({decision.reason})" if decision.reason else "")
+        change = Change(
+            case=updated,
+            expect_version=case.version,
+            status_from=case.status.value,
+            queue="rem",
+            events=(CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail),),
+            labels=(self._label(case, actor, decision, flagged=False),),
+            stats=self._decision_stats(case, decision, agreed=False, now=now),
+        )
+        return change, []
+
+    def _plan_action(
+        self, case: Case, actor: Actor, decision: Decision, now: datetime
+    ) -> tuple[Change, list[Action]]:
+        category = decision.category or case.category
+        if category is None:
+            raise InvalidRequest(
+                f"case {case.id} has no category: say which rule it breaks (category=...)"
+            )
+        first = case.status is CaseStatus.OPEN
+        updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
+        factory = ActionFactory(case=updated, policy=self._policy)
+        step = f"{updated.version}"
+        reason = f"{category}: moderator {actor.label()}" + (
+            f": {decision.reason}" if decision.reason else ""
+        )
+        actions: list[Action] = []
+        skipped: list[CaseAction] = []
+        already_deleted = any(
+            r.type == "delete" and r.state in ("emitted", "performed") for r in case.actions
+        )
+        if decision.kind != "warn":
+            if already_deleted:
+                skipped.append(
+                    CaseAction(
+                        id=factory.delete(step, reason).id,
+                        type="delete",
+                        by=actor.label(),
+                        at=now,
+                        state="skipped",
+                        detail="the message was already deleted",
+                    )
+                )
+            else:
+                actions.append(factory.delete(step, reason))
+        duration = None
+        if decision.kind == "timeout":
+            spec = self._policy.categories[category]
+            duration = decision.duration_s or spec.timeout or 3600
+        what = {
+            "remove": "your message was removed",
+            "warn": "this is a warning",
+            "timeout": f"you are timed out for {human_duration(duration or 3600)}",
+            "kick": "you were removed from the community",
+            "ban": "you are banned",
+        }[decision.kind]
+        text = (
+            f"Case {case.id}: your message broke {factory.rule_text(category)}; a moderator "
+            f"decided {what}."
+            + (f" Reason: {decision.reason}" if decision.reason else "")
+            + f" You can appeal case {case.id}."
+        )
+        actions.append(factory.notice(step, text, reason))
+        if decision.kind in _SANCTIONS:
+            sanction = factory.sanction(step, decision.kind, reason, duration)
+            if sanction is not None:
+                actions.append(sanction)
+        records = [*skipped, *(self._record(a, actor, now) for a in actions)]
+        detail = f"{decision.kind}" + (f" ({decision.reason})" if decision.reason else "")
+        events = [CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail)]
+        strike = None
+        if first:
+            points = self._points(category)
+            if points:
+                updated = updated.model_copy(update={"strike_points": points})
+                strike = self._strike_add(updated, points, now)
+                events.append(
+                    CaseEvent(
+                        at=now, actor=actor.label(), kind="strike", detail=f"+{points} points"
+                    )
+                )
+        stats = self._decision_stats(case, decision, agreed=True if first else None, now=now)
+        _count_actions(actions, stats)
+        change = Change(
+            case=updated,
+            expect_version=case.version,
+            status_from=case.status.value,
+            queue="rem",
+            events=tuple(events),
+            records=tuple(records),
+            emit=tuple(a.model_dump_json() for a in actions),
+            labels=(self._label(case, actor, decision, flagged=True),),
+            stats=stats,
+            strike=strike,
+        )
+        return change, actions
+
+    def _plan_overturn(
+        self, case: Case, actor: Actor, decision: Decision, now: datetime
+    ) -> tuple[Change, list[Action]]:
+        updated = self._base(case, actor, decision, CaseStatus.OVERTURNED, now)
+        updated = updated.model_copy(update={"category": case.category, "strike_points": 0})
+        factory = ActionFactory(case=updated, policy=self._policy)
+        step = f"{updated.version}"
+        reason = f"overturned by {actor.label()}" + (
+            f": {decision.reason}" if decision.reason else ""
+        )
+        actions: list[Action] = []
+        kept: list[str] = []
+        live = [r for r in case.actions if r.state in ("emitted", "performed")]
+        for sanction in ("timeout", "ban"):
+            if any(r.type == sanction for r in live):
+                actions.append(factory.lift(step, sanction, reason))
+        for record in live:
+            if record.type in ("delete", "kick", "warn") and record.type not in kept:
+                kept.append(record.type)
+        text = (
+            f"Case {case.id} was overturned: a moderator found your message did not break the "
+            "rules. Any timeout or ban from it is lifted and its strike points are removed."
+            + (f" Reason: {decision.reason}" if decision.reason else "")
+        )
+        actions.append(factory.notice(step, text, reason))
+        undone = ", ".join(f"lift {a.sanction}" for a in actions if a.type == "lift") or "nothing"
+        detail = f"overturned; undone: {undone}"
+        if kept:
+            detail += f"; cannot be undone on {case.message.platform}: {', '.join(kept)}"
+        if decision.reason:
+            detail += f" ({decision.reason})"
+        events = [CaseEvent(at=now, actor=actor.label(), kind="overturned", detail=detail)]
+        strike = None
+        if case.strike_points:
+            strike = StrikeChange(op="remove")
+            events.append(
+                CaseEvent(
+                    at=now,
+                    actor=actor.label(),
+                    kind="strike",
+                    detail=f"-{case.strike_points} points",
+                )
+            )
+        stats = self._decision_stats(case, decision, agreed=False, now=now)
+        stats["cases_overturned"] = 1.0
+        _count_actions(actions, stats)
+        change = Change(
+            case=updated,
+            expect_version=case.version,
+            status_from=case.status.value,
+            queue="rem",
+            events=tuple(events),
+            records=tuple(self._record(a, actor, now) for a in actions),
+            emit=tuple(a.model_dump_json() for a in actions),
+            labels=(self._label(case, actor, decision, flagged=False),),
+            stats=stats,
+            strike=strike,
+        )
+        return change, actions
+
+    def _plan_uphold(
+        self, case: Case, actor: Actor, decision: Decision, now: datetime
+    ) -> tuple[Change, list[Action]]:
+        updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
+        factory = ActionFactory(case=updated, policy=self._policy)
+        reason = f"appeal refused by {actor.label()}" + (
+            f": {decision.reason}" if decision.reason else ""
+        )
+        text = f"Case {case.id}: a moderator reviewed your appeal and the decision stands." + (
+            f" Reason: {decision.reason}" if decision.reason else ""
+        )
+        actions: list[Action] = [factory.notice(f"{updated.version}", text, reason)]
+        change = Change(
+            case=updated,
+            expect_version=case.version,
+            status_from=case.status.value,
+            queue="rem",
+            events=(CaseEvent(at=now, actor=actor.label(), kind="upheld", detail=reason),),
+            records=tuple(self._record(a, actor, now) for a in actions),
+            emit=tuple(a.model_dump_json() for a in actions),
+            labels=(self._label(case, actor, decision, flagged=True),),
+            stats=self._decision_stats(case, decision, agreed=True, now=now),
+        )
+        return change, actions
+
+    # -- appeals --------------------------------------------------------------------------
+
+    async def appeal(self, member: Actor, case_id: str, text: str) -> Case:
+        """The member whose message a case concerns appeals; it lands in the queue.
+
+        Raises:
+            CaseNotFound: no such case (or it is not about the member's message).
+            InvalidRequest: the appeal is empty or too long.
+            CaseConflict: nothing to appeal (open, dismissed), already appealed, or closed.
+        """
+        case = await self.store.load(case_id)
+        if not self._is_author(member, case):
+            raise CaseNotFound(case_id)
+        text = text.strip()
+        if not text:
+            raise InvalidRequest("say why the decision was wrong: the appeal text is empty")
+        if len(text) > _MAX_APPEAL_CHARS:
+            raise InvalidRequest(f"an appeal is at most {_MAX_APPEAL_CHARS} characters")
+        if case.status is CaseStatus.APPEALED:
+            raise CaseConflict(case_id, "already appealed; a moderator will look at it")
+        if case.status is CaseStatus.OPEN:
+            raise CaseConflict(
+                case_id, "no action was taken on this case; it is waiting for a moderator"
+            )
+        if case.status is not CaseStatus.ACTIONED:
+            raise CaseConflict(case_id, self._closed_reason(case))
+        if case.appeal is not None:
+            raise CaseConflict(case_id, "the appeal on this case was already decided (upheld)")
+        now = self._clock()
+        updated = case.model_copy(
+            update={
+                "status": CaseStatus.APPEALED,
+                "appeal": text,
+                "claimed_by": None,
+                "claimed_at": None,
+                "version": case.version + 1,
+            }
+        )
+        factory = ActionFactory(case=updated, policy=self._policy)
+        notify = factory.notify_moderators(
+            f"{updated.version}-appeal",
+            f"Appeal on case {case.id} by {member.label()}: {text[:500]}\n"
+            f"Original decision: {case.decision or case.verdict.route.value} "
+            f"({case.verdict.explain()})",
+            reason=f"appeal by {member.label()}",
+        )
+        await self._commit(
+            case,
+            Change(
+                case=updated,
+                expect_version=case.version,
+                status_from=case.status.value,
+                queue="add",
+                queue_score=now.timestamp(),
+                events=(CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),),
+                records=(self._record(notify, member, now),),
+                emit=(notify.model_dump_json(),),
+                stats={"appeals": 1.0},
+            ),
+        )
+        return await self.store.load(case_id)
+
+    # -- what became of actions (called by the action dispatcher) ------------------------
+
+    async def record_outcome(
+        self,
+        action: Action,
+        state: Literal["performed", "failed", "shadow"],
+        detail: str = "",
+    ) -> None:
+        """Note on the action's case that the adapter performed it, or could not."""
+        case_id = action.case_id or await self.store.case_for_message(action.message_key)
+        if case_id is None:
+            return
+        now = self._clock()
+        record = CaseAction(
+            id=action.id,
+            type=action.type,
+            by=SYSTEM if not action.id.startswith(ACTION_ID_PREFIX) else "moderator",
+            at=now,
+            state=state,
+            duration_s=action.duration_s if isinstance(action, TimeoutUser) else None,
+            detail=detail,
+        )
+        events = []
+        if state == "failed":
+            events.append(
+                CaseEvent(
+                    at=now,
+                    actor=SYSTEM,
+                    kind="action_failed",
+                    detail=f"{action.type} could not be done: {detail}",
+                )
+            )
+            await self._redis.hincrbyfloat(self.keys.stats, "actions_failed", 1.0)
+        await self.store.append(case_id, records=[record], events=events)
+
+    # -- shadow mode ----------------------------------------------------------------------
+
+    async def set_shadow(
+        self, actor: Actor, on: bool, *, channel: str | None = None, category: str | None = None
+    ) -> None:
+        """Switch shadow mode on or off at run time, for everything, a channel or a category.
+
+        Persisted in Redis, it applies to every worker and dispatcher at once. It adds to what
+        the policy file says; a policy file with ``shadow: true`` is turned off in the file.
+        """
+        self._require_moderator(actor, "switch shadow mode")
+        if category is not None and category not in self._policy.categories:
+            raise InvalidRequest(f"unknown category {category!r}")
+        field = f"channel:{channel}" if channel else f"category:{category}" if category else "all"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if on:
+                pipe.hset(self.keys.shadow, field, "1")
+            else:
+                pipe.hdel(self.keys.shadow, field)
+            pipe.xadd(
+                self.keys.audit,
+                {
+                    "actor": actor.label(),
+                    "op": "shadow",
+                    "detail": f"{field}={'on' if on else 'off'}",
+                },
+            )
+            await pipe.execute()
+
+    async def shadow_state(self) -> dict[str, bool]:
+        """Where shadow mode is on: 'all', 'channel:<id>', 'category:<name>' (runtime and
+        policy file)."""
+        raw: Any = await self._redis.hgetall(self.keys.shadow)
+        state = {_text(k): _text(v) == "1" for k, v in raw.items()}
+        if self._policy.shadow:
+            state["all"] = True
+        for name, spec in self._policy.categories.items():
+            if spec.shadow:
+                state[f"category:{name}"] = True
+        for channel, override in self._policy.channels.items():
+            if override.shadow is not None:
+                state[f"channel:{channel}"] = override.shadow
+        return state
+
+    async def _runtime_shadow(self, channel: str, category: str | None) -> bool:
+        raw: Any = await self._redis.hgetall(self.keys.shadow)
+        if not raw:
+            return False
+        fields = {_text(k) for k, v in raw.items() if _text(v) == "1"}
+        return bool(
+            "all" in fields
+            or f"channel:{channel}" in fields
+            or (category is not None and f"category:{category}" in fields)
+        )
+
+    async def shadowed(self, action: Action) -> bool:
+        """Whether the dispatcher must skip an automatic action because shadow mode is on.
+
+        Moderators' own decisions (ids starting ``case-``) are never silenced.
+        """
+        if action.id.startswith(ACTION_ID_PREFIX) or isinstance(action, OpenCase):
+            return False
+        raw: Any = await self._redis.hgetall(self.keys.shadow)
+        if not raw:
+            return False
+        category = None
+        decided = await read_decision(self._redis, self._streams, action.message_key)
+        if decided is not None:
+            category = decided[1].category
+        return await self._runtime_shadow(action.channel, category)
+
+    # -- stats, policy --------------------------------------------------------------------
+
+    async def stats(self, actor: Actor) -> dict[str, float]:
+        """Volumes, actions, escalation share, reviewer agreement, time to decision, cost."""
+        self._require_moderator(actor, "see stats")
+        raw: Any = await self._redis.hgetall(self.keys.stats)
+        stats = {_text(k): float(_text(v)) for k, v in raw.items()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.queue)
+            for status in CaseStatus:
+                pipe.zcard(self.keys.status(status.value))
+            pipe.xlen(self._streams.verdicts)
+            pipe.xlen(self.keys.labels)
+            counts = await pipe.execute()
+        stats["queue"] = float(counts[0])
+        for status, count in zip(CaseStatus, counts[1:-2], strict=True):
+            stats[f"status:{status.value}"] = float(count)
+        stats["messages_decided"] = float(counts[-2])
+        stats["labelled_examples"] = float(counts[-1])
+        opened = stats.get("cases_opened", 0.0)
+        stats["escalation_share"] = stats.get("route:escalate", 0.0) / opened if opened else 0.0
+        reviewed = stats.get("reviewed", 0.0)
+        stats["reviewer_agreement"] = stats.get("agreed", 0.0) / reviewed if reviewed else 0.0
+        decisions = stats.get("decisions", 0.0)
+        stats["mean_seconds_to_decision"] = (
+            stats.get("decision_seconds_total", 0.0) / decisions if decisions else 0.0
+        )
+        stats.setdefault("cost_usd", 0.0)
+        return dict(sorted(stats.items()))
+
+    async def test(self, actor: Actor, text: str) -> Verdict:
+        """Decide a text under the current policy without acting or recording.
+
+        Flood and duplicate counters are not consulted (they need a conversation)."""
+        self._require_moderator(actor, "test the policy")
+        message = Message(
+            platform=actor.platform,
+            workspace=actor.workspace,
+            channel="policy-test",
+            id="policy-test",
+            author=Author(id="policy-test"),
+            text=text,
+        )
+        evidence = RuleBook(policy=self._policy).evidence(message)
+        classification = None
+        if self._classifier is not None and not message.is_blank:
+            classification = (await self._classifier.classify([text]))[0]
+            evidence += model_evidence(classification, self._policy, message.channel)
+        verdict, _ = decide_verdict(message, evidence, classification, self._policy)
+        return verdict
+
+    async def reload_policy(self, actor: Actor) -> str:
+        """Reload the policy file; returns the new version. A bad file keeps the old one.
+
+        Raises:
+            PolicyRejected: the file has a mistake (carries the PolicyError).
+            InvalidRequest: this service was built without a policy file.
+        """
+        self._require_moderator(actor, "reload the policy")
+        if self._policy_path is None:
+            raise InvalidRequest("this service has no policy file to reload")
+        try:
+            policy = await asyncio.to_thread(load_policy, self._policy_path)
+        except PolicyError as exc:
+            raise PolicyRejected(exc) from exc
+        self._policy = policy
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self.keys.policy,
+                mapping={
+                    "version": policy.version,
+                    "by": actor.label(),
+                    "at": self._clock().isoformat(),
+                },
+            )
+            pipe.xadd(
+                self.keys.audit,
+                {"actor": actor.label(), "op": "policy_reload", "detail": policy.version},
+            )
+            await pipe.execute()
+        return policy.version
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _is_author(self, actor: Actor, case: Case) -> bool:
+        message = case.message
+        return (
+            actor.platform == message.platform
+            and actor.workspace == message.workspace
+            and actor.user_id == message.author.id
+        )
+
+    def _closed_reason(self, case: Case) -> str:
+        by = f" by {case.decided_by}" if case.decided_by else ""
+        if case.status is CaseStatus.ACTIONED:
+            return f"already actioned{by}; decide overturn to undo it"
+        return f"closed: already {case.status.value}{by}"
+
+    def _points(self, category: str) -> int:
+        spec = self._policy.categories.get(category)
+        if spec is None or spec.support:
+            return 0
+        return spec.strike_points
+
+    def _strike_add(self, case: Case, points: int, now: datetime) -> StrikeChange:
+        factory = ActionFactory(case=case, policy=self._policy)
+        steps = []
+        for step in sorted(self._policy.strikes.ladder, key=lambda s: s.points):
+            why, actions = factory.ladder(step)
+            steps.append(
+                StrikeStepPlan(
+                    threshold=step.points,
+                    emit=tuple(a.model_dump_json() for a in actions),
+                    records=tuple(self._record(a, None, now) for a in actions),
+                    events=(CaseEvent(at=now, actor=SYSTEM, kind="strike_sanction", detail=why),),
+                    stats=_count_actions(actions, {"strike_sanctions": 1.0}),
+                )
+            )
+        return StrikeChange(
+            op="add",
+            points=points,
+            now=now.timestamp(),
+            cutoff=now.timestamp() - self._policy.strikes.window,
+            steps=tuple(steps),
+        )
+
+    @staticmethod
+    def _record(action: Action, actor: Actor | None, now: datetime) -> CaseAction:
+        return CaseAction(
+            id=action.id,
+            type=action.type,
+            by=actor.label() if actor is not None else SYSTEM,
+            at=now,
+            state="emitted",
+            duration_s=action.duration_s if isinstance(action, TimeoutUser) else None,
+            detail=action.reason,
+        )
+
+    async def _commit(self, before: Case, change: Change) -> Applied:
+        """Apply a change; a concurrent change to the same case loses with CaseConflict."""
+        applied = await self.store.apply(change)
+        if applied.outcome == "applied":
+            return applied
+        if applied.outcome == "missing":
+            raise CaseNotFound(before.id)
+        current = await self.store.load(before.id)
+        if current.status is not before.status or current.decided_by != before.decided_by:
+            raise CaseConflict(before.id, self._closed_reason(current))
+        if current.claimed_by is not None and current.claimed_by != before.claimed_by:
+            raise CaseConflict(before.id, f"claimed by {current.claimed_by}")
+        raise CaseConflict(before.id, "changed while you were deciding; look again")

@@ -1,0 +1,372 @@
+"""Where cases live in Redis, and the one script that changes them.
+
+Layout, every key under the ``{namespace}`` hash tag (one Redis Cluster slot)::
+
+    {ns}:case:<id>                  hash: doc (the Case as JSON, without history), version
+    {ns}:case:<id>:events           list: CaseEvent JSON, append-only
+    {ns}:case:<id>:actions          list: CaseAction JSON, append-only (a later entry with the
+                                    same action id records what became of it)
+    {ns}:case-seq                   counter behind the short numeric case ids
+    {ns}:case-for:<dedupe>          the case an OpenCase action id (or a report) created
+    {ns}:case-by-message:<key>      the first case about a message
+    {ns}:cases                      zset of every case, by opening time
+    {ns}:cases:user:<p>:<ws>:<uid>  zset per member     (per-user history, no scan)
+    {ns}:cases:channel:<p>:<ws>:<c> zset per channel
+    {ns}:cases:status:<status>      zset per status
+    {ns}:queue                      zset of cases waiting for a moderator (open or appealed)
+    {ns}:strikes:<p>:<ws>:<uid>     zset case id -> time; {ns}:strike-points:... case id -> points
+    {ns}:labels                     stream: every moderator decision as a labelled example
+    {ns}:stats                      hash of counters
+    {ns}:shadow                     hash: runtime shadow overrides
+    {ns}:audit                      stream: operator changes (shadow, policy reload)
+
+Every change goes through ``_APPLY``: it checks the case's version (optimistic locking, so two
+moderators deciding at once cannot both win), writes the new state, moves the case between the
+status and queue indexes, appends history, emits the actions to the platform's actions stream,
+adds the labelled example and counters, and adds or removes strike points and picks the ladder
+step they cross, all in one atomic step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.case import Case, CaseAction, CaseEvent
+from bot.errors import CaseNotFound
+from bot.message import Message
+from bot.streams import Streams
+
+__all__ = ["Applied", "CaseKeys", "CaseStore", "Change", "StrikeChange", "StrikeStepPlan"]
+
+_APPLY = """
+local a = cjson.decode(ARGV[1])
+local id = a.id
+if a.create then
+  local existing = redis.call('GET', KEYS[12])
+  if existing then return {0, existing, '-1', '-1'} end
+  redis.call('SET', KEYS[12], id)
+  redis.call('SET', KEYS[13], id, 'NX')
+  redis.call('ZADD', KEYS[14], a.score, id)
+  redis.call('ZADD', KEYS[15], a.score, id)
+  redis.call('ZADD', KEYS[16], a.score, id)
+else
+  local current = redis.call('HGET', KEYS[1], 'version')
+  if not current then return {-2, id, '-1', '-1'} end
+  if current ~= a.expect then return {-1, current, '-1', '-1'} end
+end
+redis.call('HSET', KEYS[1], 'doc', a.doc, 'version', a.version)
+if a.status_from ~= a.status_to then
+  if a.status_from ~= '' then redis.call('ZREM', KEYS[5], id) end
+  redis.call('ZADD', KEYS[6], a.score, id)
+end
+if a.queue == 'add' then
+  redis.call('ZADD', KEYS[4], a.queue_score, id)
+elseif a.queue == 'rem' then
+  redis.call('ZREM', KEYS[4], id)
+end
+local function emit(events, records, actions)
+  for _, e in ipairs(events) do redis.call('RPUSH', KEYS[2], e) end
+  for _, r in ipairs(records) do redis.call('RPUSH', KEYS[3], r) end
+  for _, x in ipairs(actions) do
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', a.maxlen, '*', 'action', x)
+  end
+end
+emit(a.events, a.records, a.emit)
+for _, l in ipairs(a.labels) do
+  redis.call('XADD', KEYS[8], 'MAXLEN', '~', a.maxlen, '*', 'label', l)
+end
+for k, v in pairs(a.stats) do redis.call('HINCRBYFLOAT', KEYS[9], k, v) end
+local before, after = -1, -1
+local s = a.strike
+if type(s) == 'table' then
+  if s.op == 'add' then
+    before = 0
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], s.cutoff, '+inf')) do
+      if m ~= id then before = before + tonumber(redis.call('HGET', KEYS[11], m) or '0') end
+    end
+    redis.call('ZADD', KEYS[10], s.now, id)
+    redis.call('HSET', KEYS[11], id, s.points)
+    after = before + tonumber(s.points)
+    local chosen = nil
+    for _, step in ipairs(s.steps) do
+      local t = tonumber(step.threshold)
+      if before < t and t <= after then chosen = step end
+    end
+    if chosen then
+      emit(chosen.events, chosen.records, chosen.emit)
+      for k, v in pairs(chosen.stats) do redis.call('HINCRBYFLOAT', KEYS[9], k, v) end
+    end
+  elseif s.op == 'remove' then
+    redis.call('ZREM', KEYS[10], id)
+    redis.call('HDEL', KEYS[11], id)
+  end
+end
+return {1, id, tostring(before), tostring(after)}
+"""
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CaseKeys:
+    """Key names for cases under one namespace."""
+
+    def __init__(self, streams: Streams) -> None:
+        self.prefix = streams.prefix
+        self.streams = streams
+        self.seq = f"{self.prefix}:case-seq"
+        self.all = f"{self.prefix}:cases"
+        self.queue = f"{self.prefix}:queue"
+        self.labels = f"{self.prefix}:labels"
+        self.stats = f"{self.prefix}:stats"
+        self.shadow = f"{self.prefix}:shadow"
+        self.audit = f"{self.prefix}:audit"
+        self.policy = f"{self.prefix}:policy"
+
+    def case(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}"
+
+    def events(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}:events"
+
+    def actions(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}:actions"
+
+    def dedupe(self, token: str) -> str:
+        return f"{self.prefix}:case-for:{token}"
+
+    def by_message(self, message_key: str) -> str:
+        return f"{self.prefix}:case-by-message:{message_key}"
+
+    def status(self, status: str) -> str:
+        return f"{self.prefix}:cases:status:{status}"
+
+    def user(self, platform: str, workspace: str, user_id: str) -> str:
+        return f"{self.prefix}:cases:user:{platform}:{workspace}:{user_id}"
+
+    def channel(self, platform: str, workspace: str, channel: str) -> str:
+        return f"{self.prefix}:cases:channel:{platform}:{workspace}:{channel}"
+
+    def strikes(self, platform: str, workspace: str, user_id: str) -> str:
+        return f"{self.prefix}:strikes:{platform}:{workspace}:{user_id}"
+
+    def strike_points(self, platform: str, workspace: str, user_id: str) -> str:
+        return f"{self.prefix}:strike-points:{platform}:{workspace}:{user_id}"
+
+    def member_keys(self, message: Message) -> tuple[str, str, str, str]:
+        """User index, channel index, strikes, strike points for a message's author."""
+        where = (message.platform, message.workspace)
+        return (
+            self.user(*where, message.author.id),
+            self.channel(*where, message.channel),
+            self.strikes(*where, message.author.id),
+            self.strike_points(*where, message.author.id),
+        )
+
+
+class StrikeStepPlan(BaseModel):
+    """What to do if a strike crosses ``threshold`` points (built before the totals are known)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold: int
+    emit: tuple[str, ...] = ()
+    records: tuple[CaseAction, ...] = ()
+    events: tuple[CaseEvent, ...] = ()
+    stats: dict[str, float] = {}
+
+
+class StrikeChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    op: str = Field(pattern="^(add|remove)$")
+    points: int = 0
+    now: float = 0.0
+    cutoff: float = 0.0
+    steps: tuple[StrikeStepPlan, ...] = ()
+
+
+class Change(BaseModel):
+    """One atomic change to a case, as ``_APPLY`` performs it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    case: Case
+    create_token: str | None = Field(default=None, description="dedupe token when creating")
+    expect_version: int | None = None
+    status_from: str = ""
+    queue: str = Field(default="", pattern="^(add|rem|)$")
+    queue_score: float = 0.0
+    events: tuple[CaseEvent, ...] = ()
+    records: tuple[CaseAction, ...] = ()
+    emit: tuple[str, ...] = Field(default=(), description="Action JSON for the actions stream")
+    labels: tuple[str, ...] = ()
+    stats: dict[str, float] = {}
+    strike: StrikeChange | None = None
+
+
+class Applied(BaseModel):
+    """What ``_APPLY`` answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: str = Field(description="'applied', 'exists' (created before), 'stale', 'missing'")
+    case_id: str
+    strikes_before: int = -1
+    strikes_after: int = -1
+
+
+class CaseStore:
+    """Reads and writes cases. Raises redis errors when Redis is unreachable."""
+
+    def __init__(self, *, redis: aioredis.Redis, streams: Streams, maxlen: int = 100_000) -> None:
+        self._redis = redis
+        self.keys = CaseKeys(streams)
+        self._maxlen = maxlen
+        self._apply = redis.register_script(_APPLY)
+
+    async def next_id(self) -> str:
+        return str(await self._redis.incr(self.keys.seq))
+
+    async def existing(self, token: str) -> str | None:
+        found = await self._redis.get(self.keys.dedupe(token))
+        return None if found is None else _text(found)
+
+    async def case_for_message(self, message_key: str) -> str | None:
+        found = await self._redis.get(self.keys.by_message(message_key))
+        return None if found is None else _text(found)
+
+    async def load(self, case_id: str) -> Case:
+        """Raises CaseNotFound."""
+        cases = await self.load_many([case_id])
+        if not cases:
+            raise CaseNotFound(case_id)
+        return cases[0]
+
+    async def load_many(self, case_ids: Sequence[str]) -> list[Case]:
+        """The cases that exist, in the order asked."""
+        if not case_ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for case_id in case_ids:
+                pipe.hget(self.keys.case(case_id), "doc")
+                pipe.lrange(self.keys.events(case_id), 0, -1)
+                pipe.lrange(self.keys.actions(case_id), 0, -1)
+            raw = await pipe.execute()
+        cases = []
+        for i in range(len(case_ids)):
+            doc, events, actions = raw[3 * i : 3 * i + 3]
+            if doc is None:
+                continue
+            base = Case.model_validate_json(doc)
+            folded: dict[str, CaseAction] = {}
+            for item in actions:
+                record = CaseAction.model_validate_json(item)
+                folded[record.id] = record
+            cases.append(
+                base.model_copy(
+                    update={
+                        "events": tuple(CaseEvent.model_validate_json(e) for e in events),
+                        "actions": tuple(folded.values()),
+                    }
+                )
+            )
+        return cases
+
+    async def ids(self, key: str, *, limit: int, newest_first: bool = False) -> list[str]:
+        if limit <= 0:
+            return []
+        if newest_first:
+            raw = await self._redis.zrevrange(key, 0, limit - 1)
+        else:
+            raw = await self._redis.zrange(key, 0, limit - 1)
+        return [_text(x) for x in raw]
+
+    async def apply(self, change: Change) -> Applied:
+        case = change.case
+        message = case.message
+        user_key, channel_key, strikes_key, points_key = self.keys.member_keys(message)
+        keys = [
+            self.keys.case(case.id),
+            self.keys.events(case.id),
+            self.keys.actions(case.id),
+            self.keys.queue,
+            self.keys.status(change.status_from or "none"),
+            self.keys.status(case.status.value),
+            self.keys.streams.actions(message.platform),
+            self.keys.labels,
+            self.keys.stats,
+            strikes_key,
+            points_key,
+            self.keys.dedupe(change.create_token or "-"),
+            self.keys.by_message(message.key),
+            self.keys.all,
+            user_key,
+            channel_key,
+        ]
+        strike: dict[str, Any] | None = None
+        if change.strike is not None:
+            s = change.strike
+            strike = {
+                "op": s.op,
+                "points": str(s.points),
+                "now": repr(s.now),
+                "cutoff": repr(s.cutoff),
+                "steps": [
+                    {
+                        "threshold": str(step.threshold),
+                        "emit": list(step.emit),
+                        "records": [r.model_dump_json() for r in step.records],
+                        "events": [e.model_dump_json() for e in step.events],
+                        "stats": {k: repr(float(v)) for k, v in step.stats.items()},
+                    }
+                    for step in s.steps
+                ],
+            }
+        payload = {
+            "id": case.id,
+            "create": change.create_token is not None,
+            "expect": str(change.expect_version if change.expect_version is not None else ""),
+            "version": str(case.version),
+            "doc": case.model_dump_json(exclude={"events", "actions"}),
+            "score": repr(case.opened_at.timestamp()),
+            "status_from": change.status_from,
+            "status_to": case.status.value,
+            "queue": change.queue,
+            "queue_score": repr(change.queue_score),
+            "events": [e.model_dump_json() for e in change.events],
+            "records": [r.model_dump_json() for r in change.records],
+            "emit": list(change.emit),
+            "labels": list(change.labels),
+            "stats": {k: repr(float(v)) for k, v in change.stats.items()},
+            "strike": strike if strike is not None else False,
+            "maxlen": str(self._maxlen),
+        }
+        # cjson turns an empty Lua table into {}, and an empty JSON array into an empty table:
+        # both iterate as nothing, so empty lists are safe.
+        raw: Any = await self._apply(keys=keys, args=[json.dumps(payload, ensure_ascii=False)])
+        code = int(raw[0])
+        outcome = {1: "applied", 0: "exists", -1: "stale", -2: "missing"}[code]
+        return Applied(
+            outcome=outcome,
+            case_id=_text(raw[1]),
+            strikes_before=int(float(_text(raw[2]))),
+            strikes_after=int(float(_text(raw[3]))),
+        )
+
+    async def append(
+        self, case_id: str, *, records: Sequence[CaseAction] = (), events: Sequence[CaseEvent] = ()
+    ) -> None:
+        """Append history without changing the case's state (what became of an action)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for record in records:
+                pipe.rpush(self.keys.actions(case_id), record.model_dump_json())
+            for event in events:
+                pipe.rpush(self.keys.events(case_id), event.model_dump_json())
+            await pipe.execute()

@@ -1,0 +1,128 @@
+"""The whole moderation story without a platform: cases, the queue, strikes, an appeal."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.case import CaseStatus
+from bot.connection import Redis
+from bot.errors import CaseConflict
+from bot.metrics import Metrics
+from bot.policy import Policy
+from bot.review.decision import Decision
+from bot.settings import Settings
+from bot.verdict import Route
+from tests.harness import ChatHarness
+from tests.review_harness import Clock, FixedScores, ReviewHarness, member, moderator
+
+pytestmark = pytest.mark.review
+
+BORDERLINE = "honestly you're kind of an idiot about this"
+
+
+@pytest.fixture
+def review(
+    redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
+) -> ReviewHarness:
+    chat = ChatHarness(
+        redis=redis,
+        settings=settings,
+        policy=default_policy,
+        classifier=FixedScores({BORDERLINE: {"toxicity": 0.7}}),
+        metrics=metrics,
+    )
+    return ReviewHarness(chat=chat, clock=Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC)))
+
+
+async def test_the_whole_story(review: ReviewHarness) -> None:
+    chat, service, platform = review.chat, review.service, review.platform
+    ana, ben = moderator("mod-ana"), moderator("mod-ben")
+
+    # A slur is removed and a case opened; hate is worth 3 strike points, the first rung.
+    verdict = await chat.say("shut up you f4gg0t", user="mallory")
+    assert (verdict.route, verdict.category) == (Route.ACT, "hate")
+    await review.settle()
+    assert platform.types("mallory") == ["delete", "warn", "open_case", "warn", "timeout"]
+    slur_case = await service.case(ana, "1")
+    assert slur_case.status is CaseStatus.ACTIONED
+    assert slur_case.message.author.id == "mallory"
+    assert slur_case.verdict.evidence[0].matched == "f4gg0t"
+    assert [(a.type, a.state) for a in slur_case.actions] == [
+        ("delete", "performed"),
+        ("warn", "performed"),
+        ("warn", "performed"),
+        ("timeout", "performed"),
+    ]
+    assert [e.kind for e in slur_case.events] == ["opened", "actioned", "strike", "strike_sanction"]
+    assert platform.performed[2].case_id == "1"  # the review card knows its case
+
+    # A borderline insult waits in the queue; one moderator claims it, the other cannot.
+    verdict = await chat.say(BORDERLINE, user="bob")
+    assert verdict.route is Route.REVIEW
+    await review.settle()
+    assert platform.types("bob") == ["open_case"]
+    queue = await service.queue(ana)
+    assert [(c.id, c.message.text) for c in queue] == [("2", BORDERLINE)]
+    claimed = await service.claim(ana, "2")
+    assert claimed.claimed_by == "console:mod-ana"
+    with pytest.raises(CaseConflict, match="already claimed by console:mod-ana"):
+        await service.claim(ben, "2")
+    dismissed, actions = await service.decide(ana, "2", Decision(kind="dismiss", reason="banter"))
+    assert actions == []
+    assert dismissed.status is CaseStatus.DISMISSED
+    assert await service.queue(ana) == []
+    await review.settle()
+    assert platform.types("bob") == ["open_case"]  # nothing happened to bob
+
+    # A third strike in a week triggers the 1-day timeout, explained to the member.
+    for n in range(3):
+        await chat.say(f"join us at discord.gg/raid{n}", user="carol")
+        await review.settle()
+        if n < 2:
+            assert "timeout" not in platform.types("carol")
+    assert platform.types("carol").count("timeout") == 1
+    timeout = next(a for a in platform.performed if a.type == "timeout" and a.user_id == "carol")
+    third = timeout.case_id
+    assert third is not None
+    assert timeout.model_dump()["duration_s"] == 86400
+    explained = [a for a in platform.performed if a.type == "warn" and a.case_id == third]
+    assert "reached 3 strike points within 1 week" in explained[0].model_dump()["text"]
+    assert await service.strikes(ana, "carol") == 3
+
+    # Carol appeals; a moderator overturns; the timeout is lifted and the strike removed.
+    appealed = await service.appeal(member("carol"), third, "those were links to our own event")
+    assert appealed.status is CaseStatus.APPEALED
+    assert [c.id for c in await service.queue(ana)] == [third]
+    await review.settle()
+    assert platform.types("carol")[-1] == "notify"  # moderators hear about the appeal
+    overturned, actions = await service.decide(ana, third, Decision(kind="overturn"))
+    assert overturned.status is CaseStatus.OVERTURNED
+    assert [a.type for a in actions] == ["lift", "warn"]
+    await review.settle()
+    assert platform.types("carol")[-2:] == ["lift", "warn"]
+    assert platform.performed[-2].model_dump()["sanction"] == "timeout"
+    assert await service.strikes(ana, "carol") == 2
+    events = [e.kind for e in (await service.case(ana, third)).events]
+    assert events[-3:] == ["appealed", "overturned", "strike"]
+
+    # Every decision is a labelled example for retraining.
+    labels = [
+        json.loads(fields[b"label"]) for _, fields in await chat.redis.xrange(service.keys.labels)
+    ]
+    assert [(row["text"], row["labels"], row["meta"]["decision"]) for row in labels] == [
+        (BORDERLINE, {"toxicity": 0}, "dismiss"),
+        ("join us at discord.gg/raid2", {"spam": 0}, "overturn"),
+    ]
+
+    stats = await service.stats(ana)
+    assert stats["cases_opened"] == 5
+    assert stats["status:actioned"] == 3
+    assert stats["status:dismissed"] == 1
+    assert stats["status:overturned"] == 1
+    assert stats["appeals"] == 1
+    assert stats["actions:timeout"] == 2
+    assert stats["reviewer_agreement"] == 0.0
+    assert stats["queue"] == 0

