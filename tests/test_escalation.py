@@ -25,6 +25,7 @@ from bot.escalation import (
 )
 from bot.metrics import Metrics
 from bot.policy import Escalation, Policy
+from bot.review.store import CaseKeys
 from bot.settings import Settings
 from bot.verdict import Route
 from tests.harness import ChatHarness
@@ -384,6 +385,11 @@ async def test_the_same_redacted_conversation_is_answered_from_the_cache(
     assert sample("modtriage_frontier_tokens_total", kind="input") == 1843
     assert sample("modtriage_frontier_tokens_total", kind="output") == 96
     assert sample("modtriage_frontier_cost_total") == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
+    # ... and the moderators' /mod stats see the same counts and spend.
+    stats = await redis.hgetall(CaseKeys(chat.streams).stats)
+    assert float(stats[b"escalated"]) == 2
+    assert float(stats[b"escalated:cached"]) == 1
+    assert float(stats[b"cost_usd"]) == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
 
 
 async def test_without_an_api_key_escalations_go_to_review_and_nothing_leaves(

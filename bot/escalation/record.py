@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classification import Classification
 from bot.escalation.pricing import Usage
+from bot.review.store import CaseKeys
 from bot.streams import Streams
 
 __all__ = ["EscalationRecord", "EscalationStore", "Outcome"]
@@ -73,9 +74,16 @@ class EscalationStore:
         return f"{self._streams.prefix}:escalation:{message_key}"
 
     async def save(self, record: EscalationRecord) -> None:
-        await self._redis.set(
-            self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s
-        )
+        """Store the record and count it in the moderators' stats (``/mod stats``):
+        ``escalated``, ``escalated:<outcome>`` and ``cost_<currency>``."""
+        stats = CaseKeys(self._streams).stats
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s)
+            pipe.hincrbyfloat(stats, "escalated", 1.0)
+            pipe.hincrbyfloat(stats, f"escalated:{record.outcome.value}", 1.0)
+            if record.cost:
+                pipe.hincrbyfloat(stats, f"cost_{record.currency.lower()}", record.cost)
+            await pipe.execute()
 
     async def load(self, message_key: str) -> EscalationRecord | None:
         raw = await self._redis.get(self.key(message_key))
