@@ -162,3 +162,7 @@ async def test_metrics_count_decisions_actions_and_stage_latency(
     )
     assert registry.get_sample_value("modtriage_actions_total", {"type": "delete"}) == 1
     assert registry.get_sample_value("modtriage_stage_seconds_count", {"stage": "rules"}) == 2
+    chat.worker._last_claim = 0.0
+    await chat.worker.step()  # the periodic lag check runs with the reclaim
+    assert registry.get_sample_value("modtriage_stream_length") == 2
+    assert registry.get_sample_value("modtriage_stream_pending") == 0

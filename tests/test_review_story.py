@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
 import pytest
+from typer.testing import CliRunner
 
 from bot.case import CaseStatus
 from bot.connection import Redis
 from bot.errors import CaseConflict
 from bot.metrics import Metrics
 from bot.policy import Policy
+from bot.review.commands import app as review_app
 from bot.review.decision import Decision
 from bot.settings import Settings
 from bot.verdict import Route
@@ -37,7 +40,9 @@ def review(
     return ReviewHarness(chat=chat, clock=Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC)))
 
 
-async def test_the_whole_story(review: ReviewHarness) -> None:
+async def test_the_whole_story(
+    review: ReviewHarness, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chat, service, platform = review.chat, review.service, review.platform
     ana, ben = moderator("mod-ana"), moderator("mod-ben")
 
@@ -126,3 +131,26 @@ async def test_the_whole_story(review: ReviewHarness) -> None:
     assert stats["actions:timeout"] == 2
     assert stats["reviewer_agreement"] == 0.0
     assert stats["queue"] == 0
+
+    # The operators see every state change from the command line.
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODTRIAGE_NAMESPACE", namespace)
+    runner = CliRunner()
+    shown = await asyncio.to_thread(runner.invoke, review_app, ["case", "show", third])
+    assert shown.exit_code == 0, shown.output
+    for line in (
+        f"case {third} · overturned · spam",
+        "message: 'join us at discord.gg/raid2'",
+        "verdict: act by rules (fixed-scores): spam "
+        "(link:invite on 'discord.gg/raid2', score 1.00)",
+        "appeal: 'those were links to our own event'",
+        "timeout 86400s by modtriage: performed — 3 strike points in 1 week -> a 1 day timeout",
+        "lift by console:mod-ana: performed",
+        "appealed by console:carol: those were links to our own event",
+        "overturned by console:mod-ana: overturned; undone: lift timeout; "
+        "cannot be undone on console: delete, warn",
+    ):
+        assert line in shown.output
+    totals = await asyncio.to_thread(runner.invoke, review_app, ["stats", "--json"])
+    assert totals.exit_code == 0, totals.output
+    assert json.loads(totals.output)["status:overturned"] == 1

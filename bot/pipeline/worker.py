@@ -151,6 +151,7 @@ class Worker:
         if (now - self._last_claim) * 1000 < min(self._config.claim_idle_ms, 1000):
             return []
         self._last_claim = now
+        await self._observe_lag()
         reply = await self._redis.xautoclaim(
             self._streams.ingest,
             self._streams.group,
@@ -185,6 +186,15 @@ class Worker:
                 keep.append((entry_id, fields))
         log.info("reclaimed pending entries", count=len(claimed), kept=len(keep))
         return keep
+
+    async def _observe_lag(self) -> None:
+        """Stream length and entries delivered but unacknowledged, for the lag gauges."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self._streams.ingest)
+            pipe.xpending(self._streams.ingest, self._streams.group)
+            length, pending = await pipe.execute()
+        self._metrics.stream_length.set(int(length))
+        self._metrics.stream_pending.set(int(pending["pending"]))
 
     async def _dead_letter(
         self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str

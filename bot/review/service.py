@@ -24,7 +24,6 @@ the returned actions yourself.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,27 +49,20 @@ from bot.pipeline.rules import RuleBook
 from bot.policy import Policy, load_policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
-from bot.review.notices import ACTION_ID_PREFIX, ActionFactory, human_duration
-from bot.review.store import Applied, CaseStore, Change, StrikeChange, StrikeStepPlan
-from bot.streams import Streams, read_decision
+from bot.review.notices import ActionFactory
+from bot.review.planning import SYSTEM, DecisionPlanner
+from bot.review.shadow import ShadowSwitch
+from bot.review.store import Applied, CaseStore, Change
+from bot.streams import Streams
 from bot.verdict import Route, Verdict
 
 __all__ = ["ModerationService"]
 
-SYSTEM = "modtriage"
-_SANCTIONS = ("timeout", "kick", "ban")
-_UNDOABLE = frozenset({"timeout", "ban"})
 _MAX_APPEAL_CHARS = 2000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _count_actions(actions: list[Action], stats: dict[str, float]) -> dict[str, float]:
-    for action in actions:
-        stats[f"actions:{action.type}"] = stats.get(f"actions:{action.type}", 0.0) + 1
-    return stats
 
 
 def _text(value: object) -> str:
@@ -106,6 +98,7 @@ class ModerationService:
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
         self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
         self.keys = self.store.keys
+        self._shadow = ShadowSwitch(redis=redis, streams=streams, keys=self.keys)
 
     @property
     def policy(self) -> Policy:
@@ -177,10 +170,10 @@ class ModerationService:
             stats[f"actions:{record.type}"] = stats.get(f"actions:{record.type}", 0.0) + 1
         strike = None
         if acted and category is not None:
-            points = self._points(category)
+            points = self._planner().points(category)
             if points:
                 case = case.model_copy(update={"strike_points": points})
-                strike = self._strike_add(case, points, now)
+                strike = self._planner().strike_add(case, points, now)
                 events.append(
                     CaseEvent(at=now, actor=SYSTEM, kind="strike", detail=f"+{points} points")
                 )
@@ -329,7 +322,7 @@ class ModerationService:
         case = await self.store.load(case_id)
         now = self._clock()
         if not case.awaiting_review:
-            raise CaseConflict(case_id, self._closed_reason(case))
+            raise CaseConflict(case_id, self._planner().closed_reason(case))
         if self._claimed_by_other(case, actor, now):
             raise CaseConflict(case_id, f"already claimed by {case.claimed_by}")
         if case.claimed_by == actor.label():
@@ -369,279 +362,9 @@ class ModerationService:
             raise InvalidRequest(f"unknown category {decision.category!r}; use one of {known}")
         if self._claimed_by_other(case, actor, now):
             raise CaseConflict(case_id, f"claimed by {case.claimed_by}")
-        change, actions = self._plan(case, actor, decision, now)
+        change, actions = self._planner().plan(case, actor, decision, now)
         await self._commit(case, change)
         return await self.store.load(case_id), actions
-
-    def _plan(
-        self, case: Case, actor: Actor, decision: Decision, now: datetime
-    ) -> tuple[Change, list[Action]]:
-        kind = decision.kind
-        status = case.status
-        if status in (CaseStatus.DISMISSED, CaseStatus.OVERTURNED):
-            raise CaseConflict(case.id, self._closed_reason(case))
-        if kind == "overturn":
-            if status not in (CaseStatus.ACTIONED, CaseStatus.APPEALED):
-                raise CaseConflict(
-                    case.id,
-                    "nothing was done on this case yet, so nothing to overturn; "
-                    "decide remove, warn, timeout, kick, ban or dismiss",
-                )
-            return self._plan_overturn(case, actor, decision, now)
-        if status is CaseStatus.APPEALED:
-            if kind != "uphold":
-                raise CaseConflict(
-                    case.id, "the member appealed: decide overturn (grant) or uphold (refuse)"
-                )
-            return self._plan_uphold(case, actor, decision, now)
-        if kind == "uphold":
-            raise CaseConflict(case.id, "there is no appeal to uphold")
-        if kind == "dismiss":
-            if status is CaseStatus.ACTIONED:
-                raise CaseConflict(
-                    case.id,
-                    f"already actioned by {case.decided_by or SYSTEM}; decide overturn to undo it",
-                )
-            return self._plan_dismiss(case, actor, decision, now)
-        return self._plan_action(case, actor, decision, now)
-
-    def _base(
-        self, case: Case, actor: Actor, decision: Decision, status: CaseStatus, now: datetime
-    ) -> Case:
-        return case.model_copy(
-            update={
-                "status": status,
-                "decided_by": actor.label(),
-                "decision": decision.kind,
-                "category": decision.category or case.category,
-                "claimed_by": None,
-                "claimed_at": None,
-                "version": case.version + 1,
-            }
-        )
-
-    def _label(self, case: Case, actor: Actor, decision: Decision, flagged: bool) -> str:
-        """A labelled example in the project's moderation data format."""
-        category = decision.category or case.category
-        verdict = case.verdict
-        row = {
-            "text": case.message.text,
-            "labels": {category: int(flagged)} if category else {},
-            "source": "review",
-            "meta": {
-                "case_id": case.id,
-                "decision": decision.kind,
-                "moderator": actor.label(),
-                "route": verdict.route.value,
-                "stage": verdict.stage,
-                "model": verdict.model,
-                "scores": verdict.classification.scores if verdict.classification else {},
-                "bot_category": case.category,
-                "policy_version": self._policy.version,
-                "platform": case.message.platform,
-                "at": self._clock().isoformat(),
-            },
-        }
-        return json.dumps(row, ensure_ascii=False)
-
-    def _decision_stats(
-        self, case: Case, decision: Decision, agreed: bool | None, now: datetime
-    ) -> dict[str, float]:
-        stats = {f"decided:{decision.kind}": 1.0}
-        if agreed is not None and case.source == "pipeline":
-            stats["reviewed"] = 1.0
-            stats["agreed"] = 1.0 if agreed else 0.0
-        waited = (now - case.opened_at).total_seconds()
-        stats["decision_seconds_total"] = max(0.0, waited)
-        stats["decisions"] = 1.0
-        return stats
-
-    def _plan_dismiss(
-        self, case: Case, actor: Actor, decision: Decision, now: datetime
-    ) -> tuple[Change, list[Action]]:
-        updated = self._base(case, actor, decision, CaseStatus.DISMISSED, now)
-        detail = "dismissed: no violation" + (f" ({decision.reason})" if decision.reason else "")
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
-            queue="rem",
-            events=(CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail),),
-            labels=(self._label(case, actor, decision, flagged=False),),
-            stats=self._decision_stats(case, decision, agreed=False, now=now),
-        )
-        return change, []
-
-    def _plan_action(
-        self, case: Case, actor: Actor, decision: Decision, now: datetime
-    ) -> tuple[Change, list[Action]]:
-        category = decision.category or case.category
-        if category is None:
-            raise InvalidRequest(
-                f"case {case.id} has no category: say which rule it breaks (category=...)"
-            )
-        first = case.status is CaseStatus.OPEN
-        updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
-        factory = ActionFactory(case=updated, policy=self._policy)
-        step = f"{updated.version}"
-        reason = f"{category}: moderator {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
-        actions: list[Action] = []
-        skipped: list[CaseAction] = []
-        already_deleted = any(
-            r.type == "delete" and r.state in ("emitted", "performed") for r in case.actions
-        )
-        if decision.kind != "warn":
-            if already_deleted:
-                skipped.append(
-                    CaseAction(
-                        id=factory.delete(step, reason).id,
-                        type="delete",
-                        by=actor.label(),
-                        at=now,
-                        state="skipped",
-                        detail="the message was already deleted",
-                    )
-                )
-            else:
-                actions.append(factory.delete(step, reason))
-        duration = None
-        if decision.kind == "timeout":
-            spec = self._policy.categories[category]
-            duration = decision.duration_s or spec.timeout or 3600
-        what = {
-            "remove": "your message was removed",
-            "warn": "this is a warning",
-            "timeout": f"you are timed out for {human_duration(duration or 3600)}",
-            "kick": "you were removed from the community",
-            "ban": "you are banned",
-        }[decision.kind]
-        text = (
-            f"Case {case.id}: your message broke {factory.rule_text(category)}; a moderator "
-            f"decided {what}."
-            + (f" Reason: {decision.reason}" if decision.reason else "")
-            + f" You can appeal case {case.id}."
-        )
-        actions.append(factory.notice(step, text, reason))
-        if decision.kind in _SANCTIONS:
-            sanction = factory.sanction(step, decision.kind, reason, duration)
-            if sanction is not None:
-                actions.append(sanction)
-        records = [*skipped, *(self._record(a, actor, now) for a in actions)]
-        detail = f"{decision.kind}" + (f" ({decision.reason})" if decision.reason else "")
-        events = [CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail)]
-        strike = None
-        if first:
-            points = self._points(category)
-            if points:
-                updated = updated.model_copy(update={"strike_points": points})
-                strike = self._strike_add(updated, points, now)
-                events.append(
-                    CaseEvent(
-                        at=now, actor=actor.label(), kind="strike", detail=f"+{points} points"
-                    )
-                )
-        stats = self._decision_stats(case, decision, agreed=True if first else None, now=now)
-        _count_actions(actions, stats)
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
-            queue="rem",
-            events=tuple(events),
-            records=tuple(records),
-            emit=tuple(a.model_dump_json() for a in actions),
-            labels=(self._label(case, actor, decision, flagged=True),),
-            stats=stats,
-            strike=strike,
-        )
-        return change, actions
-
-    def _plan_overturn(
-        self, case: Case, actor: Actor, decision: Decision, now: datetime
-    ) -> tuple[Change, list[Action]]:
-        updated = self._base(case, actor, decision, CaseStatus.OVERTURNED, now)
-        updated = updated.model_copy(update={"category": case.category, "strike_points": 0})
-        factory = ActionFactory(case=updated, policy=self._policy)
-        step = f"{updated.version}"
-        reason = f"overturned by {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
-        actions: list[Action] = []
-        kept: list[str] = []
-        live = [r for r in case.actions if r.state in ("emitted", "performed")]
-        for sanction in ("timeout", "ban"):
-            if any(r.type == sanction for r in live):
-                actions.append(factory.lift(step, sanction, reason))
-        for record in live:
-            if record.type in ("delete", "kick", "warn") and record.type not in kept:
-                kept.append(record.type)
-        text = (
-            f"Case {case.id} was overturned: a moderator found your message did not break the "
-            "rules. Any timeout or ban from it is lifted and its strike points are removed."
-            + (f" Reason: {decision.reason}" if decision.reason else "")
-        )
-        actions.append(factory.notice(step, text, reason))
-        undone = ", ".join(f"lift {a.sanction}" for a in actions if a.type == "lift") or "nothing"
-        detail = f"overturned; undone: {undone}"
-        if kept:
-            detail += f"; cannot be undone on {case.message.platform}: {', '.join(kept)}"
-        if decision.reason:
-            detail += f" ({decision.reason})"
-        events = [CaseEvent(at=now, actor=actor.label(), kind="overturned", detail=detail)]
-        strike = None
-        if case.strike_points:
-            strike = StrikeChange(op="remove")
-            events.append(
-                CaseEvent(
-                    at=now,
-                    actor=actor.label(),
-                    kind="strike",
-                    detail=f"-{case.strike_points} points",
-                )
-            )
-        stats = self._decision_stats(case, decision, agreed=False, now=now)
-        stats["cases_overturned"] = 1.0
-        _count_actions(actions, stats)
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
-            queue="rem",
-            events=tuple(events),
-            records=tuple(self._record(a, actor, now) for a in actions),
-            emit=tuple(a.model_dump_json() for a in actions),
-            labels=(self._label(case, actor, decision, flagged=False),),
-            stats=stats,
-            strike=strike,
-        )
-        return change, actions
-
-    def _plan_uphold(
-        self, case: Case, actor: Actor, decision: Decision, now: datetime
-    ) -> tuple[Change, list[Action]]:
-        updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
-        factory = ActionFactory(case=updated, policy=self._policy)
-        reason = f"appeal refused by {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
-        text = f"Case {case.id}: a moderator reviewed your appeal and the decision stands." + (
-            f" Reason: {decision.reason}" if decision.reason else ""
-        )
-        actions: list[Action] = [factory.notice(f"{updated.version}", text, reason)]
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
-            queue="rem",
-            events=(CaseEvent(at=now, actor=actor.label(), kind="upheld", detail=reason),),
-            records=tuple(self._record(a, actor, now) for a in actions),
-            emit=tuple(a.model_dump_json() for a in actions),
-            labels=(self._label(case, actor, decision, flagged=True),),
-            stats=self._decision_stats(case, decision, agreed=True, now=now),
-        )
-        return change, actions
 
     # -- appeals --------------------------------------------------------------------------
 
@@ -668,7 +391,7 @@ class ModerationService:
                 case_id, "no action was taken on this case; it is waiting for a moderator"
             )
         if case.status is not CaseStatus.ACTIONED:
-            raise CaseConflict(case_id, self._closed_reason(case))
+            raise CaseConflict(case_id, self._planner().closed_reason(case))
         if case.appeal is not None:
             raise CaseConflict(case_id, "the appeal on this case was already decided (upheld)")
         now = self._clock()
@@ -698,7 +421,7 @@ class ModerationService:
                 queue="add",
                 queue_score=now.timestamp(),
                 events=(CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),),
-                records=(self._record(notify, member, now),),
+                records=(self._planner().record(notify, member, now),),
                 emit=(notify.model_dump_json(),),
                 stats={"appeals": 1.0},
             ),
@@ -721,7 +444,7 @@ class ModerationService:
         record = CaseAction(
             id=action.id,
             type=action.type,
-            by=SYSTEM if not action.id.startswith(ACTION_ID_PREFIX) else "moderator",
+            by=SYSTEM,
             at=now,
             state=state,
             duration_s=action.duration_s if isinstance(action, TimeoutUser) else None,
@@ -740,7 +463,7 @@ class ModerationService:
             await self._redis.hincrbyfloat(self.keys.stats, "actions_failed", 1.0)
         await self.store.append(case_id, records=[record], events=events)
 
-    # -- shadow mode ----------------------------------------------------------------------
+    # -- shadow mode (bot.review.shadow) ------------------------------------------------
 
     async def set_shadow(
         self, actor: Actor, on: bool, *, channel: str | None = None, category: str | None = None
@@ -753,63 +476,22 @@ class ModerationService:
         self._require_moderator(actor, "switch shadow mode")
         if category is not None and category not in self._policy.categories:
             raise InvalidRequest(f"unknown category {category!r}")
-        field = f"channel:{channel}" if channel else f"category:{category}" if category else "all"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if on:
-                pipe.hset(self.keys.shadow, field, "1")
-            else:
-                pipe.hdel(self.keys.shadow, field)
-            pipe.xadd(
-                self.keys.audit,
-                {
-                    "actor": actor.label(),
-                    "op": "shadow",
-                    "detail": f"{field}={'on' if on else 'off'}",
-                },
-            )
-            await pipe.execute()
+        await self._shadow.switch(actor.label(), on, channel=channel, category=category)
 
     async def shadow_state(self) -> dict[str, bool]:
         """Where shadow mode is on: 'all', 'channel:<id>', 'category:<name>' (runtime and
         policy file)."""
-        raw: Any = await self._redis.hgetall(self.keys.shadow)
-        state = {_text(k): _text(v) == "1" for k, v in raw.items()}
-        if self._policy.shadow:
-            state["all"] = True
-        for name, spec in self._policy.categories.items():
-            if spec.shadow:
-                state[f"category:{name}"] = True
-        for channel, override in self._policy.channels.items():
-            if override.shadow is not None:
-                state[f"channel:{channel}"] = override.shadow
-        return state
+        return await self._shadow.state(self._policy)
 
     async def _runtime_shadow(self, channel: str, category: str | None) -> bool:
-        raw: Any = await self._redis.hgetall(self.keys.shadow)
-        if not raw:
-            return False
-        fields = {_text(k) for k, v in raw.items() if _text(v) == "1"}
-        return bool(
-            "all" in fields
-            or f"channel:{channel}" in fields
-            or (category is not None and f"category:{category}" in fields)
-        )
+        return await self._shadow.on(channel, category)
 
     async def shadowed(self, action: Action) -> bool:
         """Whether the dispatcher must skip an automatic action because shadow mode is on.
 
         Moderators' own decisions (ids starting ``case-``) are never silenced.
         """
-        if action.id.startswith(ACTION_ID_PREFIX) or isinstance(action, OpenCase):
-            return False
-        raw: Any = await self._redis.hgetall(self.keys.shadow)
-        if not raw:
-            return False
-        category = None
-        decided = await read_decision(self._redis, self._streams, action.message_key)
-        if decided is not None:
-            category = decided[1].category
-        return await self._runtime_shadow(action.channel, category)
+        return await self._shadow.silences(action)
 
     # -- stats, policy --------------------------------------------------------------------
 
@@ -903,51 +585,8 @@ class ModerationService:
             and actor.user_id == message.author.id
         )
 
-    def _closed_reason(self, case: Case) -> str:
-        by = f" by {case.decided_by}" if case.decided_by else ""
-        if case.status is CaseStatus.ACTIONED:
-            return f"already actioned{by}; decide overturn to undo it"
-        return f"closed: already {case.status.value}{by}"
-
-    def _points(self, category: str) -> int:
-        spec = self._policy.categories.get(category)
-        if spec is None or spec.support:
-            return 0
-        return spec.strike_points
-
-    def _strike_add(self, case: Case, points: int, now: datetime) -> StrikeChange:
-        factory = ActionFactory(case=case, policy=self._policy)
-        steps = []
-        for step in sorted(self._policy.strikes.ladder, key=lambda s: s.points):
-            why, actions = factory.ladder(step)
-            steps.append(
-                StrikeStepPlan(
-                    threshold=step.points,
-                    emit=tuple(a.model_dump_json() for a in actions),
-                    records=tuple(self._record(a, None, now) for a in actions),
-                    events=(CaseEvent(at=now, actor=SYSTEM, kind="strike_sanction", detail=why),),
-                    stats=_count_actions(actions, {"strike_sanctions": 1.0}),
-                )
-            )
-        return StrikeChange(
-            op="add",
-            points=points,
-            now=now.timestamp(),
-            cutoff=now.timestamp() - self._policy.strikes.window,
-            steps=tuple(steps),
-        )
-
-    @staticmethod
-    def _record(action: Action, actor: Actor | None, now: datetime) -> CaseAction:
-        return CaseAction(
-            id=action.id,
-            type=action.type,
-            by=actor.label() if actor is not None else SYSTEM,
-            at=now,
-            state="emitted",
-            duration_s=action.duration_s if isinstance(action, TimeoutUser) else None,
-            detail=action.reason,
-        )
+    def _planner(self) -> DecisionPlanner:
+        return DecisionPlanner(policy=self._policy, now=self._clock())
 
     async def _commit(self, before: Case, change: Change) -> Applied:
         """Apply a change; a concurrent change to the same case loses with CaseConflict."""
@@ -958,7 +597,7 @@ class ModerationService:
             raise CaseNotFound(before.id)
         current = await self.store.load(before.id)
         if current.status is not before.status or current.decided_by != before.decided_by:
-            raise CaseConflict(before.id, self._closed_reason(current))
+            raise CaseConflict(before.id, self._planner().closed_reason(current))
         if current.claimed_by is not None and current.claimed_by != before.claimed_by:
             raise CaseConflict(before.id, f"claimed by {current.claimed_by}")
         raise CaseConflict(before.id, "changed while you were deciding; look again")

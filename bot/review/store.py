@@ -268,6 +268,11 @@ class CaseStore:
             folded: dict[str, CaseAction] = {}
             for item in actions:
                 record = CaseAction.model_validate_json(item)
+                prior = folded.get(record.id)
+                if prior is not None:  # a later entry says what became of the action
+                    record = prior.model_copy(
+                        update={"state": record.state, "detail": record.detail or prior.detail}
+                    )
                 folded[record.id] = record
             cases.append(
                 base.model_copy(

@@ -1,0 +1,288 @@
+"""Operators' commands for cases: the same service the Slack and Discord commands call.
+
+Mounted flat on the main app (``app.add_typer(bot.review.commands.app)``), it gives::
+
+    modtriage queue                       cases waiting for a moderator, oldest first
+    modtriage case show 17 [--json]       one case: message, verdict, actions, history
+    modtriage case channel C123           cases about one channel's messages
+    modtriage claim 17
+    modtriage decide 17 timeout --duration 1h --reason "..."
+    modtriage history U123                a member's cases, newest first, and strike points
+    modtriage stats [--json]
+    modtriage shadow on|off [--channel C] [--category spam]   /   modtriage shadow status
+
+The operator acts as an administrator (``--as`` names them in the record); ``--platform``
+and ``--workspace`` say whose members and channels ``history`` and ``case channel`` mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from bot.case import Case
+from bot.connection import connect
+from bot.errors import ConfigError, ReviewError, StoreUnavailable
+from bot.message import Platform
+from bot.policy import load_policy, parse_duration
+from bot.review.actor import Actor
+from bot.review.decision import Decision
+from bot.review.service import ModerationService
+from bot.settings import Settings
+from bot.streams import Streams
+
+__all__ = ["app", "render_case"]
+
+app = typer.Typer(help="Cases, the review queue, strikes and shadow mode.", no_args_is_help=True)
+case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+
+T = TypeVar("T")
+
+PlatformOpt = Annotated[str, typer.Option("--platform", help="slack, discord or console")]
+WorkspaceOpt = Annotated[str, typer.Option("--workspace", help="Slack team or Discord guild id")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="operator name for the record")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _actor(platform: str, workspace: str, name: str | None) -> Actor:
+    if platform not in ("slack", "discord", "console"):
+        raise _fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
+    chosen: Platform = platform  # type: ignore[assignment]  # checked just above
+    return Actor(
+        platform=chosen,
+        workspace=workspace,
+        user_id=name or f"operator:{getpass.getuser()}",
+        is_admin=True,
+    )
+
+
+def _with_service(call: Callable[[ModerationService], Awaitable[T]]) -> T:
+    """Connect as the settings say, build the service, run one call, map errors to exits."""
+    try:
+        settings = Settings()
+        policy = load_policy(settings.policy)
+    except ValidationError as exc:
+        raise _fail(f"settings: {exc.errors()[0]['msg']}", 2) from exc
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from exc
+
+    async def run() -> T:
+        async with connect(settings) as redis:
+            service = ModerationService(
+                redis=redis,
+                streams=Streams(namespace=settings.namespace),
+                policy=policy,
+                policy_path=settings.policy,
+                stream_maxlen=settings.stream_maxlen,
+            )
+            return await call(service)
+
+    try:
+        return asyncio.run(run())
+    except ReviewError as exc:
+        raise _fail(str(exc), 1) from exc
+    except StoreUnavailable as exc:
+        raise _fail(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
+
+
+def _when(case_at: Any) -> str:
+    return str(case_at.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def summary(case: Case) -> str:
+    message = case.message
+    text = message.text if len(message.text) <= 60 else message.text[:59] + "…"
+    claimed = f" (claimed by {case.claimed_by})" if case.claimed_by else ""
+    shadow = " [shadow]" if case.shadow else ""
+    return (
+        f"{case.id:>5}  {case.status.value:<10} {case.category or '-':<13} "
+        f"{message.author.id:<12} #{message.channel:<10} {text!r}{shadow}{claimed}"
+    )
+
+
+def render_case(case: Case) -> str:
+    """A whole case as text, the way `modtriage case show` prints it."""
+    message, verdict = case.message, case.verdict
+    lines = [
+        f"case {case.id} · {case.status.value} · {case.category or 'no category'}"
+        + (" · shadow mode" if case.shadow else ""),
+        f"member: {message.author.id} ({message.author.name or '-'}) in "
+        f"{message.platform}:{message.workspace} #{message.channel}",
+        f"message: {message.text!r}" + (f"  <{case.link}>" if case.link else ""),
+        f"verdict: {verdict.route.value} by {verdict.stage}"
+        + (f" ({verdict.model})" if verdict.model else "")
+        + f": {verdict.explain()}",
+    ]
+    if verdict.classification and verdict.classification.scores:
+        ranked = sorted(verdict.classification.scores.items(), key=lambda kv: -kv[1])
+        lines.append("scores: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked[:5]))
+    lines.append(f"opened: {_when(case.opened_at)}  policy: {verdict.policy_version or '-'}")
+    if case.claimed_by:
+        lines.append(f"claimed by: {case.claimed_by}")
+    if case.decided_by:
+        lines.append(f"decided: {case.decision} by {case.decided_by}")
+    if case.strike_points:
+        lines.append(f"strike points: {case.strike_points}")
+    if case.appeal:
+        lines.append(f"appeal: {case.appeal!r}")
+    lines.append("actions:" if case.actions else "actions: none")
+    for action in case.actions:
+        extra = f" {action.duration_s}s" if action.duration_s else ""
+        detail = f" — {action.detail}" if action.detail else ""
+        lines.append(
+            f"  {_when(action.at)}  {action.type}{extra} by {action.by}: {action.state}{detail}"
+        )
+    lines.append("history:")
+    for event in case.events:
+        detail = f": {event.detail}" if event.detail else ""
+        lines.append(f"  {_when(event.at)}  {event.kind} by {event.actor}{detail}")
+    return "\n".join(lines)
+
+
+def _print(text: str) -> None:
+    Console(highlight=False, soft_wrap=True).print(escape(text))
+
+
+@case_app.command("show")
+def case_show(
+    case_id: Annotated[str, typer.Argument(help="the case number")],
+    as_json: JsonOpt = False,
+    name: AsOpt = None,
+) -> None:
+    """One case: the message, the verdict and its evidence, actions and the full history."""
+    actor = _actor("console", "cli", name)
+    case = _with_service(lambda s: s.case(actor, case_id))
+    _print(case.model_dump_json(indent=2) if as_json else render_case(case))
+
+
+@case_app.command("channel")
+def case_channel(
+    channel: Annotated[str, typer.Argument(help="channel id")],
+    platform: PlatformOpt = "console",
+    workspace: WorkspaceOpt = "console",
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    name: AsOpt = None,
+) -> None:
+    """Cases about one channel's messages, newest first."""
+    actor = _actor(platform, workspace, name)
+    cases = _with_service(lambda s: s.channel_cases(actor, channel, limit=limit))
+    _print("\n".join(summary(c) for c in cases) or "no cases")
+
+
+@app.command()
+def queue(limit: Annotated[int, typer.Option(min=1, max=500)] = 20, name: AsOpt = None) -> None:
+    """Cases waiting for a moderator (open and appealed), oldest first."""
+    actor = _actor("console", "cli", name)
+    cases = _with_service(lambda s: s.queue(actor, limit=limit))
+    _print("\n".join(summary(c) for c in cases) or "the queue is empty")
+
+
+@app.command()
+def claim(case_id: str, name: AsOpt = None) -> None:
+    """Take a case so no other moderator decides it meanwhile."""
+    actor = _actor("console", "cli", name)
+    case = _with_service(lambda s: s.claim(actor, case_id))
+    _print(f"claimed: {summary(case)}")
+
+
+@app.command()
+def decide(
+    case_id: str,
+    kind: Annotated[
+        str, typer.Argument(help="remove, dismiss, warn, timeout, kick, ban, overturn, uphold")
+    ],
+    reason: Annotated[str, typer.Option(help="told to the member and kept in the record")] = "",
+    duration: Annotated[str | None, typer.Option(help="for timeout: 10m, 1h, 1d")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="the rule it breaks, if not the case's")
+    ] = None,
+    name: AsOpt = None,
+) -> None:
+    """Decide a case; the actions go to the platform's action stream (performed once)."""
+    actor = _actor("console", "cli", name)
+    try:
+        seconds = parse_duration(duration) if duration is not None else None
+        decision = Decision.model_validate(
+            {"kind": kind, "reason": reason, "duration_s": seconds, "category": category}
+        )
+    except (ValueError, ValidationError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise _fail(f"bad decision: {first}", 2) from exc
+    case, actions = _with_service(lambda s: s.decide(actor, case_id, decision))
+    _print(f"decided: {summary(case)}")
+    _print("actions: " + (", ".join(a.type for a in actions) or "none"))
+
+
+@app.command()
+def history(
+    user: Annotated[str, typer.Argument(help="the member's platform user id")],
+    platform: PlatformOpt = "console",
+    workspace: WorkspaceOpt = "console",
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    name: AsOpt = None,
+) -> None:
+    """A member's cases, newest first, and their strike points in the current window."""
+    actor = _actor(platform, workspace, name)
+
+    async def both(service: ModerationService) -> tuple[list[Case], int]:
+        return (
+            await service.history(actor, user, limit=limit),
+            await service.strikes(actor, user),
+        )
+
+    cases, points = _with_service(both)
+    _print(f"{user}: {len(cases)} case(s), {points} strike point(s) in the current window")
+    for case in cases:
+        _print(summary(case))
+
+
+@app.command()
+def stats(as_json: JsonOpt = False, name: AsOpt = None) -> None:
+    """Volumes, actions, escalation share, reviewer agreement, time to decision, cost."""
+    actor = _actor("console", "cli", name)
+    numbers = _with_service(lambda s: s.stats(actor))
+    if as_json:
+        _print(json.dumps(numbers, indent=2, sort_keys=True))
+        return
+    for key, value in numbers.items():
+        shown = f"{value:.3f}" if value != int(value) else f"{int(value)}"
+        _print(f"{key:<32} {shown}")
+
+
+@app.command()
+def shadow(
+    state: Annotated[str, typer.Argument(help="on, off or status")],
+    channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
+    category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    name: AsOpt = None,
+) -> None:
+    """Shadow mode: decide and record, act on nothing (moderators' decisions still act)."""
+    if state not in ("on", "off", "status"):
+        raise _fail("say on, off or status", 2)
+    if channel and category:
+        raise _fail("give --channel or --category, not both", 2)
+    actor = _actor("console", "cli", name)
+    mode: Literal["on", "off", "status"] = state  # type: ignore[assignment]  # checked above
+
+    async def run(service: ModerationService) -> dict[str, bool]:
+        if mode != "status":
+            await service.set_shadow(actor, mode == "on", channel=channel, category=category)
+        return await service.shadow_state()
+
+    where = _with_service(run)
+    on = [k for k, v in where.items() if v]
+    _print("shadow mode: " + (", ".join(on) if on else "off everywhere"))
