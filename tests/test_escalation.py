@@ -411,3 +411,18 @@ async def test_messages_outside_the_escalation_band_never_leave(
     assert (await chat.say("good morning everyone", user="ann")).route is Route.ALLOW
     assert (await chat.say("shut up you f4gg0t", user="mallory")).route is Route.ACT
     assert api.received == []
+
+
+async def test_a_frontier_model_that_is_unsure_too_sends_the_case_to_review(
+    escalating: ChatFactory, api: MessagesApi
+) -> None:
+    chat = escalating()
+    api.script(Reply("tool_use_unsure"))  # toxicity 0.9 again: no second escalation
+    verdict = await chat.say(HARD, user="bob")
+
+    assert len(api.received) == 1
+    assert verdict.route is Route.REVIEW
+    assert verdict.stage == "escalate"
+    assert not verdict.degraded
+    assert verdict.evidence[0].rule == "frontier:toxicity"
+    assert [a.type for a in await chat.actions()] == ["open_case"]

@@ -34,7 +34,7 @@ PEOPLE = [Author(id="U01ALICE", name="Alice Martin"), Author(id="U02BOB", name="
         ("hey <@U02BOB> and <@!998877>", "hey @user2 and @user3"),
         ("ask in <#C024BE7LR|general>", "ask in #channel1"),
         ("Alice Martin said bob was late; alice agreed", "user1 said user2 was late; user1 agreed"),
-        ("@bob look", "user2 look"),
+        ("@bob look", "@user2 look"),
     ],
 )
 def test_personal_data_is_replaced(text: str, sent: str) -> None:

@@ -18,7 +18,7 @@ originals; it stays on this machine, in the case record the moderator sees.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from bot.message import Author
 
@@ -91,7 +91,7 @@ class Redactor:
         text = _IBAN.sub(lambda m: self._placeholder("account", m.group().replace(" ", "")), text)
         text = _DIGITS.sub(self._digits, text)
         for pattern, pseudonym in self._names:
-            text = pattern.sub(pseudonym, text)
+            text = pattern.sub(_keep_at(pseudonym), text)
         return text
 
     def _placeholder(self, kind: str, value: str, *, fmt: str = "[{kind}{n}]") -> str:
@@ -139,6 +139,15 @@ class Redactor:
         if len(digits) >= 8:
             return self._placeholder("account", digits)
         return value
+
+
+def _keep_at(pseudonym: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that keeps the '@' of "@name"."""
+
+    def replace(match: re.Match[str]) -> str:
+        return "@" + pseudonym if match.group().startswith("@") else pseudonym
+
+    return replace
 
 
 def _name_forms(name: str) -> list[str]:

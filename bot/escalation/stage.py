@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from bot.classification import Classification
 from bot.escalation.context import ThreadContext
 from bot.escalation.escalator import FrontierEscalator
 from bot.escalation.record import EscalationRecord, EscalationStore
+from bot.message import Message
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.classify import model_evidence
@@ -109,23 +111,35 @@ class EscalateStage:
             out[index] = item
         return out
 
-    async def _escalate(self, item: Assessment) -> Assessment:
-        message = item.message
+    async def ask(
+        self, message: Message, first_opinion: Classification | None = None
+    ) -> EscalationRecord:
+        """The frontier model's opinion on one message with its thread, recorded and counted.
+        The pipeline calls it for escalated verdicts; a moderator's ``/mod ask`` may call it
+        for any stored message. Raises redis errors."""
         context = await self._context.before(message, self._policy.escalation.context_messages)
         record = await self._escalator.assess(message, context)
-        record = record.model_copy(update={"first_opinion": item.classification})
+        record = record.model_copy(update={"first_opinion": first_opinion})
         await self._store.save(record)
-        if self._metrics is not None:
-            self._metrics.escalations.labels(outcome=record.outcome.value).inc()
-            usage = record.usage
-            for kind, tokens in (
-                ("input", usage.input_tokens),
-                ("output", usage.output_tokens),
-                ("cache_write", usage.cache_write_tokens),
-                ("cache_read", usage.cache_read_tokens),
-            ):
-                if tokens:
-                    self._metrics.frontier_tokens.labels(kind=kind).inc(tokens)
-            if record.cost:
-                self._metrics.frontier_cost.inc(record.cost)
+        self._count(record)
+        return record
+
+    async def _escalate(self, item: Assessment) -> Assessment:
+        record = await self.ask(item.message, item.classification)
         return redecide(item, record, self._policy)
+
+    def _count(self, record: EscalationRecord) -> None:
+        if self._metrics is None:
+            return
+        self._metrics.escalations.labels(outcome=record.outcome.value).inc()
+        usage = record.usage
+        for kind, tokens in (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_write", usage.cache_write_tokens),
+            ("cache_read", usage.cache_read_tokens),
+        ):
+            if tokens:
+                self._metrics.frontier_tokens.labels(kind=kind).inc(tokens)
+        if record.cost:
+            self._metrics.frontier_cost.inc(record.cost)
