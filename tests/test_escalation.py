@@ -6,14 +6,13 @@ that server received (redacted text, capped context, the tool schema) and on the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from anthropic import transform_schema
 from pydantic import SecretStr
 
-from bot.classification import Classification
 from bot.connection import Redis
 from bot.escalation import (
     TOOL_NAME,
@@ -30,24 +29,9 @@ from bot.settings import Settings
 from bot.verdict import Route
 from tests.harness import ChatHarness
 from tests.messages_api import MessagesApi, Reply, payload
+from tests.small_model import ScoresByPhrase
 
 pytestmark = pytest.mark.frontier
-
-
-class ScoresByPhrase:
-    """The small model's side of the story, stated by the test: a phrase -> its scores."""
-
-    name = "scripted-small-model"
-
-    def __init__(self, scores: dict[str, dict[str, float]]) -> None:
-        self._scores = scores
-
-    async def classify(self, texts: Sequence[str]) -> list[Classification]:
-        out = []
-        for text in texts:
-            found = next((s for phrase, s in self._scores.items() if phrase in text), {})
-            out.append(Classification(scores=found, model=self.name))
-        return out
 
 
 #: toxicity 0.9 sits in the default policy's escalate band (0.85 .. 0.97).

@@ -12,7 +12,7 @@ from bot.escalation.commands import app
 from bot.escalation.estimate import Row, estimate_escalation, validation_rows
 from bot.policy import Policy
 from bot.settings import Settings
-from tests.test_escalation import ScoresByPhrase
+from tests.small_model import ScoresByPhrase
 
 pytestmark = pytest.mark.frontier
 
