@@ -295,11 +295,18 @@ async def test_malformed_answers_go_to_review_and_are_not_cached(
     assert record.cost > 0  # a malformed answer was still billed
 
 
-async def test_a_body_that_is_not_json_goes_to_review(
-    escalating: ChatFactory, api: MessagesApi, redis: Redis
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("<html>502 Bad Gateway</html>", "JSONDecodeError"),
+        ('{"type": "message", "role": "assistant"}', "AttributeError"),
+    ],
+)
+async def test_a_body_that_is_not_a_message_goes_to_review(
+    escalating: ChatFactory, api: MessagesApi, redis: Redis, body: str, error: str
 ) -> None:
     chat = escalating(frontier_max_retries=0)
-    api.script(Reply(raw="<html>502 Bad Gateway</html>", status=200))
+    api.script(Reply(raw=body, status=200))
     verdict = await chat.say(HARD, user="bob")
 
     assert len(api.received) == 1
@@ -307,7 +314,7 @@ async def test_a_body_that_is_not_json_goes_to_review(
     assert verdict.degraded
     record = await record_of(chat, redis, "console:T1:C1:m1")
     assert record.outcome is Outcome.MALFORMED
-    assert record.error == "response is not a Messages API answer: JSONDecodeError"
+    assert record.error == f"response is not a Messages API answer: {error}"
 
 
 async def test_no_budget_means_nothing_is_sent_and_the_case_is_reviewed(

@@ -144,6 +144,7 @@ class FrontierEscalator:
     ) -> EscalationRecord:
         import anthropic  # lazy: only a worker with escalation enabled needs the SDK loaded
 
+        # The system prompt (the policy) is the same for every call: let the API cache it.
         system: TextBlockParam = {
             "type": "text",
             "text": prompt.system,
@@ -172,24 +173,35 @@ class FrontierEscalator:
             reason = f"API unavailable after retries: {type(exc).__name__}"
             return self._unavailable(base, reason, exc)
         except ValueError as exc:
-            # A body that is not a Messages API answer (a proxy's error page, broken JSON).
+            # A body that is not JSON (a proxy's error page): the cost is unknown, so the
+            # reservation stays spent.
             log.warning("unreadable frontier response", message_key=base["message_key"])
             return EscalationRecord(
                 **base, outcome=Outcome.MALFORMED, sent=True,
                 error=f"response is not a Messages API answer: {type(exc).__name__}",
             )  # fmt: skip
-        usage = Usage(
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cache_write_tokens=response.usage.cache_creation_input_tokens or 0,
-            cache_read_tokens=response.usage.cache_read_input_tokens or 0,
-        )
+        try:
+            reported = response.usage
+            usage = Usage(
+                input_tokens=reported.input_tokens,
+                output_tokens=reported.output_tokens,
+                cache_write_tokens=reported.cache_creation_input_tokens or 0,
+                cache_read_tokens=reported.cache_read_input_tokens or 0,
+            )
+            content = list(response.content)
+        except (AttributeError, TypeError, ValueError) as exc:
+            # JSON, but not a Message (the SDK parses leniently): the cost is unknown, so the
+            # reservation stays spent.
+            return EscalationRecord(
+                **base, outcome=Outcome.MALFORMED, sent=True,
+                error=f"response is not a Messages API answer: {type(exc).__name__}",
+            )  # fmt: skip
         cost = self._prices.cost(usage)
         await self._budget.settle(reservation, cost)
         spent = {"sent": True, "usage": usage, "cost": cost}
-        blocks = [b for b in response.content if b.type == "tool_use" and b.name == TOOL_NAME]
+        blocks = [b for b in content if b.type == "tool_use" and b.name == TOOL_NAME]
         if not blocks:
-            got = [b.model_dump(mode="json") for b in response.content]
+            got = [b.model_dump(mode="json") for b in content]
             return EscalationRecord(
                 **base, **spent, outcome=Outcome.MALFORMED, answer={"content": got},
                 error=f"no {TOOL_NAME} tool call (stop_reason {response.stop_reason})",
