@@ -48,7 +48,10 @@ def redecide(item: Assessment, record: EscalationRecord, policy: Policy) -> Asse
         verdict, actions = decide(message, [*rules, *frontier], record.classification, policy)
         by_rules = bool(verdict.evidence) and not verdict.evidence[0].rule.startswith("frontier:")
         verdict = verdict.model_copy(
-            update={"stage": "rules" if by_rules else "escalate", "model": record.model}
+            update={
+                "stage": "rules" if by_rules else "escalate",
+                "model": record.classification.model,
+            }
         )
     else:
         escalated = [e for e in item.evidence if e.route is Route.ESCALATE]
