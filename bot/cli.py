@@ -94,13 +94,18 @@ def run(
     ] = EXAMPLE,
     stdin: Annotated[bool, typer.Option("--stdin", help="moderate lines typed here")] = False,
 ) -> None:
-    """Moderate: replay a conversation (default) or stdin through the full pipeline."""
+    """Moderate: Slack and Discord when their tokens are set; else replay a conversation
+    (default) or stdin through the full pipeline."""
     from bot.adapters.console import read_conversation
     from bot.replay import Replay
+    from bot.serve import platforms
 
     settings = _settings()
     policy = _policy(settings)
     out = _console()
+    if platforms(settings) and not stdin:
+        _serve(settings, policy)
+        return
 
     async def main() -> int:
         classifier = build_classifier(settings, policy)
@@ -128,6 +133,43 @@ def run(
     out.print(f"[bold]{count}[/] messages decided.")
 
 
+def _serve_metrics(settings: Settings) -> None:
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, for a clean shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _serve(settings: Settings, policy: Policy) -> None:
+    from bot.serve import platforms, serve
+
+    _serve_metrics(settings)
+
+    async def main() -> None:
+        stop = _stop_on_signals()
+        classifier = build_classifier(settings, policy)
+        typer.echo(
+            f"modtriage serving {', '.join(platforms(settings))} · classifier {classifier.name}",
+            err=True,
+        )
+        async with connect(settings) as redis:
+            await serve(
+                settings=settings, policy=policy, classifier=classifier, redis=redis,
+                metrics=Metrics(), stop=stop,
+            )  # fmt: skip
+
+    _run(main())
+
+
 def _fresh_registry() -> Any:
     from prometheus_client import CollectorRegistry
 
@@ -137,20 +179,14 @@ def _fresh_registry() -> Any:
 @app.command()
 def worker() -> None:
     """Run a pipeline worker until SIGTERM/SIGINT (scale by running more of them)."""
-    from prometheus_client import start_http_server
-
     from bot.runtime import build_worker
 
     settings = _settings()
     policy = _policy(settings)
-    if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port)
+    _serve_metrics(settings)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         classifier = build_classifier(settings, policy)
         async with connect(settings) as redis:
             w = build_worker(
@@ -210,6 +246,15 @@ def bench(
     out = _console()
     for key, value in result.items():
         out.print(f"{key:32} {value}")
+
+
+def _mount() -> None:
+    from bot.review import commands as review_commands
+
+    app.add_typer(review_commands.app)
+
+
+_mount()
 
 
 def main() -> None:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import StoreUnavailable
 from bot.settings import Settings
 
-__all__ = ["EmbeddedRedis", "connect", "redis_client"]
+__all__ = ["EmbeddedRedis", "connect", "ensure_group", "redis_client", "run_until_stopped"]
+
+log = structlog.get_logger(__name__)
 
 Redis = aioredis.Redis
 
@@ -83,3 +88,38 @@ async def connect(settings: Settings) -> AsyncIterator[Redis]:
         await client.aclose()
         if embedded is not None:
             embedded.stop()
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    """Create a consumer group (and its stream) reading from the start, if missing."""
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def run_until_stopped(
+    stop: asyncio.Event,
+    *,
+    setup: Callable[[], Awaitable[None]],
+    step: Callable[[], Awaitable[object]],
+    on_outage: Callable[[], None] | None = None,
+) -> None:
+    """Call ``step`` until ``stop`` is set; when Redis goes away, back off (0.1 s doubling to
+    5 s), run ``setup`` again and carry on. Nothing is acknowledged that was not done, so an
+    outage only delays work."""
+    backoff = 0.1
+    while not stop.is_set():
+        try:
+            await setup()
+            while not stop.is_set():
+                await step()
+                backoff = 0.1
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
+            if on_outage is not None:
+                on_outage()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            backoff = min(backoff * 2, 5.0)

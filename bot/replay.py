@@ -1,7 +1,9 @@
 """Run a conversation through the whole pipeline in one process and show each decision.
 
 Used by ``modtriage run`` without platform tokens: the messages go through the real ingest
-stream, a real worker and the console adapter's action stream, on real (embedded) Redis.
+stream, a real worker, the console adapter's action stream and the moderation service, on real
+(embedded) Redis. Message ids carry a run id, so runs never collide, and the cases they open
+stay for ``modtriage queue`` and ``modtriage case show`` to look at.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.message import Message
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
 from bot.policy import Policy
+from bot.review.service import ModerationService
 from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.streams import Streams
@@ -38,7 +41,7 @@ async def drop_namespace(redis: aioredis.Redis, streams: Streams) -> int:
 
 
 class Replay:
-    """One worker and one console dispatcher in this process, on a throw-away namespace."""
+    """One worker, one console dispatcher and the moderation service in this process."""
 
     def __init__(
         self,
@@ -50,10 +53,8 @@ class Replay:
         metrics: Metrics,
     ) -> None:
         self.run_id = uuid.uuid4().hex[:8]
-        self.settings = settings.model_copy(
-            update={"namespace": f"{settings.namespace}-run-{self.run_id}"}
-        )
-        self.streams = Streams(namespace=self.settings.namespace)
+        self.settings = settings
+        self.streams = Streams(namespace=settings.namespace)
         self._redis = redis
         self.adapter = ConsoleAdapter()
         self._ingest = Ingest(redis=redis, streams=self.streams)
@@ -61,10 +62,15 @@ class Replay:
             redis=redis, settings=self.settings, policy=policy, classifier=classifier,
             metrics=metrics, consumer=f"replay-{self.run_id}",
         )  # fmt: skip
+        self.moderation = ModerationService(
+            redis=redis, streams=self.streams, policy=policy, policy_path=settings.policy,
+            classifier=classifier, stream_maxlen=settings.stream_maxlen,
+        )  # fmt: skip
         self._dispatcher = ActionDispatcher(
             redis=redis, streams=self.streams, adapter=self.adapter,
-            consumer=f"console-{self.run_id}", block_ms=50,
+            consumer=f"console-{self.run_id}", block_ms=50, moderation=self.moderation,
         )  # fmt: skip
+        self._keys: set[str] = set()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -79,18 +85,37 @@ class Replay:
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await drop_namespace(self._redis, self.streams)
 
     async def publish(self, messages: Iterable[Message]) -> int:
         count = 0
         for message in messages:
+            self._keys.add(message.key)
             await self._ingest.publish(message)
             count += 1
         return count
 
-    async def decisions(self, expected: int) -> AsyncIterator[tuple[Message, Verdict, list[str]]]:
+    async def _settled(self) -> None:
+        """Until the console dispatcher has performed everything emitted so far (strike
+        sanctions that a case adds included)."""
+        stream = self.streams.actions(self.adapter.platform)
+        while True:
+            info: Any = await self._redis.xinfo_stream(stream)
+            groups: Any = await self._redis.xinfo_groups(stream)
+            last = info["last-generated-id"]
+            if all(g["pending"] == 0 and g["last-delivered-id"] == last for g in groups):
+                return
+            await asyncio.sleep(0.01)
+
+    async def mark(self) -> str:
+        """The verdict stream's current end: decisions after it are this run's."""
+        newest: Any = await self._redis.xrevrange(self.streams.verdicts, count=1)
+        return str(newest[0][0].decode()) if newest else "0-0"
+
+    async def decisions(
+        self, expected: int, *, after: str
+    ) -> AsyncIterator[tuple[Message, Verdict, list[str]]]:
         """Yield each decision with the actions the console adapter performed for it."""
-        last = "0-0"
+        last = after
         seen = 0
         while seen < expected:
             reply: Any = await self._redis.xread({self.streams.verdicts: last}, block=1000)
@@ -99,13 +124,17 @@ class Replay:
                     last = entry_id
                     verdict = Verdict.model_validate_json(fields[b"verdict"])
                     message = Message.model_validate_json(fields[b"message"])
+                    if message.key not in self._keys:
+                        continue  # another process's message in a shared namespace
                     async with asyncio.timeout(10):
                         await self.adapter.wait_for(verdict.action_ids)
+                        await self._settled()
                     seen += 1
                     yield message, verdict, self.adapter.performed.get(message.key, [])
 
     async def show(self, messages: Iterable[Message], echo: Callable[[str], None]) -> int:
+        after = await self.mark()
         count = await self.publish(messages)
-        async for message, verdict, actions in self.decisions(count):
+        async for message, verdict, actions in self.decisions(count, after=after):
             echo(describe_verdict(message, verdict, actions))
         return count

@@ -50,10 +50,39 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb-: enables Slack")
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="xapp-: Socket Mode; unset runs HTTP mode on slack_port"
+    )
+    slack_signing_secret: SecretStr | None = Field(default=None, description="HTTP mode")
+    slack_admin_token: SecretStr | None = Field(
+        default=None,
+        description="xoxp- of a workspace admin (chat:write): deletes members' messages",
+    )
+    slack_moderators_channel: str | None = Field(
+        default=None, description="channel id for review cards; else the policy's"
+    )
+    slack_host: str = Field(default="0.0.0.0", description="HTTP mode: address to listen on")  # noqa: S104  # a server in a container must listen on all interfaces
+    slack_port: int = Field(default=3000, ge=0, le=65535, description="HTTP mode")
+    slack_path: str = Field(default="/slack/events", pattern=r"^/")
+    slack_api_url: str | None = Field(
+        default=None, description="Slack Web API base URL (a proxy); unset is slack.com"
+    )
+    slack_moderate_bots: bool = Field(default=False, description="also moderate other bots")
     discord_token: SecretStr | None = None
+    discord_mod_channel: str | None = Field(
+        default=None,
+        description="Discord channel id or name for review cards (else policy moderators.channel)",
+    )
+    discord_dev_guilds: tuple[int, ...] = Field(
+        default=(), description="sync /mod to these guild ids at once (development)"
+    )
+    discord_sync_commands: bool = Field(
+        default=True, description="sync application commands globally at start-up"
+    )
+    discord_automod_mirror: bool = Field(
+        default=False, description="mirror the policy's deny lists into a Discord AutoMod rule"
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MODTRIAGE_ANTHROPIC_API_KEY"),

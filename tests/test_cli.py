@@ -33,7 +33,8 @@ def test_run_replays_the_sample_conversation_on_embedded_redis(tmp_path: Path) -
     assert "51 messages decided." in out
     assert "@troll42: 'shut up you f4gg0t, nobody cares about dark mode'" in out
     assert "ACT hate · rules: hate (deny:faggot on 'f4gg0t'" in out
-    assert "↳ delete message, warn @troll42 privately, open case (act)" in out
+    assert "↳ delete message, warn @troll42 privately, open case #3 (act)" in out
+    assert "time out @troll42 for 1 day" in out  # hate is 3 strike points: the ladder's first rung
     assert "ACT spam · rules: spam (link:scam on 'free nitro'" in out
     assert "ACT spam · rules: spam (flood on '7 messages in 10s'" in out
     assert "ACT spam · rules: spam (duplicates on '4 messages in 60s'" in out
@@ -42,6 +43,11 @@ def test_run_replays_the_sample_conversation_on_embedded_redis(tmp_path: Path) -
     again = modtriage("run", tmp_path=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "51 messages decided." in again.stdout
+    # The cases stay for the operator commands.
+    shown = modtriage("case", "show", "3", tmp_path=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "troll42" in shown.stdout
+    assert "hate" in shown.stdout
 
 
 def test_run_stdin_moderates_typed_lines(tmp_path: Path) -> None:

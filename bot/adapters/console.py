@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bot.action import Action
 from bot.errors import MalformedMessage
 from bot.message import Author, Message
+from bot.review.notices import human_duration
 from bot.verdict import Route, Verdict
 
 __all__ = ["ConsoleAdapter", "describe_action", "describe_verdict", "read_conversation"]
@@ -68,7 +69,7 @@ def describe_action(action: Action) -> str:
         case "warn":
             return f"warn @{action.user_id} privately"
         case "timeout":
-            return f"time out @{action.user_id} for {action.duration_s // 60} min"
+            return f"time out @{action.user_id} for {human_duration(action.duration_s)}"
         case "kick":
             return f"kick @{action.user_id}"
         case "ban":
@@ -80,7 +81,8 @@ def describe_action(action: Action) -> str:
         case "notify":
             return "notify moderators"
         case "open_case":
-            return f"open case ({action.route})"
+            number = f" #{action.case_id}" if action.case_id else ""
+            return f"open case{number} ({action.route})"
     raise TypeError(f"unknown action type {action.type!r}")
 
 

@@ -9,15 +9,14 @@ is noted on its case."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError, ResponseError
 
 from bot.action import Action, OpenCase
 from bot.adapters.base import Adapter
+from bot.connection import ensure_group, run_until_stopped
 from bot.errors import ActionError, MalformedMessage
 from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action, read_decision
@@ -57,25 +56,11 @@ class ActionDispatcher:
         self._stream = streams.actions(adapter.platform)
 
     async def ensure_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(self._stream, _GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self._redis, self._stream, _GROUP)
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                await self.ensure_group()
-                while not stop.is_set():
-                    await self.step()
-                    backoff = 0.1
-            except (RedisError, OSError) as exc:
-                log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Perform actions until ``stop`` is set, riding out Redis outages."""
+        await run_until_stopped(stop, setup=self.ensure_group, step=self.step)
 
     async def step(self) -> int:
         """Retry this consumer's own pending actions first, then read new ones."""

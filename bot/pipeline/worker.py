@@ -14,15 +14,15 @@ Delivery guarantees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
+from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
@@ -106,29 +106,14 @@ class Worker:
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing."""
-        try:
-            await self._redis.xgroup_create(
-                self._streams.ingest, self._streams.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self._redis, self._streams.ingest, self._streams.group)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process until ``stop`` is set. Survives Redis outages with jittered backoff."""
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                await self.ensure_group()
-                while not stop.is_set():
-                    await self.step()
-                    backoff = 0.1
-            except (RedisError, OSError) as exc:
-                log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
-                self._metrics.failures.labels(kind="redis").inc()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Process until ``stop`` is set, riding out Redis outages with backoff."""
+        outages = self._metrics.failures.labels(kind="redis")
+        await run_until_stopped(
+            stop, setup=self.ensure_group, step=self.step, on_outage=outages.inc
+        )
 
     async def step(self) -> int:
         """Read (or reclaim) one batch and process it. Returns how many entries it handled."""

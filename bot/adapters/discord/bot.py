@@ -1,0 +1,124 @@
+"""The Discord client: intents, dependencies, cogs and persistent buttons."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+import redis.asyncio as aioredis
+import structlog
+from discord.ext import commands
+
+from bot.adapters.discord.automod import mirror_deny_lists
+from bot.adapters.discord.commands import ModCog
+from bot.adapters.discord.events import Inbound
+from bot.adapters.discord.outbound import DiscordAdapter
+from bot.adapters.discord.views import DYNAMIC_ITEMS
+from bot.adapters.feedback import FaqFeedback
+from bot.pipeline.ingest import Ingest
+from bot.review.interface import Moderation
+from bot.streams import Streams
+
+__all__ = ["ModtriageBot", "intents"]
+
+log = structlog.get_logger(__name__)
+
+
+def intents() -> discord.Intents:
+    """Only what moderation needs. Message content is privileged: enable it for the bot in the
+    Developer Portal. Members are not needed: a guild message carries its author's roles."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True  # channels and roles (role names for policy overrides)
+    wanted.guild_messages = True  # MESSAGE_CREATE / MESSAGE_UPDATE, threads included
+    wanted.message_content = True  # the text to moderate
+    wanted.auto_moderation_execution = True  # messages Discord's AutoMod blocked
+    return wanted
+
+
+class ModtriageBot(commands.AutoShardedBot):
+    """Sharded automatically (one shard per ~1,000 guilds, as Discord's ``/gateway/bot`` says).
+
+    ``dev_guilds`` syncs the application commands to those guilds at once (development);
+    otherwise they are synced globally when ``sync_commands`` is true (production; Discord
+    may take a while to show changes). ``automod_terms`` are mirrored into one Discord AutoMod
+    keyword rule per guild (moderator roles named in ``automod_exempt_roles`` are exempt).
+    """
+
+    def __init__(
+        self,
+        *,
+        moderation: Moderation,
+        ingest: Ingest,
+        redis: aioredis.Redis,
+        streams: Streams,
+        mod_channel: str | None = None,
+        dev_guilds: Sequence[int] = (),
+        sync_commands: bool = True,
+        automod_terms: Sequence[str] = (),
+        automod_exempt_roles: Sequence[str] = (),
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            chunk_guilds_at_startup=False,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.moderation = moderation
+        self.ingest = ingest
+        self.feedback = FaqFeedback(redis=redis, streams=streams)
+        self.adapter = DiscordAdapter(
+            client=self, moderation=moderation, redis=redis, streams=streams,
+            mod_channel=mod_channel,
+        )  # fmt: skip
+        self._dev_guilds = tuple(dev_guilds)
+        self._sync_commands = sync_commands
+        self._automod_terms = tuple(automod_terms)
+        self._automod_exempt_roles = tuple(automod_exempt_roles)
+
+    async def setup_hook(self) -> None:
+        # Buttons posted before a restart keep working: their custom ids match these classes.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.add_cog(Inbound(bot=self))
+        await self.add_cog(ModCog(bot=self))
+        if self._dev_guilds:
+            for guild_id in self._dev_guilds:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("commands synced", guild=guild_id, count=len(synced))
+        elif self._sync_commands:
+            synced = await self.tree.sync()
+            log.info("commands synced globally", count=len(synced))
+
+    async def on_guild_available(self, guild: discord.Guild, /) -> None:
+        await self._mirror(guild)
+
+    async def on_guild_join(self, guild: discord.Guild, /) -> None:
+        await self._mirror(guild)
+
+    async def _mirror(self, guild: discord.Guild) -> None:
+        """Keep the guild's AutoMod keyword rule in step with the policy's deny lists."""
+        if not self._automod_terms:
+            return
+        try:
+            await mirror_deny_lists(
+                guild, terms=self._automod_terms, exempt_role_names=self._automod_exempt_roles
+            )
+        except discord.Forbidden:
+            log.warning("AutoMod mirror refused: Manage Server missing", guild=guild.id)
+            with contextlib.suppress(discord.HTTPException):
+                await self.adapter.notify_moderators(
+                    str(guild.id),
+                    "⚠️ modtriage could not mirror the policy's deny lists into Discord AutoMod: "
+                    "give the bot's role **Manage Server**, or turn the mirror off.",
+                )
+        except discord.HTTPException as exc:
+            log.warning("AutoMod mirror failed", guild=guild.id, error=str(exc))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: the Inbound cog handles messages (this skips command parsing)."""

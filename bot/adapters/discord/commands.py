@@ -1,0 +1,172 @@
+"""Moderators' ``/mod`` commands and members' "Report message": thin calls into the
+moderation service, answered ephemerally. Discord hides ``/mod`` from members without
+Moderate Members (``default_permissions``); the service checks roles again on every call."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+import structlog
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.discord.cards import case_embed, queue_embed, stats_embed, verdict_embed
+from bot.adapters.discord.convert import payload_of, to_message
+from bot.adapters.discord.events import role_names
+from bot.adapters.discord.views import actor_of, case_view
+from bot.errors import MalformedMessage, ReviewError
+from bot.verdict import Route
+
+if TYPE_CHECKING:
+    from bot.adapters.discord.bot import ModtriageBot
+
+__all__ = ["ModCog"]
+
+log = structlog.get_logger(__name__)
+
+
+async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(moderate_members=True)
+class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage moderation"):
+    policy = app_commands.Group(name="policy", description="The moderation policy")
+
+    def __init__(self, *, bot: ModtriageBot) -> None:
+        self.bot = bot
+        self.report_menu = app_commands.ContextMenu(
+            name="Report message", callback=self.report_message
+        )
+        self.report_menu.guild_only = True
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.report_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
+
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """Refusals from the service are answered, not logged as crashes."""
+        original = getattr(error, "original", error)
+        if isinstance(original, ReviewError):
+            await _say(interaction, str(original))
+            return
+        log.error("mod command failed", command=getattr(interaction.command, "name", None),
+                  error=repr(original))  # fmt: skip
+        await _say(interaction, "Something went wrong; the error is in the bot's log.")
+
+    @app_commands.command(description="Open cases waiting for review, oldest first")
+    @app_commands.describe(limit="how many (1-25)")
+    async def queue(
+        self, interaction: discord.Interaction[Any], limit: app_commands.Range[int, 1, 25] = 10
+    ) -> None:
+        cases = await self.bot.moderation.queue(actor_of(interaction), limit=limit)
+        await _say(interaction, "", embed=queue_embed(cases, title=f"Review queue ({len(cases)})"))
+
+    @app_commands.command(description="Show a case with its decision buttons")
+    @app_commands.describe(case_id="the case id from a card or the queue")
+    async def case(self, interaction: discord.Interaction[Any], case_id: str) -> None:
+        found = await self.bot.moderation.case(actor_of(interaction), case_id.strip())
+        view = case_view(found)
+        await _say(interaction, "", embed=case_embed(found), view=view if view.children else None)
+
+    @app_commands.command(description="A member's cases")
+    async def history(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User,
+        limit: app_commands.Range[int, 1, 25] = 20,
+    ) -> None:
+        cases = await self.bot.moderation.history(
+            actor_of(interaction), str(member.id), limit=limit
+        )
+        title = f"History of {member.display_name} ({len(cases)})"
+        await _say(interaction, "", embed=queue_embed(cases, title=title))
+
+    @app_commands.command(description="How the current policy would decide a text (no action)")
+    async def test(
+        self, interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        verdict = await self.bot.moderation.test(actor_of(interaction), text)
+        await _say(interaction, "", embed=verdict_embed(text, verdict))
+
+    @app_commands.command(description="Volumes, decisions and review times")
+    async def stats(self, interaction: discord.Interaction[Any]) -> None:
+        numbers = await self.bot.moderation.stats(actor_of(interaction))
+        await _say(interaction, "", embed=stats_embed(numbers))
+
+    @policy.command(name="reload", description="Reload the policy file (a bad file is refused)")
+    async def policy_reload(self, interaction: discord.Interaction[Any]) -> None:
+        version = await self.bot.moderation.reload_policy(actor_of(interaction))
+        await _say(interaction, f"Policy reloaded: version `{version}`.")
+
+    @app_commands.command(description="Shadow mode: decide and record, but enforce nothing")
+    @app_commands.describe(
+        on="true: record only; false: enforce again",
+        channel="only in this channel",
+        category="only for this category (e.g. toxicity)",
+    )
+    async def shadow(
+        self,
+        interaction: discord.Interaction[Any],
+        on: bool,
+        channel: discord.TextChannel | None = None,
+        category: str | None = None,
+    ) -> None:
+        await self.bot.moderation.set_shadow(
+            actor_of(interaction),
+            on,
+            channel=str(channel.id) if channel else None,
+            category=category,
+        )
+        where = f" in {channel.mention}" if channel else f" for {category}" if category else ""
+        state = "on: nothing is enforced, everything is recorded" if on else "off: enforcing"
+        await _say(interaction, f"Shadow mode{where} {state}.")
+
+    @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
+    async def ask(
+        self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        verdict = await self.bot.moderation.test(actor_of(interaction), question)
+        faq = verdict.classification.faq if verdict.classification else None
+        if verdict.route is not Route.ALLOW:
+            text = f"Not an FAQ question: it would be moderated ({verdict.explain()})."
+        elif faq is None:
+            text = "No approved FAQ answer fits: it would be left to a person."
+        else:
+            text = f"It would be answered with FAQ entry `{faq.faq_id}` (match {faq.score:.2f})."
+        await _say(interaction, text, embed=verdict_embed(question, verdict))
+
+    async def report_message(
+        self, interaction: discord.Interaction[Any], message: discord.Message
+    ) -> None:
+        """Context menu for every member: the message lands in the review queue."""
+        reporter = actor_of(interaction)
+        try:
+            reported = to_message(
+                payload_of(message),
+                role_names=role_names(interaction.guild),
+                guild_id=str(interaction.guild_id),
+            )
+        except MalformedMessage as exc:
+            await _say(interaction, f"This message cannot be reported: {exc.reason}")
+            return
+        try:
+            case = await self.bot.moderation.report(reporter, reported)
+        except ReviewError as exc:
+            await _say(interaction, str(exc))
+            return
+        await _say(interaction, "Thanks: moderators will look at it. Only you can see this.")
+        try:
+            await self.bot.adapter.post_card(case, note=f"Reported by <@{reporter.user_id}>")
+        except discord.HTTPException as exc:
+            log.warning("report card not posted", case_id=case.id, error=str(exc))

@@ -1,0 +1,174 @@
+"""The ``/mod`` slash command: parse, call the moderation service, render. Thin on purpose.
+
+::
+
+    /mod queue                 open cases waiting for review
+    /mod case <id>             one case with its history
+    /mod history @user         a member's cases
+    /mod test <text>           what the policy would decide, without acting
+    /mod stats                 volumes and rates
+    /mod policy reload         load the policy file again (a bad file keeps the old one)
+    /mod shadow on|off [#channel|category]
+                               decide and record only, or enforce (everywhere or in one place)
+    /mod ask <message link>    what the policy decides about an existing message
+
+Permissions are checked by the service; its refusals are shown to the moderator as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.case import Case
+from bot.review.actor import Actor
+from bot.review.interface import Moderation
+from bot.verdict import Verdict
+
+__all__ = ["USAGE", "ModCommand", "parse", "run"]
+
+Name = Literal["queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "help"]
+FetchText = Callable[[str], Awaitable[str]]
+"""Given a Slack message link, the message's text (raises ValueError with a reason to show)."""
+
+USAGE = (
+    "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats` · "
+    "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>`"
+)
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
+_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]+)$")
+_NEEDS_ARG = {
+    "case": "`/mod case <id>`",
+    "history": "`/mod history @user`",
+    "test": "`/mod test <text>`",
+    "ask": "`/mod ask <message link>`",
+}
+
+
+class ModCommand(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: Name
+    arg: str = ""
+
+
+def parse(text: str) -> ModCommand:
+    """Raises ValueError with what to type instead."""
+    head, _, rest = text.strip().partition(" ")
+    name, arg = head.lower() or "help", rest.strip()
+    if name not in {"queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "help"}:
+        raise ValueError(f"unknown subcommand {head!r}. {USAGE}")
+    if name in _NEEDS_ARG and not arg:
+        raise ValueError(f"{name} needs an argument: {_NEEDS_ARG[name]}")
+    if name == "history" and not _USER.match(arg):
+        raise ValueError("history needs a member: `/mod history @user`")
+    if name == "policy" and arg.lower() != "reload":
+        raise ValueError("did you mean `/mod policy reload`?")
+    if name == "shadow":
+        switch, _, where = arg.partition(" ")
+        where = where.strip()
+        if switch.lower() not in {"on", "off"} or (
+            where and not (_CHANNEL.match(where) or _CATEGORY.match(where))
+        ):
+            raise ValueError(
+                "use `/mod shadow on` or `/mod shadow off`, optionally followed by a #channel "
+                "or a category"
+            )
+    return ModCommand.model_validate({"name": name, "arg": arg})
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _line(case: Case) -> str:
+    text = case.message.text.replace("\n", " ")
+    short = text if len(text) <= 80 else text[:79] + "…"
+    return (
+        f"• `{case.id}` · {case.verdict.category or 'report'} · {case.status.value} · "
+        f"<@{case.message.author.id}> in <#{case.message.channel}>: {_escape(short)}"
+    )
+
+
+def _verdict(verdict: Verdict) -> str:
+    category = f" · {verdict.category}" if verdict.category else ""
+    shadow = " (shadow mode: would record only)" if verdict.shadow else ""
+    return f"*{verdict.route.value}*{category}{shadow}\n{_escape(verdict.explain())}"
+
+
+def _case(case: Case) -> str:
+    lines = [
+        f"*Case `{case.id}`* · {case.status.value} · {case.verdict.category or 'report'}",
+        f"<@{case.message.author.id}> in <#{case.message.channel}>:",
+        "> " + _escape(case.message.text[:1500]).replace("\n", "\n> "),
+        _verdict(case.verdict),
+    ]
+    lines += [
+        f"• {e.at:%Y-%m-%d %H:%M} {e.kind} by {e.actor}"
+        + (f": {_escape(e.detail)}" if e.detail else "")
+        for e in case.events
+    ]
+    return "\n".join(lines)
+
+
+async def run(
+    command: ModCommand, *, actor: Actor, moderation: Moderation, fetch: FetchText
+) -> str:
+    """The reply to show the moderator (Slack mrkdwn).
+
+    Raises:
+        ReviewError: the service refused (not a moderator, unknown case, ...).
+        ValueError: a message link that cannot be read.
+    """
+    match command.name:
+        case "queue":
+            cases = await moderation.queue(actor)
+            if not cases:
+                return "The review queue is empty."
+            return f"*{len(cases)} open case(s)*, oldest first:\n" + "\n".join(map(_line, cases))
+        case "case":
+            return _case(await moderation.case(actor, command.arg.strip("`")))
+        case "history":
+            match = _USER.match(command.arg)
+            user = (match.group(1) or match.group(2)) if match else command.arg
+            cases = await moderation.history(actor, user)
+            if not cases:
+                return f"No cases for <@{user}>."
+            return f"*Cases for <@{user}>*, newest first:\n" + "\n".join(map(_line, cases))
+        case "test":
+            return "Under the current policy: " + _verdict(
+                await moderation.test(actor, command.arg)
+            )
+        case "stats":
+            stats = await moderation.stats(actor)
+            return "*Stats*\n" + "\n".join(f"• {k}: {v:g}" for k, v in sorted(stats.items()))
+        case "policy":
+            version = await moderation.reload_policy(actor)
+            return f"Policy reloaded: version `{version}`."
+        case "shadow":
+            switch, _, where = command.arg.partition(" ")
+            on = switch.lower() == "on"
+            channel = _CHANNEL.match(where.strip())
+            category = where.strip() if where.strip() and not channel else None
+            await moderation.set_shadow(
+                actor, on, channel=channel.group(1) if channel else None, category=category
+            )
+            scope = (
+                f" in <#{channel.group(1)}>" if channel else f" for {category}" if category else ""
+            )
+            return (
+                f"Shadow mode *on*{scope}: modtriage decides and records, and enforces nothing."
+                if on
+                else f"Shadow mode *off*{scope}: modtriage enforces the policy."
+            )
+        case "ask":
+            text = await fetch(command.arg)
+            return "That message, under the current policy: " + _verdict(
+                await moderation.test(actor, text)
+            )
+        case _:
+            return USAGE

@@ -1,0 +1,86 @@
+"""Who is asking, as the moderation service needs it: an :class:`~bot.review.actor.Actor` with
+roles taken from Slack.
+
+Slack has no roles; modtriage maps workspace admins and owners to the role ``admin`` and every
+user group the member belongs to to its handle (``@moderators`` -> ``moderators``), so a policy's
+``moderators.roles`` can name a user group. Lookups are cached for ``ttl_s``. When Slack refuses
+a lookup (a missing scope) the member gets no roles: permissions fail closed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.review.actor import Actor
+
+__all__ = ["SlackDirectory"]
+
+log = structlog.get_logger(__name__)
+
+
+class SlackDirectory:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._users: dict[str, tuple[float, tuple[str, bool, tuple[str, ...]]]] = {}
+        self._groups: tuple[float, dict[str, tuple[str, ...]]] | None = None
+
+    async def actor(self, team: str, user_id: str, name: str = "") -> Actor:
+        display, is_admin, roles = await self._user(user_id)
+        groups = await self._user_groups()
+        roles = roles + tuple(h for h, members in groups.items() if user_id in members)
+        return Actor(
+            platform="slack",
+            workspace=team,
+            user_id=user_id,
+            name=display or name,
+            roles=tuple(dict.fromkeys(roles)),
+            is_admin=is_admin,
+        )
+
+    async def _user(self, user_id: str) -> tuple[str, bool, tuple[str, ...]]:
+        cached = self._users.get(user_id)
+        if cached and self._clock() - cached[0] < self._ttl_s:
+            return cached[1]
+        try:
+            reply = await self._client.users_info(user=user_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.info failed; no roles", user=user_id, error=str(exc))
+            return "", False, ()
+        user: dict[str, Any] = reply.get("user") or {}
+        profile: dict[str, Any] = user.get("profile") or {}
+        is_admin = bool(user.get("is_admin") or user.get("is_owner"))
+        name = str(profile.get("display_name") or user.get("real_name") or user.get("name") or "")
+        found = (name, is_admin, ("admin",) if is_admin else ())
+        self._users[user_id] = (self._clock(), found)
+        return found
+
+    async def _user_groups(self) -> dict[str, tuple[str, ...]]:
+        if self._groups and self._clock() - self._groups[0] < self._ttl_s:
+            return self._groups[1]
+        try:
+            reply = await self._client.usergroups_list(include_users=True)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("usergroups.list failed; no group roles", error=str(exc))
+            return {}
+        groups = {
+            str(g.get("handle")): tuple(g.get("users") or ())
+            for g in reply.get("usergroups") or []
+            if g.get("handle")
+        }
+        self._groups = (self._clock(), groups)
+        return groups

@@ -1,0 +1,82 @@
+"""Production mode of ``modtriage run``: platform adapters plus an in-process worker.
+
+Started when Slack or Discord tokens are set. Extra workers can run beside it
+(``modtriage worker``) on the same Redis; they share the consumer group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from bot.classifiers.base import Classifier
+from bot.errors import ConfigError
+from bot.metrics import Metrics
+from bot.policy import Policy
+from bot.review.service import ModerationService
+from bot.runtime import build_worker
+from bot.settings import Settings
+from bot.streams import Streams
+
+__all__ = ["platforms", "serve"]
+
+log = structlog.get_logger(__name__)
+
+
+def platforms(settings: Settings) -> list[str]:
+    """The platforms whose tokens are set."""
+    found = []
+    if settings.slack_bot_token is not None:
+        found.append("slack")
+    if settings.discord_token is not None:
+        found.append("discord")
+    return found
+
+
+async def serve(
+    *,
+    settings: Settings,
+    policy: Policy,
+    classifier: Classifier,
+    redis: aioredis.Redis,
+    metrics: Metrics,
+    stop: asyncio.Event,
+) -> None:
+    """Run the adapters for every configured platform and one worker until ``stop``.
+
+    Raises:
+        ConfigError: no platform is configured, or a platform's settings are incomplete.
+    """
+    names = platforms(settings)
+    if not names:
+        raise ConfigError("no platform token is set (MODTRIAGE_SLACK_BOT_TOKEN, _DISCORD_TOKEN)")
+    streams = Streams(namespace=settings.namespace)
+    moderation = ModerationService(
+        redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
+        classifier=classifier, stream_maxlen=settings.stream_maxlen,
+    )  # fmt: skip
+    worker = build_worker(
+        redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics
+    )
+    jobs: list[Coroutine[Any, Any, None]] = [worker.run(stop)]
+    if "slack" in names:
+        from bot.adapters.slack import run_slack
+
+        jobs.append(run_slack(settings, redis, moderation, stop))
+    if "discord" in names:
+        from bot.adapters.discord import run_discord
+
+        jobs.append(run_discord(settings, redis, moderation, stop, policy=policy))
+    tasks = [asyncio.create_task(job) for job in jobs]
+    log.info("serving", platforms=names, classifier=classifier.name, consumer=worker.consumer)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # an adapter that failed to start stops the whole process
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
