@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean venv encoder
+.PHONY: run test lint bench clean venv encoder test-vllm bench-vllm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ test: lint $(ENCODER)
 
 bench: $(STAMP) $(ENCODER)
 	$(BIN)/modtriage bench --json
+
+# Only the tests against real vLLM CPU servers (builds .cache/vllm-venv once: ~1.5 min, 2.5 GB).
+test-vllm: $(STAMP) $(ENCODER)
+	$(BIN)/pytest -q -m vllm
+
+# Both CPU vLLM servers beside the in-process encoder, 1 and 8 concurrent clients (optional).
+bench-vllm: $(STAMP) $(ENCODER)
+	$(BIN)/python -m tests.vllm.bench --json
 
 clean:
 	rm -rf $(VENV) $(BUILD_VENV) .cache .modtriage .pytest_cache .mypy_cache .ruff_cache

@@ -248,10 +248,17 @@ def bench(
         out.print(f"{key:32} {value}")
 
 
+eval_app = typer.Typer(help="Measure on labelled data (JSON Lines, DESIGN formats).")
+
+
 def _mount() -> None:
+    from bot.faq import commands as faq_commands
     from bot.review import commands as review_commands
 
     app.add_typer(review_commands.app)
+    app.add_typer(faq_commands.app, name="faq")
+    eval_app.command("faq")(faq_commands.eval_faq)
+    app.add_typer(eval_app, name="eval")
 
 
 _mount()

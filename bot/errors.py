@@ -8,7 +8,9 @@
     ├── StoreUnavailable            Redis cannot be reached (carries ``url``, ``retry_after``)
     ├── MalformedMessage            a stream entry or platform event cannot become a Message
     ├── ClassifierError             a model call failed (carries ``model``, ``retryable``)
-    │   ├── ClassifierTimeout
+    │   ├── ClassifierTimeout       no answer in time
+    │   ├── ClassifierUnavailable   server down, refusing (429/5xx) or its circuit is open
+    │   ├── ClassifierOutputInvalid the answer failed its schema (never guessed; counted)
     │   └── EscalationUnavailable   the frontier model cannot judge this case; it goes to human
     │       │                       review (carries ``reason``)
     │       ├── BudgetExhausted     the daily or monthly spending limit is reached (``period``,
@@ -36,7 +38,9 @@ __all__ = [
     "CaseConflict",
     "CaseNotFound",
     "ClassifierError",
+    "ClassifierOutputInvalid",
     "ClassifierTimeout",
+    "ClassifierUnavailable",
     "ConfigError",
     "EscalationUnavailable",
     "InvalidRequest",
@@ -101,6 +105,23 @@ class ClassifierError(ModtriageError):
 
 class ClassifierTimeout(ClassifierError):
     """A model call did not answer in time."""
+
+
+class ClassifierUnavailable(ClassifierError):
+    """The model server cannot answer now: unreachable, refusing (429/5xx), or its circuit is
+    open. ``status`` is the last HTTP status, if any."""
+
+    def __init__(self, model: str, reason: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(model, reason, retryable=True)
+
+
+class ClassifierOutputInvalid(ClassifierError):
+    """The model answered, but not in its schema. Never guessed at: counted and raised."""
+
+    def __init__(self, model: str, reason: str, *, output: str = "") -> None:
+        self.output = output[:500]
+        super().__init__(model, reason, retryable=False)
 
 
 class EscalationUnavailable(ClassifierError):

@@ -53,6 +53,15 @@ class Metrics:
             "modtriage_failures_total", "Batches or messages that failed and stay pending",
             ["kind"], registry=registry,
         )  # fmt: skip
+        self.classifier_invalid = Counter(
+            "modtriage_classifier_invalid_total", "Model answers that broke their schema",
+            ["model"], registry=registry,
+        )  # fmt: skip
+        self.classifier_fallbacks = Counter(
+            "modtriage_classifier_fallbacks_total",
+            "Texts a fallback model labelled because the configured one failed",
+            ["model", "kind"], registry=registry,
+        )  # fmt: skip
         self.escalations = Counter(
             "modtriage_escalations_total",
             "Messages escalated to the frontier model, by outcome (answered, cached, "

@@ -200,8 +200,18 @@ class Escalation(_Model):
 
 
 class FaqSettings(_Model):
+    """FAQ answers (``bot/faq``): the file is resolved relative to the policy file."""
+
     file: Path | None = None
     enabled: bool = True
+    min_similarity: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="hand off below; unset: the tuned default"
+    )
+    min_confidence: Probability | None = Field(
+        default=None, description="hand off when the best entry wins by less; unset: default"
+    )
+    cooldown: Duration = Field(default=86400, description="never repeat an answer in a thread")
+    questions_only: bool = Field(default=True, description="match only what looks like a question")
 
 
 class Policy(_Model):
@@ -313,7 +323,7 @@ def load_policy(path: Path | str) -> Policy:
         raise PolicyError(str(path), "(top level)", "is not a mapping", "start with 'categories:'")
     raw["version"] = hashlib.sha256(raw_text.encode()).hexdigest()[:12]
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
@@ -330,3 +340,7 @@ def load_policy(path: Path | str) -> Policy:
                 + ")"
             )
         raise PolicyError(str(path), key, problem, fix) from exc
+    if policy.faq.file is not None and not policy.faq.file.is_absolute():
+        faq = policy.faq.model_copy(update={"file": path.parent / policy.faq.file})
+        policy = policy.model_copy(update={"faq": faq})
+    return policy

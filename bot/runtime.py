@@ -8,6 +8,7 @@ import socket
 import redis.asyncio as aioredis
 
 from bot.classifiers.base import Classifier
+from bot.classifiers.encoder import Encoder
 from bot.metrics import Metrics
 from bot.pipeline.classify import ClassifyStage
 from bot.pipeline.decide import DecideStage
@@ -33,8 +34,17 @@ def build_stages(
     policy: Policy,
     classifier: Classifier,
     streams: Streams,
+    encoder: Encoder | None = None,
     metrics: Metrics | None = None,
 ) -> list[Stage]:
+    """The stages in order. With ``escalation.enabled`` in the policy, the escalate stage runs
+    after decide. With ``faq.file``, FAQ answers run after that, on ``encoder`` (the
+    classifier's, so there is one model), else on the ONNX encoder.
+
+    Raises:
+        PolicyError: the FAQ file is invalid.
+        ConfigError: the encoder is not built.
+    """
     stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),
         ClassifyStage(
@@ -55,6 +65,30 @@ def build_stages(
                 redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
             )
         )
+    if policy.faq.file is not None:
+        from bot.faq.entries import load_faqs
+        from bot.faq.matcher import FaqMatcher, MatchSettings
+        from bot.faq.stage import FaqStage
+
+        if encoder is None:
+            from bot.classifiers.onnx_encoder import OnnxEncoder
+
+            encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+        matcher = FaqMatcher(
+            faqs=load_faqs(policy.faq.file),
+            encoder=encoder,
+            settings=MatchSettings.from_policy(policy.faq),
+        )
+        stages.append(
+            FaqStage(
+                redis=redis,
+                policy=policy,
+                streams=streams,
+                matcher=matcher,
+                timeout_s=settings.model_timeout_s,
+                max_chars=settings.model_max_chars,
+            )
+        )
     return stages
 
 
@@ -66,6 +100,7 @@ def build_worker(
     classifier: Classifier,
     metrics: Metrics,
     consumer: str | None = None,
+    encoder: Encoder | None = None,
 ) -> Worker:
     streams = Streams(namespace=settings.namespace)
     return Worker(
@@ -77,6 +112,7 @@ def build_worker(
             policy=policy,
             classifier=classifier,
             streams=streams,
+            encoder=encoder,
             metrics=metrics,
         ),
         metrics=metrics,

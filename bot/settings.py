@@ -30,13 +30,38 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".modtriage"), description="embedded Redis, caches")
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
     policy: Path = Field(default=_REPO_POLICY)
-    classifier: Literal["embedded", "rules"] = Field(
-        default="rules", description="the small model: 'embedded' (CPU) or 'rules' only"
+    classifier: Literal["embedded", "rules", "vllm"] = Field(
+        default="rules",
+        description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",
     )
     encoder_dir: Path = Field(
         default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
+
+    # vLLM (classifier="vllm"): the small LLM on /v1/chat/completions, see deploy/vllm/
+    vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible")
+    vllm_model: str = Field(default="qwen3-4b-instruct", description="the served model name")
+    vllm_prompt_format: Literal[
+        "instruct", "llama-guard-3", "qwen3-guard", "shieldgemma", "granite-guardian"
+    ] = Field(default="instruct", description="how the model is asked; see deploy/vllm/")
+    vllm_api_key: SecretStr | None = Field(default=None, description="vLLM's --api-key, if set")
+    vllm_cascade: Literal["every", "uncertain"] = Field(
+        default="uncertain",
+        description="LLM on every message, or only where the embedded model is unsure",
+    )
+    vllm_fallback: Literal["embedded", "rules"] = Field(
+        default="embedded", description="answers (marked degraded) when vLLM cannot"
+    )
+    vllm_timeout_s: float = Field(default=5.0, gt=0, description="per request")
+    vllm_max_concurrency: int = Field(default=8, ge=1, le=256)
+    vllm_retries: int = Field(default=2, ge=0, le=10, description="after the first attempt")
+    vllm_breaker_failures: int = Field(default=5, ge=1, description="then the circuit opens")
+    vllm_breaker_reset_s: float = Field(default=30.0, gt=0, description="then one probe")
+    # the sentence encoder: in-process ONNX, or the same model on vLLM's /v1/embeddings
+    encoder: Literal["onnx", "vllm"] = "onnx"
+    vllm_embeddings_url: str = Field(default="http://127.0.0.1:8001/v1")
+    vllm_embeddings_model: str = "all-MiniLM-L6-v2"
 
     batch_size: int = Field(default=32, ge=1, le=1024)
     block_ms: int = Field(default=200, ge=1)

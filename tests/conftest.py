@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import EmbeddedRedis, Redis, redis_client
 from bot.metrics import Metrics
-from bot.policy import Policy, load_policy
+from bot.policy import FaqSettings, Policy, load_policy
 from bot.settings import Settings
 from tests.harness import ChatHarness
 
@@ -71,7 +71,10 @@ def settings(redis_url: str, namespace: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def default_policy() -> Policy:
-    return load_policy(DEFAULT_POLICY)
+    """The default policy for moderation tests: FAQ answers off (tests/test_faq_* turn them on),
+    so a question in a moderation test gets no reply and no encoder is loaded."""
+    policy = load_policy(DEFAULT_POLICY)
+    return policy.model_copy(update={"faq": FaqSettings()})
 
 
 @pytest.fixture

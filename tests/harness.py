@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.action import Action
 from bot.classifiers.base import Classifier
+from bot.classifiers.encoder import Encoder
 from bot.connection import Redis
 from bot.message import Author, Message, Platform
 from bot.metrics import Metrics
@@ -36,6 +37,7 @@ class ChatHarness:
         metrics: Metrics,
         platform: Platform = "console",
         workspace: str = "T1",
+        encoder: Encoder | None = None,
     ) -> None:
         self.redis = redis
         self.settings = settings
@@ -46,7 +48,7 @@ class ChatHarness:
         self.ingest = Ingest(redis=redis, streams=self.streams)
         self.worker: Worker = build_worker(
             redis=redis, settings=settings, policy=policy, classifier=classifier,
-            metrics=metrics, consumer="harness",
+            metrics=metrics, consumer="harness", encoder=encoder,
         )  # fmt: skip
         self._ids = itertools.count(1)
         self._clock = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -38,6 +38,8 @@ def test_run_replays_the_sample_conversation_on_embedded_redis(tmp_path: Path) -
     assert "ACT spam · rules: spam (link:scam on 'free nitro'" in out
     assert "ACT spam · rules: spam (flood on '7 messages in 10s'" in out
     assert "ACT spam · rules: spam (duplicates on '4 messages in 60s'" in out
+    assert "· FAQ python_versions (" in out  # answered from the approved text
+    assert "reply in thread: 'We support the Python versions" in out
     assert "@lena: 'can someone give me assistance with the plugin API?" in out
     # Run twice: the second run does not trip over the first one's keys.
     again = modtriage("run", tmp_path=tmp_path)

@@ -103,6 +103,9 @@ def describe_verdict(message: Message, verdict: Verdict, actions: Iterable[str] 
     why = f" · {verdict.stage}: {verdict.explain()}" if verdict.evidence else ""
     model = f" · model {verdict.model}" if verdict.model else ""
     shadow = " · [italic]shadow[/]" if verdict.shadow else ""
+    faq = verdict.classification.faq if verdict.classification else None
+    if faq is not None:
+        model += f" · FAQ {faq.faq_id} ({faq.score:.2f})"
     done = ", ".join(actions)
     tail = f"\n      ↳ {done}" if done else ""
     return f"{head}\n   → [{style}]{what}[/]{why}{model}{shadow}{tail}"

@@ -2,27 +2,118 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.classifiers.base import Classifier
+from bot.classifiers.breaker import CircuitBreaker, CircuitState
+from bot.classifiers.cascade import CascadeClassifier, CascadeMode
 from bot.classifiers.encoder import Encoder
 from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.retry import RetryPolicy
 from bot.classifiers.rules_only import RulesOnlyClassifier
+from bot.classifiers.vllm_classifier import VllmClassifier
+from bot.classifiers.vllm_encoder import VllmEncoder
+from bot.classifiers.vllm_prompt import PromptFormat
 from bot.errors import ConfigError
 from bot.policy import Policy
 from bot.settings import Settings
 
-__all__ = ["Classifier", "Encoder", "OnnxEncoder", "RulesOnlyClassifier", "build_classifier"]
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from bot.metrics import Metrics
+
+__all__ = [
+    "CascadeClassifier",
+    "CascadeMode",
+    "CircuitBreaker",
+    "CircuitState",
+    "Classifier",
+    "Encoder",
+    "OnnxEncoder",
+    "PromptFormat",
+    "RetryPolicy",
+    "RulesOnlyClassifier",
+    "VllmClassifier",
+    "VllmEncoder",
+    "build_classifier",
+    "build_encoder",
+]
 
 
-def build_classifier(settings: Settings, policy: Policy) -> Classifier:
+def build_classifier(
+    settings: Settings, policy: Policy, *, metrics: Metrics | None = None
+) -> Classifier:
     """The classifier the settings name.
 
     Raises:
         ConfigError: the named classifier cannot be built here.
     """
-    del policy  # models fitted to a policy's categories use it
     if settings.classifier == "rules":
         return RulesOnlyClassifier()
+    if settings.classifier == "vllm":
+        return _vllm_classifier(settings, policy, metrics)
     raise ConfigError(
         f"classifier {settings.classifier!r} is not available in this build; "
         "set MODTRIAGE_CLASSIFIER=rules"
+    )
+
+
+def build_encoder(settings: Settings) -> Encoder:
+    """The sentence encoder the settings name: in-process ONNX, or the same model on vLLM.
+
+    Raises:
+        ConfigError: the ONNX export is missing (run ``make encoder``).
+    """
+    if settings.encoder == "vllm":
+        return VllmEncoder(
+            client=_client(settings, settings.vllm_embeddings_url),
+            model=settings.vllm_embeddings_model,
+            retry=RetryPolicy(attempts=settings.vllm_retries + 1),
+            breaker=CircuitBreaker(
+                failures=settings.vllm_breaker_failures, reset_after_s=settings.vllm_breaker_reset_s
+            ),
+        )
+    return OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+
+
+def _client(settings: Settings, base_url: str) -> AsyncOpenAI:
+    from openai import AsyncOpenAI  # lazy: only the vLLM path needs the SDK loaded
+
+    key = settings.vllm_api_key.get_secret_value() if settings.vllm_api_key else "EMPTY"
+    # retries are ours (jitter, circuit breaker), so the SDK's own are off
+    return AsyncOpenAI(
+        base_url=base_url, api_key=key, max_retries=0, timeout=settings.vllm_timeout_s
+    )
+
+
+def _vllm_classifier(settings: Settings, policy: Policy, metrics: Metrics | None) -> Classifier:
+    if settings.vllm_cascade == "uncertain" and settings.vllm_fallback == "rules":
+        raise ConfigError(
+            "vllm_cascade='uncertain' asks the LLM only where the embedded model is unsure, so "
+            "it needs vllm_fallback='embedded'; or set MODTRIAGE_VLLM_CASCADE=every"
+        )
+    first: Classifier = (
+        RulesOnlyClassifier()
+        if settings.vllm_fallback == "rules"
+        else build_classifier(settings.model_copy(update={"classifier": "embedded"}), policy)
+    )
+    llm = VllmClassifier(
+        client=_client(settings, settings.vllm_url),
+        model=settings.vllm_model,
+        policy=policy,
+        prompt_format=PromptFormat(settings.vllm_prompt_format),
+        max_concurrency=settings.vllm_max_concurrency,
+        retry=RetryPolicy(attempts=settings.vllm_retries + 1),
+        breaker=CircuitBreaker(
+            failures=settings.vllm_breaker_failures, reset_after_s=settings.vllm_breaker_reset_s
+        ),
+        invalid=metrics.classifier_invalid if metrics else None,
+    )
+    return CascadeClassifier(
+        first=first,
+        second=llm,
+        policy=policy,
+        mode=settings.vllm_cascade,
+        fallbacks=metrics.classifier_fallbacks if metrics else None,
     )

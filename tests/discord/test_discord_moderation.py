@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.action import Reply
+from bot.faq.feedback import FeedbackCount
 from tests.discord.conftest import DiscordStack
 
 pytestmark = pytest.mark.discord
@@ -317,11 +318,16 @@ async def test_an_faq_answer_collects_one_vote_per_member(stack: DiscordStack) -
     answer = reply.response
     first = await fake.click(answer, "mt:faq:up:reset-password", user="alice")
     [thanks] = await fake.answered(first)
+    changed = await fake.click(answer, "mt:faq:down:reset-password", user="alice")
+    [noted] = await fake.answered(changed)
     again = await fake.click(answer, "mt:faq:down:reset-password", user="alice")
     [refused] = await fake.answered(again)
     assert thanks.body["data"]["content"] == "Thanks, noted."
+    assert noted.body["data"]["content"] == "Thanks, noted."  # a member may change their mind
     assert refused.body["data"]["content"] == "You already rated this answer."
-    assert await stack.bot.feedback.totals() == {"reset-password:helpful": 1}
+    assert await stack.bot.feedback.counts() == {
+        "reset-password": FeedbackCount(helpful=0, not_helpful=1)
+    }
 
 
 async def test_moderators_open_a_case_by_id_and_reload_the_policy(stack: DiscordStack) -> None:

@@ -16,7 +16,7 @@ from bot.adapters.discord.commands import ModCog
 from bot.adapters.discord.events import Inbound
 from bot.adapters.discord.outbound import DiscordAdapter
 from bot.adapters.discord.views import DYNAMIC_ITEMS
-from bot.adapters.feedback import FaqFeedback
+from bot.faq.feedback import FaqFeedback
 from bot.pipeline.ingest import Ingest
 from bot.review.interface import Moderation
 from bot.streams import Streams

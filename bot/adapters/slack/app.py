@@ -38,6 +38,7 @@ from bot.adapters.slack.payloads import (
 )
 from bot.case import Case
 from bot.errors import ActionError, MalformedMessage, ReviewError
+from bot.faq.feedback import FaqFeedback
 from bot.pipeline.ingest import Ingest
 from bot.review.actor import Actor
 from bot.review.decision import Decision
@@ -94,6 +95,7 @@ class SlackBot:
     ) -> None:
         self._redis = redis
         self._streams = streams
+        self._feedback = FaqFeedback(redis=redis, streams=streams)
         self._ingest = ingest
         self._moderation = moderation
         self._adapter = adapter
@@ -296,12 +298,13 @@ class SlackBot:
         pressed = body["actions"][0]
         helpful = pressed["action_id"] == cards.ACTIONS["faq_helpful"]
         faq = str(pressed.get("value") or "unknown")
-        await self._redis.hincrby(
-            f"{self._streams.prefix}:faq:feedback",
-            f"{faq}:{'helpful' if helpful else 'unhelpful'}",
-            1,
-        )
         message = body.get("message", {})
+        await self._feedback.record(
+            faq_id=faq,
+            helpful=helpful,
+            voter=body["user"]["id"],
+            answer=f"{body['channel']['id']}:{message.get('ts', '')}",
+        )
         try:
             await client.chat_update(
                 channel=body["channel"]["id"],

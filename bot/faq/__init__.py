@@ -1,0 +1,36 @@
+"""FAQ answers from text moderators approved, with a hand-off for everything else."""
+
+from __future__ import annotations
+
+from bot.faq.channels import FaqChannels
+from bot.faq.cooldown import ThreadCooldown
+from bot.faq.entries import FaqEntry, FaqFile, append_entry, load_faqs
+from bot.faq.evaluation import FaqEvalReport, FaqRow, evaluate, read_faq_rows
+from bot.faq.feedback import FaqFeedback, FeedbackCount
+from bot.faq.keys import FaqKeys
+from bot.faq.matcher import FaqCandidate, FaqDecision, FaqIndex, FaqMatcher, MatchSettings
+from bot.faq.questions import looks_like_question
+from bot.faq.stage import FaqStage
+
+__all__ = [
+    "FaqCandidate",
+    "FaqChannels",
+    "FaqDecision",
+    "FaqEntry",
+    "FaqEvalReport",
+    "FaqFeedback",
+    "FaqFile",
+    "FaqIndex",
+    "FaqKeys",
+    "FaqMatcher",
+    "FaqRow",
+    "FaqStage",
+    "FeedbackCount",
+    "MatchSettings",
+    "ThreadCooldown",
+    "append_entry",
+    "evaluate",
+    "load_faqs",
+    "looks_like_question",
+    "read_faq_rows",
+]

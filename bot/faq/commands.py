@@ -1,0 +1,299 @@
+"""Moderators' FAQ commands and ``modtriage eval faq``.
+
+Mount in ``bot/cli.py``::
+
+    from bot.faq import commands as faq_commands
+    app.add_typer(faq_commands.app, name="faq")
+    eval_app.command("faq")(faq_commands.eval_faq)      # next to `eval moderation`
+
+which gives::
+
+    modtriage faq list [--faqs F] [--feedback] [--json]
+    modtriage faq add ID -q "question" [-q ...] --answer "approved text" [--faqs F]
+    modtriage faq test "how do I ...?" [--faqs F] [--json]   top three, scores, decision
+    modtriage faq channel C123 on|off|policy                  per-channel switch (Redis)
+    modtriage eval faq FILE.jsonl --faqs FAQS.yaml [--json] [--curve]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.errors import ConfigError, ModtriageError
+from bot.faq.entries import FaqEntry, FaqFile, append_entry, load_faqs
+from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
+from bot.faq.matcher import FaqMatcher, MatchSettings
+from bot.faq.questions import looks_like_question
+from bot.policy import Policy, load_policy
+from bot.settings import Settings
+
+__all__ = ["app", "eval_faq"]
+
+T = TypeVar("T")
+
+app = typer.Typer(help="FAQ answers from approved text.", no_args_is_help=True)
+
+FaqsOption = Annotated[
+    Path | None,
+    typer.Option("--faqs", help="FAQ YAML (default: the policy's faq.file)"),
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="policy YAML (default: MODTRIAGE_POLICY)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _fail(exc: ModtriageError) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
+    return typer.Exit(2)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except ModtriageError as exc:
+        raise _fail(exc) from exc
+
+
+def _policy(path: Path | None, settings: Settings) -> Policy:
+    return load_policy(path or settings.policy)
+
+
+def _faq_path(faqs: Path | None, policy_path: Path | None, settings: Settings) -> Path:
+    if faqs is not None:
+        return faqs
+    policy = _policy(policy_path, settings)
+    if policy.faq.file is None:
+        raise ConfigError("the policy has no faq.file; add faq: {file: faq.yaml} or pass --faqs")
+    return policy.faq.file
+
+
+def _matcher(faqs: FaqFile, settings: Settings, match: MatchSettings) -> FaqMatcher:
+    from bot.classifiers.onnx_encoder import OnnxEncoder
+
+    encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+    return FaqMatcher(faqs=faqs, encoder=encoder, settings=match)
+
+
+def _match_settings(
+    faqs_given: bool, policy_path: Path | None, settings: Settings
+) -> MatchSettings:
+    """The policy's thresholds when the FAQ comes from the policy, else the defaults."""
+    if faqs_given and policy_path is None:
+        return MatchSettings()
+    return MatchSettings.from_policy(_policy(policy_path, settings).faq)
+
+
+@app.command("list")
+def list_faqs(
+    faqs: FaqsOption = None,
+    policy: PolicyOption = None,
+    feedback: Annotated[
+        bool, typer.Option("--feedback", help="add helpful / not helpful votes from Redis")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The entries of the FAQ: id, example questions, answer (and votes with --feedback)."""
+    settings = Settings()
+    try:
+        loaded = load_faqs(_faq_path(faqs, policy, settings))
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    votes: dict[str, Any] = {}
+    if feedback:
+        votes = _run(_feedback_counts(settings))
+    if as_json:
+        entries = [
+            {**e.model_dump(mode="json"), **({"feedback": votes[e.id]} if e.id in votes else {})}
+            for e in loaded.faqs
+        ]
+        typer.echo(json.dumps({"file": loaded.path, "version": loaded.version, "faqs": entries}))
+        return
+    table = Table(title=f"{loaded.path} ({len(loaded.faqs)} entries, version {loaded.version})")
+    table.add_column("id")
+    table.add_column("questions", justify="right")
+    table.add_column("answer")
+    if feedback:
+        table.add_column("helpful / not", justify="right")
+    for entry in loaded.faqs:
+        answer = entry.answer if len(entry.answer) <= 60 else entry.answer[:59] + "…"
+        row = [entry.id, str(len(entry.questions)), escape(answer)]
+        if feedback:
+            count = votes.get(entry.id, {"helpful": 0, "not_helpful": 0})
+            row.append(f"{count['helpful']} / {count['not_helpful']}")
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+
+
+async def _feedback_counts(settings: Settings) -> dict[str, Any]:
+    from bot.connection import connect
+    from bot.faq.feedback import FaqFeedback
+    from bot.streams import Streams
+
+    async with connect(settings) as redis:
+        streams = Streams(namespace=settings.namespace)
+        counts = await FaqFeedback(redis=redis, streams=streams).counts()
+    return {k: v.model_dump() for k, v in counts.items()}
+
+
+@app.command("add")
+def add(
+    faq_id: Annotated[str, typer.Argument(metavar="ID", help="new entry id, e.g. reset_password")],
+    question: Annotated[
+        list[str], typer.Option("--question", "-q", help="an example question (repeat)")
+    ],
+    answer: Annotated[str, typer.Option(help="the approved answer text")],
+    faqs: FaqsOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Add an entry to the FAQ file (comments and layout kept; validated before writing)."""
+    settings = Settings()
+    try:
+        path = _faq_path(faqs, policy, settings)
+        entry = FaqEntry(id=faq_id, questions=tuple(question), answer=answer)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    except ValueError as exc:
+        raise _fail(ConfigError(str(exc))) from exc
+    try:
+        updated = append_entry(path, entry)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"added {faq_id} to {path} ({len(updated.faqs)} entries, version {updated.version})")
+
+
+@app.command("test")
+def try_question(
+    question: Annotated[str, typer.Argument(help="a question as a member would ask it")],
+    faqs: FaqsOption = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the top three entries for a question, their scores, and the decision."""
+    settings = Settings()
+    try:
+        path = _faq_path(faqs, policy, settings)
+        loaded = load_faqs(path)
+        match = _match_settings(faqs is not None, policy, settings)
+        matcher = _matcher(loaded, settings, match)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    decision = _run(matcher.match([question]))[0]
+    asks = looks_like_question(question)
+    if as_json:
+        out = {"question": question, "looks_like_question": asks, **decision.model_dump()}
+        typer.echo(json.dumps(out))
+        return
+    console = Console(highlight=False)
+    table = Table(title=f"{escape(question)!r}")
+    table.add_column("#", justify="right")
+    table.add_column("entry")
+    table.add_column("similarity", justify="right")
+    table.add_column("confidence", justify="right")
+    for rank, candidate in enumerate(decision.candidates, start=1):
+        table.add_row(
+            str(rank),
+            candidate.faq_id,
+            f"{candidate.similarity:.3f}",
+            f"{candidate.confidence:.3f}",
+        )
+    console.print(table)
+    console.print(f"looks like a question: {'yes' if asks else 'no (the bot would stay silent)'}")
+    console.print(f"decision: {escape(decision.reason)}")
+    if decision.faq_id is not None:
+        console.print(f"answer: {escape(loaded.entry(decision.faq_id).answer)}")
+
+
+@app.command("channel")
+def channel(
+    channel_id: Annotated[str, typer.Argument(metavar="CHANNEL", help="channel id")],
+    state: Annotated[
+        Literal["on", "off", "policy"],
+        typer.Argument(help="on, off, or policy (drop the switch, follow the policy)"),
+    ],
+) -> None:
+    """Switch FAQ answers on or off in one channel for every worker at once."""
+    settings = Settings()
+    _run(_switch(settings, channel_id, {"on": True, "off": False, "policy": None}[state]))
+    typer.echo(f"faq answers in {channel_id}: {state}")
+
+
+async def _switch(settings: Settings, channel_id: str, on: bool | None) -> None:
+    from bot.connection import connect
+    from bot.faq.channels import FaqChannels
+    from bot.faq.keys import FaqKeys
+    from bot.streams import Streams
+
+    async with connect(settings) as redis:
+        keys = FaqKeys(Streams(namespace=settings.namespace))
+        await FaqChannels(redis=redis, keys=keys).switch(channel_id, on)
+
+
+def eval_faq(
+    file: Annotated[Path, typer.Argument(help='JSONL rows {"text", "faq": id | null, "source"}')],
+    faqs: FaqsOption = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="messages per encoder call")] = 32,
+    questions_only: Annotated[
+        bool,
+        typer.Option("--questions-only", help="hand off rows the question test rejects"),
+    ] = False,
+    show_curve: Annotated[
+        bool, typer.Option("--curve", help="also print the precision/coverage trade-off")
+    ] = False,
+) -> None:
+    """Measure FAQ answers on labelled rows: precision of answers, coverage, hand-offs."""
+    settings = Settings()
+    try:
+        loaded = load_faqs(_faq_path(faqs, policy, settings))
+        match = _match_settings(faqs is not None, policy, settings)
+        rows = read_faq_rows(file)
+        matcher = _matcher(loaded, settings, match)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    report, decisions = _run(
+        evaluate(
+            rows, matcher, dataset=file.name, batch_size=batch_size, questions_only=questions_only
+        )
+    )
+    if as_json:
+        typer.echo(report_json(report))
+        return
+    floor = matcher.index.min_similarity if matcher.index else 0.0
+    console = Console(highlight=False)
+    table = Table(title=f"{report.dataset}: {report.n} rows, FAQ {loaded.path}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("in_scope_accuracy", "answered_precision", "in_scope_coverage", "oos_recall"):
+        table.add_row(key, f"{getattr(report, key):.3f}")
+    table.add_row("throughput (msg/s)", f"{report.throughput_msgs_per_s:.1f}")
+    table.add_row("latency p50 / p99 (ms)", f"{report.latency_ms.p50} / {report.latency_ms.p99}")
+    console.print(table)
+    console.print(
+        f"thresholds: min_similarity {floor:.3f}"
+        + (" (calibrated on the FAQ file)" if match.min_similarity is None else "")
+        + f", min_confidence {match.min_confidence}"
+    )
+    if show_curve:
+        trade = Table(title="trade-off: one threshold moves, the other stays")
+        for column in ("min_similarity", "min_confidence", "precision", "coverage", "oos_recall"):
+            trade.add_column(column, justify="right")
+        for p in curve(rows, decisions, floor, match.min_confidence):
+            trade.add_row(
+                f"{p.min_similarity:.3f}",
+                f"{p.min_confidence:.3f}",
+                f"{p.answered_precision:.3f}",
+                f"{p.in_scope_coverage:.3f}",
+                f"{p.oos_recall:.3f}",
+            )
+        console.print(trade)

@@ -1,0 +1,140 @@
+"""Stage: answer allowed questions from the FAQ, after moderation has decided.
+
+Runs after ``decide``. Only a message whose verdict routes it to ``allow`` (and that is not in
+shadow mode, not from a bot, in a channel where answers are on, and that looks like a question)
+is matched. A confident match appends a :class:`~bot.action.Reply` in the message's thread
+with the approved answer and feedback buttons, records the match in the verdict's
+classification, and claims the (thread, entry) pair so the bot never repeats itself there.
+Everything else is left alone: a hand-off is silence, for a person to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+import structlog
+
+from bot.action import Reply, action_id
+from bot.classification import Classification, FaqMatch
+from bot.errors import ClassifierError
+from bot.faq.channels import FaqChannels
+from bot.faq.cooldown import ThreadCooldown
+from bot.faq.keys import FaqKeys
+from bot.faq.matcher import FaqDecision, FaqMatcher
+from bot.faq.questions import looks_like_question
+from bot.message import Message
+from bot.pipeline.assessment import Assessment
+from bot.policy import Policy
+from bot.streams import Streams
+from bot.verdict import Route
+
+__all__ = ["FaqStage"]
+
+log = structlog.get_logger(__name__)
+
+
+class FaqStage:
+    name = "faq"
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        policy: Policy,
+        streams: Streams,
+        matcher: FaqMatcher,
+        timeout_s: float = 10.0,
+        max_chars: int = 2000,
+    ) -> None:
+        self._policy = policy
+        self._matcher = matcher
+        self._timeout_s = timeout_s
+        self._max_chars = max_chars
+        keys = FaqKeys(streams)
+        self._channels = FaqChannels(redis=redis, keys=keys)
+        self._cooldown = ThreadCooldown(redis=redis, keys=keys, seconds=policy.faq.cooldown)
+
+    def _askable(self, item: Assessment) -> bool:
+        verdict, message = item.verdict, item.message
+        if verdict is None or verdict.route is not Route.ALLOW or verdict.shadow:
+            return False
+        if message.author.is_bot or message.is_blank:
+            return False
+        if self._policy.is_shadow(None, message.channel):
+            return False
+        return not self._policy.faq.questions_only or looks_like_question(message.text)
+
+    async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
+        out = list(batch)
+        asking = [i for i, item in enumerate(batch) if self._askable(item)]
+        if not asking:
+            return out
+        enabled = await self._channels.enabled(
+            self._policy, {batch[i].message.channel for i in asking}
+        )
+        asking = [i for i in asking if enabled[batch[i].message.channel]]
+        if not asking:
+            return out
+        texts = [batch[i].message.text[: self._max_chars] for i in asking]
+        try:
+            await self._matcher.prepare()  # once per process: embeds the FAQ's questions
+            decisions = await asyncio.wait_for(self._matcher.match(texts), self._timeout_s)
+        except (ClassifierError, TimeoutError) as exc:
+            # A missed answer is a hand-off; moderation's verdict must still be committed.
+            log.warning("faq matching failed, handing off", error=repr(exc), size=len(texts))
+            return out
+        for i, decision in zip(asking, decisions, strict=True):
+            out[i] = await self._answer(batch[i], decision)
+        return out
+
+    async def _answer(self, item: Assessment, decision: FaqDecision) -> Assessment:
+        message = item.message
+        if decision.faq_id is None or decision.best is None:
+            log.debug("faq hand-off", message_key=message.key, reason=decision.reason)
+            return item
+        if not await self._cooldown.claim(message, decision.faq_id):
+            log.info("faq already answered in this thread", message_key=message.key)
+            return item
+        entry = self._matcher.faqs.entry(decision.faq_id)
+        reply = _reply(message, decision.faq_id, entry.answer, decision.reason)
+        found = FaqMatch(faq_id=decision.faq_id, score=decision.best.confidence)
+        verdict = item.verdict
+        if verdict is None:  # _askable only lets through assessments that have one
+            return item
+        classification = verdict.classification or item.classification
+        if classification is None:
+            classification = Classification(scores={}, model=self._matcher.name, faq=found)
+        else:
+            classification = classification.model_copy(update={"faq": found})
+        verdict = verdict.model_copy(
+            update={
+                "classification": classification,
+                "action_ids": (*verdict.action_ids, reply.id),
+            }
+        )
+        return item.model_copy(
+            update={
+                "verdict": verdict,
+                "classification": classification,
+                "actions": (*item.actions, reply),
+            }
+        )
+
+
+def _reply(message: Message, faq_id: str, answer: str, reason: str) -> Reply:
+    return Reply(
+        id=action_id(message.key, "reply", f"faq:{faq_id}"),
+        platform=message.platform,
+        workspace=message.workspace,
+        channel=message.channel,
+        message_id=message.id,
+        user_id=message.author.id,
+        message_key=message.key,
+        reason=f"faq {faq_id}: {reason}",
+        text=answer,
+        thread=message.thread or message.id,
+        feedback_buttons=True,
+        faq_id=faq_id,
+    )
