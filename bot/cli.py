@@ -240,6 +240,10 @@ def bench(
     settings = _settings()
     policy = _policy(settings)
     result = _run(run_bench(settings=settings, policy=policy, messages=messages))
+    if settings.classifier == "embedded":
+        from bot.classifiers.benchmark import classifier_benchmark
+
+        result |= classifier_benchmark(settings, policy)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -248,17 +252,16 @@ def bench(
         out.print(f"{key:32} {value}")
 
 
-eval_app = typer.Typer(help="Measure on labelled data (JSON Lines, DESIGN formats).")
-
-
 def _mount() -> None:
+    from bot.classifiers import commands as classifier_commands
     from bot.faq import commands as faq_commands
     from bot.review import commands as review_commands
 
     app.add_typer(review_commands.app)
+    app.command("train")(classifier_commands.train)
     app.add_typer(faq_commands.app, name="faq")
-    eval_app.command("faq")(faq_commands.eval_faq)
-    app.add_typer(eval_app, name="eval")
+    classifier_commands.eval_app.command("faq")(faq_commands.eval_faq)
+    app.add_typer(classifier_commands.eval_app, name="eval")
 
 
 _mount()

@@ -70,10 +70,14 @@ def build_stages(
         from bot.faq.matcher import FaqMatcher, MatchSettings
         from bot.faq.stage import FaqStage
 
-        if encoder is None:
-            from bot.classifiers.onnx_encoder import OnnxEncoder
+        if encoder is None:  # one model: the embedded classifier's encoder when there is one
+            from bot.classifiers import EmbeddedClassifier, build_encoder
 
-            encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+            encoder = (
+                classifier.encoder
+                if isinstance(classifier, EmbeddedClassifier)
+                else build_encoder(settings)
+            )
         matcher = FaqMatcher(
             faqs=load_faqs(policy.faq.file),
             encoder=encoder,

@@ -31,13 +31,18 @@ class Settings(BaseSettings):
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
     policy: Path = Field(default=_REPO_POLICY)
     classifier: Literal["embedded", "rules", "vllm"] = Field(
-        default="rules",
+        default="embedded",
         description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",
     )
     encoder_dir: Path = Field(
         default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
+    heads: Path | None = Field(
+        default=None,
+        description="moderation heads (stem of .npz/.json); unset: the ones `modtriage train` "
+        "fitted for this policy under data_dir/heads/, else the packaged ones",
+    )
 
     # vLLM (classifier="vllm"): the small LLM on /v1/chat/completions, see deploy/vllm/
     vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible")

@@ -110,3 +110,19 @@ def test_bad_settings_name_the_variable(
     result = modtriage("classify", "hello", tmp_path=tmp_path, env={name: value})
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_make_run_default_uses_the_embedded_model(tmp_path: Path) -> None:
+    result = modtriage("run", tmp_path=tmp_path, env={"MODTRIAGE_CLASSIFIER": "embedded"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "classifier embedded:all-minilm-l6-v2@" in out
+    assert "51 messages decided." in out
+    # Self-harm is a support case: resources in the thread and a person, never a punishment.
+    support = out[out.index("@ana2: \"I don't want to be alive") :].split("\n")[:4]
+    assert "ACT self_harm · classify" in support[1]
+    assert "reply in thread: \"It sounds like you're going through a lot" in "\n".join(support)
+    assert "delete" not in "\n".join(support)
+    # The model alone never removes an ordinary question, whatever it scores.
+    ordinary = out[out.index("@lena: 'can someone give me assistance") :].split("\n")[1]
+    assert "→ ACT" not in ordinary

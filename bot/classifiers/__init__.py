@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from bot.classifiers.base import Classifier
 from bot.classifiers.breaker import CircuitBreaker, CircuitState
 from bot.classifiers.cascade import CascadeClassifier, CascadeMode
+from bot.classifiers.embedded import EmbeddedClassifier, find_heads
 from bot.classifiers.encoder import Encoder
+from bot.classifiers.heads import Heads
 from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.classifiers.retry import RetryPolicy
 from bot.classifiers.rules_only import RulesOnlyClassifier
@@ -29,7 +31,9 @@ __all__ = [
     "CircuitBreaker",
     "CircuitState",
     "Classifier",
+    "EmbeddedClassifier",
     "Encoder",
+    "Heads",
     "OnnxEncoder",
     "PromptFormat",
     "RetryPolicy",
@@ -47,15 +51,20 @@ def build_classifier(
     """The classifier the settings name.
 
     Raises:
-        ConfigError: the named classifier cannot be built here.
+        ConfigError: the named classifier cannot be built here (e.g. the encoder is not
+            exported yet, or the heads are missing).
     """
     if settings.classifier == "rules":
         return RulesOnlyClassifier()
+    if settings.classifier == "embedded":
+        encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+        heads = Heads.load(find_heads(policy, settings.data_dir, settings.heads))
+        return EmbeddedClassifier(encoder=encoder, heads=heads, policy=policy)
     if settings.classifier == "vllm":
         return _vllm_classifier(settings, policy, metrics)
     raise ConfigError(
         f"classifier {settings.classifier!r} is not available in this build; "
-        "set MODTRIAGE_CLASSIFIER=rules"
+        "set MODTRIAGE_CLASSIFIER=embedded or rules"
     )
 
 

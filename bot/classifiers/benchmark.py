@@ -1,0 +1,79 @@
+"""Speed and memory of the embedded classifier, for ``modtriage bench --json``."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+
+from bot.classifiers.embedded import EmbeddedClassifier, find_heads
+from bot.classifiers.heads import Heads
+from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.training import written_rows
+from bot.policy import Policy
+from bot.settings import Settings
+
+__all__ = ["classifier_benchmark"]
+
+
+def _rss_mib() -> float:
+    """Resident memory of this process now (Linux /proc), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def classifier_benchmark(
+    settings: Settings, policy: Policy, *, messages: int = 512, single: int = 200, repeats: int = 3
+) -> dict[str, float]:
+    """Median of ``repeats`` runs: batched (``settings.batch_size`` per call) and one message
+    per call, on ``settings.encoder_threads`` intra-op threads; encoder load time; this
+    process's resident memory after the runs (an upper bound for a worker's).
+
+    Keys: ``classifier_msgs_per_s_batched``, ``classifier_msgs_per_s_single``,
+    ``encoder_load_s``, ``worker_rss_mib`` (wall clock), and the same two rates per CPU-second
+    of this process, ``classifier_msgs_per_cpu_s_batched`` and ``..._single``, which say what
+    one free core does when the machine is shared.
+    """
+    texts = [r.row.text for r in written_rows()]
+    texts = (texts * (messages // len(texts) + 1))[:messages]
+    loads = []
+    for _ in range(max(repeats, 1)):
+        started = time.perf_counter()
+        encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+        loads.append(time.perf_counter() - started)
+    heads = Heads.load(find_heads(policy, settings.data_dir, settings.heads))
+    classifier = EmbeddedClassifier(encoder=encoder, heads=heads, policy=policy)
+
+    async def batched() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(0, len(texts), settings.batch_size):
+            await classifier.classify(texts[i : i + settings.batch_size])
+        n = len(texts)
+        return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
+
+    async def one_by_one() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for text in texts[:single]:
+            await classifier.classify([text])
+        return single / (time.perf_counter() - wall), single / (time.process_time() - cpu)
+
+    async def run() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        await classifier.classify(texts[:8])  # warm-up
+        return (
+            [await batched() for _ in range(repeats)],
+            [await one_by_one() for _ in range(repeats)],
+        )
+
+    batch_rates, single_rates = asyncio.run(run())
+    return {
+        "classifier_msgs_per_s_batched": round(statistics.median(r[0] for r in batch_rates), 1),
+        "classifier_msgs_per_s_single": round(statistics.median(r[0] for r in single_rates), 1),
+        # per CPU-second of this process: what one free core would do on a shared machine
+        "classifier_msgs_per_cpu_s_batched": round(statistics.median(r[1] for r in batch_rates), 1),
+        "classifier_msgs_per_cpu_s_single": round(statistics.median(r[1] for r in single_rates), 1),
+        "encoder_load_s": round(statistics.median(loads), 3),
+        "worker_rss_mib": round(_rss_mib(), 1),
+    }

@@ -1,0 +1,100 @@
+"""Moderation rows in the evaluation format, and their embeddings cached on disk.
+
+The format (DESIGN.md, "Evaluation formats"): one JSON object per line,
+``{"text": str, "labels": {category: 0|1}, "source": str, "meta": {...}?}``; ``labels`` holds
+only the categories the source annotated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.errors import ConfigError
+
+__all__ = ["ModerationRow", "cached_embeddings", "read_rows", "split_of"]
+
+
+class ModerationRow(BaseModel):
+    """One labelled text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    labels: dict[str, int] = Field(description="annotated categories only: 0 or 1")
+    source: str
+    meta: dict[str, Any] = {}
+
+    @property
+    def flagged(self) -> bool:
+        return any(v == 1 for v in self.labels.values())
+
+
+def read_rows(path: Path) -> list[ModerationRow]:
+    """Every row of a moderation JSONL file.
+
+    Raises:
+        ConfigError: the file cannot be read, or a line is not a row (its number is named).
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = ModerationRow.model_validate_json(line)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{path}:{number}: not a moderation row ({exc.errors()[0]['msg']}); expected "
+                '{"text": str, "labels": {category: 0|1}, "source": str, "meta": {...}}'
+            ) from exc
+        bad = {k: v for k, v in row.labels.items() if v not in (0, 1)}
+        if bad:
+            raise ConfigError(f"{path}:{number}: labels must be 0 or 1, got {bad}")
+        rows.append(row)
+    return rows
+
+
+def split_of(text: str, *, seed: int = 0) -> str:
+    """'train' (70 %), 'calib' (15 %) or 'val' (15 %), fixed by the text itself.
+
+    Hashing the normalised text keeps duplicates (retweets, repeated spam) in one split.
+    """
+    key = f"{seed}:{' '.join(text.lower().split())}".encode()
+    bucket = int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % 100
+    if bucket < 70:
+        return "train"
+    return "calib" if bucket < 85 else "val"
+
+
+def cached_embeddings(
+    texts: Sequence[str], *, encoder: OnnxEncoder, cache_dir: Path, label: str
+) -> NDArray[np.float32]:
+    """Embeddings of ``texts``, read from ``cache_dir`` when this encoder already saw them.
+
+    The cache file is named by ``label`` and keyed by the encoder's sha256 and a hash of the
+    texts, so a changed file or a different encoder never reads stale vectors.
+    """
+    digest = hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()[:16]
+    path = cache_dir / f"{label}-{encoder.sha256[:12]}-{digest}.npy"
+    if path.is_file():
+        vectors = np.load(path)
+        if vectors.shape == (len(texts), encoder.dim):
+            return np.asarray(vectors, dtype=np.float32)
+    vectors = encoder.embed_sync(texts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors

@@ -1,0 +1,88 @@
+"""The default small model: sentence encoder + calibrated per-category heads, on the CPU."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.classification import Classification
+from bot.classifiers.encoder import Encoder
+from bot.classifiers.heads import Heads
+from bot.policy import Policy
+
+__all__ = ["PACKAGED_HEADS", "EmbeddedClassifier", "find_heads"]
+
+log = logging.getLogger(__name__)
+
+PACKAGED_HEADS = Path(__file__).resolve().parent / "heads" / "default"
+
+
+def find_heads(policy: Policy, data_dir: Path, explicit: Path | None = None) -> Path:
+    """Where the heads for ``policy`` are: ``explicit``; else the ones ``modtriage train``
+    fitted for this very policy version under ``data_dir/heads/``; else the packaged heads."""
+    if explicit is not None:
+        return explicit
+    trained = data_dir / "heads" / policy.name
+    if trained.with_suffix(".json").is_file():
+        heads_policy = Heads.load(trained).extra.get("policy_version")
+        if heads_policy == policy.version:
+            return trained
+        log.warning(
+            "heads in %s were trained for another version of policy %r; using the packaged "
+            "heads. Run `modtriage train --policy <file>` again.",
+            trained,
+            policy.name,
+        )
+    return PACKAGED_HEADS
+
+
+class EmbeddedClassifier:
+    """Implements :class:`~bot.classifiers.base.Classifier`.
+
+    Scores only the categories the policy defines. A policy category without a trained head is
+    not scored (the rules still apply to it): ``unscored`` names them, and a warning at start-up
+    says to run ``modtriage train --policy <file>``.
+    """
+
+    def __init__(self, *, encoder: Encoder, heads: Heads, policy: Policy) -> None:
+        self._encoder = encoder
+        self._heads = heads
+        self._columns = [(j, c) for j, c in enumerate(heads.categories) if c in policy.categories]
+        self.unscored = tuple(c for c in policy.categories if c not in heads.categories)
+        self.name = f"embedded:{encoder.name}+heads@{heads.revision}"
+        if heads.encoder_sha256 != getattr(encoder, "sha256", heads.encoder_sha256):
+            log.warning(
+                "heads %s were fitted on another encoder export; scores may drift. "
+                "Run `modtriage train`.",
+                heads.revision,
+            )
+        if self.unscored:
+            log.warning(
+                "no trained head for %s: the model will not score them (rules still apply). "
+                "Run `modtriage train --policy <file>` to fit them from the policy's examples.",
+                ", ".join(self.unscored),
+            )
+
+    @property
+    def heads(self) -> Heads:
+        return self._heads
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder, shared with FAQ matching so a worker loads one model."""
+        return self._encoder
+
+    async def classify(self, texts: Sequence[str]) -> list[Classification]:
+        """Raises ClassifierError when the encoder fails."""
+        if not texts:
+            return []
+        vectors = await self._encoder.embed(texts)
+        scores = self._heads.scores(vectors)
+        return [
+            Classification(
+                scores={c: round(float(scores[i, j]), 4) for j, c in self._columns},
+                model=self.name,
+            )
+            for i in range(len(texts))
+        ]
