@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.classifiers.dataset import split_of
 from bot.escalation.commands import app
 from bot.escalation.estimate import Row, estimate_escalation, validation_rows
 from bot.policy import Policy
@@ -51,22 +52,23 @@ async def test_only_the_uncertain_band_is_priced_and_repeats_are_cached(
     )
 
 
-def test_validation_rows_are_a_stable_hash_bucket(tmp_path: Path) -> None:
-    data = write_rows(tmp_path, [f"message number {i}" for i in range(200)])
-    first = [r.text for r in validation_rows(data, every=10)]
-    again = [r.text for r in validation_rows(data, every=10)]
-    assert first == again
-    assert 5 < len(first) < 40
+def test_validation_rows_are_the_held_out_split_of_the_embedded_model(tmp_path: Path) -> None:
+    texts = [f"message number {i}" for i in range(400)]
+    data = write_rows(tmp_path, texts)
+    chosen = [r.text for r in validation_rows(data)]
+    assert chosen == [t for t in texts if split_of(t) == "val"]
+    assert 30 < len(chosen) < 100
 
 
 def test_the_estimate_command_prints_json(tmp_path: Path) -> None:
-    data = write_rows(tmp_path, [f"hello {i}" for i in range(50)])
+    texts = [f"hello {i}" for i in range(300)]
+    data = write_rows(tmp_path, texts)
     result = CliRunner().invoke(
-        app, ["estimate", "--data", str(data), "--classifier", "rules", "--every", "1", "--json"]
+        app, ["estimate", "--data", str(data), "--classifier", "rules", "--json"]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["rows"] == 50
+    assert report["rows"] == sum(split_of(t) == "val" for t in texts)
     assert report["escalated"] == 0
     assert report["ratio"] is None
     assert report["cost_per_1000_all_frontier"] > 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bot.classifiers import build_classifier
@@ -32,27 +33,28 @@ def estimate(
         Path, typer.Option(help="the training data folder (moderation/*.jsonl)")
     ] = Path("../shared/data"),
     classifier: Annotated[
-        str, typer.Option(help="the small model: 'embedded' or 'rules'")
-    ] = "embedded",
-    every: Annotated[int, typer.Option(help="validation rows: 1 in EVERY by text hash")] = 10,
+        str | None, typer.Option(help="the small model (default: MODTRIAGE_CLASSIFIER)")
+    ] = None,
     limit: Annotated[int, typer.Option(help="at most this many rows (0: all)")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Share of messages escalated at the policy's thresholds, and cost per 1,000 messages
     against sending every message to the frontier model. Sends nothing."""
-    if classifier not in ("embedded", "rules"):
-        raise typer.BadParameter("use 'embedded' or 'rules'", param_hint="--classifier")
-    kind: Literal["embedded", "rules"] = "embedded" if classifier == "embedded" else "rules"
     if not (data / "moderation").is_dir():
         raise typer.BadParameter(f"{data} has no moderation/ folder", param_hint="--data")
-    settings = Settings(classifier=kind)
+    try:
+        settings = Settings()
+        if classifier:
+            settings = Settings.model_validate({**settings.model_dump(), "classifier": classifier})
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"], param_hint="--classifier") from exc
     try:
         policy = load_policy(settings.policy)
         model = build_classifier(settings, policy)
     except ConfigError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    rows = list(validation_rows(data, every=every))
+    rows = list(validation_rows(data))
     if limit:
         rows = rows[:limit]
     report = asyncio.run(

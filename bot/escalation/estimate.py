@@ -12,7 +12,6 @@ prompts are counted once, as the answer cache would.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.classification import Classification
 from bot.classifiers.base import Classifier
+from bot.classifiers.dataset import split_of
 from bot.escalation.answer import AnswerSchema
 from bot.escalation.cache import content_hash
 from bot.escalation.escalator import TOOL_OVERHEAD_TOKENS
@@ -69,17 +69,17 @@ class EstimateReport(BaseModel):
     ratio: float | None
 
 
-def validation_rows(data_dir: Path, *, every: int = 10) -> Iterator[Row]:
-    """Rows of ``data_dir/moderation/*.jsonl`` whose text hashes into the validation bucket
-    (one in ``every``), in file order. Training code must hold out the same bucket."""
+def validation_rows(data_dir: Path) -> Iterator[Row]:
+    """The held-out validation rows of ``data_dir/moderation/*.jsonl``, in file order: the
+    same hash split the embedded model was trained and calibrated around, so none of these
+    rows was fitted on."""
     for path in sorted((data_dir / "moderation").glob("*.jsonl")):
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 if not line.strip():
                     continue
                 text = json.loads(line)["text"]
-                bucket = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % every
-                if bucket == 0:
+                if split_of(text) == "val":
                     yield Row(text=text, source=path.stem)
 
 
