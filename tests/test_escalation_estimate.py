@@ -70,6 +70,8 @@ def test_the_estimate_command_prints_json(tmp_path: Path) -> None:
     report = json.loads(result.output)
     assert report["rows"] == sum(split_of(t) == "val" for t in texts)
     assert report["escalated"] == 0
+    assert report["escalated_share_of_clean"] == 0.0  # every row is labelled clean
+    assert report["escalated_share_of_flagged"] is None
     assert report["ratio"] is None
     assert report["cost_per_1000_all_frontier"] > 0
 

@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classification import Classification
 from bot.classifiers.base import Classifier
@@ -46,6 +46,7 @@ class Row(BaseModel):
 
     text: str
     source: str
+    flagged: bool | None = Field(default=None, description="any annotated category is 1")
 
 
 class EstimateReport(BaseModel):
@@ -59,6 +60,8 @@ class EstimateReport(BaseModel):
     currency: str
     escalated: int
     escalated_share: float
+    escalated_share_of_flagged: float | None = None
+    escalated_share_of_clean: float | None = None
     escalated_by_category: dict[str, int]
     routes: dict[str, int]
     cache_hits: int
@@ -78,9 +81,10 @@ def validation_rows(data_dir: Path) -> Iterator[Row]:
             for line in lines:
                 if not line.strip():
                     continue
-                text = json.loads(line)["text"]
-                if split_of(text) == "val":
-                    yield Row(text=text, source=path.stem)
+                raw = json.loads(line)
+                if split_of(raw["text"]) == "val":
+                    flagged = any(v == 1 for v in raw.get("labels", {}).values())
+                    yield Row(text=raw["text"], source=path.stem, flagged=flagged)
 
 
 async def _classify(
@@ -126,6 +130,7 @@ async def estimate_escalation(
     seen_escalated: set[str] = set()
     cost_all = cost_escalated = 0.0
     tokens_escalated = escalated = hits = 0
+    by_label: Counter[tuple[bool, bool]] = Counter()
     for index, (row, classification) in enumerate(zip(rows, scores, strict=True)):
         message = Message(
             platform="console",
@@ -162,6 +167,8 @@ async def estimate_escalation(
         ]
         verdict, _ = decide(message, evidence, classification, policy)
         routes[verdict.route.value] += 1
+        if row.flagged is not None:
+            by_label[(row.flagged, verdict.route is Route.ESCALATE)] += 1
         if verdict.route is not Route.ESCALATE:
             continue
         escalated += 1
@@ -173,6 +180,11 @@ async def estimate_escalation(
         cost_escalated += cost
         tokens_escalated += prompt.estimated_input_tokens
     total = len(rows)
+
+    def share(flagged: bool) -> float | None:
+        seen = by_label[(flagged, True)] + by_label[(flagged, False)]
+        return by_label[(flagged, True)] / seen if seen else None
+
     per_1000 = 1000 / total if total else 0.0
     return EstimateReport(
         rows=total,
@@ -181,6 +193,8 @@ async def estimate_escalation(
         currency=prices.currency,
         escalated=escalated,
         escalated_share=escalated / total if total else 0.0,
+        escalated_share_of_flagged=share(True),
+        escalated_share_of_clean=share(False),
         escalated_by_category=dict(categories.most_common()),
         routes=dict(routes),
         cache_hits=hits,
