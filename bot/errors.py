@@ -10,7 +10,12 @@
     ├── ClassifierError             a model call failed (carries ``model``, ``retryable``)
     │   ├── ClassifierTimeout       no answer in time
     │   ├── ClassifierUnavailable   server down, refusing (429/5xx) or its circuit is open
-    │   └── ClassifierOutputInvalid the answer failed its schema (never guessed; counted)
+    │   ├── ClassifierOutputInvalid the answer failed its schema (never guessed; counted)
+    │   └── EscalationUnavailable   the frontier model cannot judge this case; it goes to human
+    │       │                       review (carries ``reason``)
+    │       ├── BudgetExhausted     the daily or monthly spending limit is reached (``period``,
+    │       │                       ``spent``, ``limit``)
+    │       └── MalformedAnswer     the frontier model answered outside the schema
     ├── ActionError                 an adapter could not perform an Action (carries ``action_id``,
     │                               ``status``, ``retry_after``)
     └── ReviewError                 a moderator or member operation was refused
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 __all__ = [
     "ActionError",
+    "BudgetExhausted",
     "CaseConflict",
     "CaseNotFound",
     "ClassifierError",
@@ -36,7 +42,9 @@ __all__ = [
     "ClassifierTimeout",
     "ClassifierUnavailable",
     "ConfigError",
+    "EscalationUnavailable",
     "InvalidRequest",
+    "MalformedAnswer",
     "MalformedMessage",
     "ModtriageError",
     "PermissionDenied",
@@ -114,6 +122,31 @@ class ClassifierOutputInvalid(ClassifierError):
     def __init__(self, model: str, reason: str, *, output: str = "") -> None:
         self.output = output[:500]
         super().__init__(model, reason, retryable=False)
+
+
+class EscalationUnavailable(ClassifierError):
+    """The frontier model cannot judge this case (no key, API failure after retries, timeout).
+
+    The escalate stage never lets this drop or allow a message: it routes the case to human
+    review with ``escalation_unavailable`` evidence naming ``reason``.
+    """
+
+    def __init__(self, model: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(model, reason, retryable=retryable)
+
+
+class BudgetExhausted(EscalationUnavailable):
+    """The daily or monthly escalation budget would be exceeded by this call."""
+
+    def __init__(self, model: str, *, period: str, spent: float, limit: float) -> None:
+        self.period = period
+        self.spent = spent
+        self.limit = limit
+        super().__init__(model, f"{period} budget spent ({spent:.4f} of {limit:.4f})")
+
+
+class MalformedAnswer(EscalationUnavailable):
+    """The frontier model answered, but not with the tool call and schema it was given."""
 
 
 class ActionError(ModtriageError):

@@ -62,6 +62,22 @@ class Metrics:
             "Texts a fallback model labelled because the configured one failed",
             ["model", "kind"], registry=registry,
         )  # fmt: skip
+        self.escalations = Counter(
+            "modtriage_escalations_total",
+            "Messages escalated to the frontier model, by outcome (answered, cached, "
+            "budget_exhausted, unavailable, malformed); divide by messages_total for the rate",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
+        self.frontier_tokens = Counter(
+            "modtriage_frontier_tokens_total", "Tokens the frontier API reported, by kind",
+            ["kind"], registry=registry,
+        )  # fmt: skip
+        self.frontier_cost = Counter(
+            "modtriage_frontier_cost_total",
+            "Spent on the frontier model, in the configured currency; 1000 * this / "
+            "messages_total is the cost per 1,000 messages",
+            registry=registry,
+        )
         self.redelivered = Counter(
             "modtriage_reclaimed_total", "Pending entries reclaimed from idle consumers",
             registry=registry,

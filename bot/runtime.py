@@ -35,9 +35,11 @@ def build_stages(
     classifier: Classifier,
     streams: Streams,
     encoder: Encoder | None = None,
+    metrics: Metrics | None = None,
 ) -> list[Stage]:
-    """The stages in order. With ``faq.file`` in the policy, FAQ answers run after decide, on
-    ``encoder`` (the classifier's, so there is one model), else on the ONNX encoder.
+    """The stages in order. With ``escalation.enabled`` in the policy, the escalate stage runs
+    after decide. With ``faq.file``, FAQ answers run after that, on ``encoder`` (the
+    classifier's, so there is one model), else on the ONNX encoder.
 
     Raises:
         PolicyError: the FAQ file is invalid.
@@ -53,6 +55,16 @@ def build_stages(
         ),
         DecideStage(policy=policy),
     ]
+    if policy.escalation.enabled:
+        # Only then does decide() route anything to ESCALATE. Without an API key the stage
+        # sends nothing and routes those messages to human review.
+        from bot.escalation.build import build_escalate_stage
+
+        stages.append(
+            build_escalate_stage(
+                redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
+            )
+        )
     if policy.faq.file is not None:
         from bot.faq.entries import load_faqs
         from bot.faq.matcher import FaqMatcher, MatchSettings
@@ -105,6 +117,7 @@ def build_worker(
             classifier=classifier,
             streams=streams,
             encoder=encoder,
+            metrics=metrics,
         ),
         metrics=metrics,
         consumer=consumer or consumer_name(),

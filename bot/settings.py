@@ -117,3 +117,26 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MODTRIAGE_ANTHROPIC_API_KEY"),
     )
+
+    # Escalation to the frontier model (used only when the policy's escalation.enabled is true).
+    # Prices are per million tokens in `frontier_currency`; the defaults are Anthropic's list
+    # prices for the default model. Change both together.
+    anthropic_base_url: str | None = Field(
+        default=None, description="another Messages API endpoint (a proxy or gateway)"
+    )
+    frontier_model: str = Field(default="claude-sonnet-4-6", min_length=1)
+    frontier_price_input: float = Field(default=3.0, ge=0, description="per million input tokens")
+    frontier_price_output: float = Field(default=15.0, ge=0, description="per million output")
+    frontier_price_cache_write: float = Field(default=3.75, ge=0, description="per million")
+    frontier_price_cache_read: float = Field(default=0.30, ge=0, description="per million")
+    frontier_currency: str = "USD"
+    frontier_daily_budget: float = Field(default=5.0, ge=0, description="0 disables escalation")
+    frontier_monthly_budget: float = Field(default=100.0, ge=0)
+    frontier_max_input_tokens: int = Field(
+        default=3_000, ge=256, description="policy, thread context and message, per call"
+    )
+    frontier_max_output_tokens: int = Field(default=400, ge=64, le=4_096)
+    frontier_timeout_s: float = Field(default=20.0, gt=0, description="per HTTP attempt")
+    frontier_max_retries: int = Field(default=2, ge=0, le=10, description="on 429, 5xx, 529")
+    frontier_concurrency: int = Field(default=4, ge=1, le=64)
+    frontier_cache_ttl_s: int = Field(default=7 * 86400, ge=0, description="0 disables cache")

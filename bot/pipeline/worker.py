@@ -97,6 +97,13 @@ class Worker:
         self._errors_key = f"{streams.prefix}:errors"
         self._last_claim = 0.0
 
+    async def aclose(self) -> None:
+        """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
+        for stage in self._stages:
+            close = getattr(stage, "aclose", None)
+            if close is not None:
+                await close()
+
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing."""
         await ensure_group(self._redis, self._streams.ingest, self._streams.group)

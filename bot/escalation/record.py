@@ -1,0 +1,90 @@
+"""Per case: exactly what left the machine, what came back, and what it cost.
+
+Stored in Redis under the message key, next to the verdict, so that the moderator's case view
+can show the redacted text that was sent, the answer, and the pseudonyms mapped back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.classification import Classification
+from bot.escalation.pricing import Usage
+from bot.review.store import CaseKeys
+from bot.streams import Streams
+
+__all__ = ["EscalationRecord", "EscalationStore", "Outcome"]
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    CACHED = "cached"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    UNAVAILABLE = "unavailable"
+    MALFORMED = "malformed"
+
+    @property
+    def judged(self) -> bool:
+        return self in {Outcome.ANSWERED, Outcome.CACHED}
+
+
+class EscalationRecord(BaseModel):
+    """One escalation of one message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_key: str
+    outcome: Outcome
+    model: str
+    policy_version: str
+    sent: bool = Field(description="whether a request left the machine")
+    system: str = Field(description="the system prompt, exactly as sent (or as it would be)")
+    user: str = Field(description="the redacted thread and message, exactly as sent")
+    context_messages: int = 0
+    pseudonyms: dict[str, str] = Field(
+        default_factory=dict, description="placeholder -> original; never leaves the machine"
+    )
+    answer: dict[str, Any] | None = Field(default=None, description="the tool input received")
+    error: str | None = None
+    classification: Classification | None = None
+    first_opinion: Classification | None = Field(
+        default=None, description="the small model's classification that led here"
+    )
+    usage: Usage = Usage()
+    cost: float = 0.0
+    currency: str = "USD"
+    cache_key: str = ""
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class EscalationStore:
+    """Saves and loads records by message key, with the same lifetime as verdicts."""
+
+    def __init__(self, *, redis: aioredis.Redis, streams: Streams, ttl_s: int = 30 * 86400) -> None:
+        self._redis = redis
+        self._streams = streams
+        self._ttl_s = ttl_s
+
+    def key(self, message_key: str) -> str:
+        return f"{self._streams.prefix}:escalation:{message_key}"
+
+    async def save(self, record: EscalationRecord) -> None:
+        """Store the record and count it in the moderators' stats (``/mod stats``):
+        ``escalated``, ``escalated:<outcome>`` and ``cost_<currency>``."""
+        stats = CaseKeys(self._streams).stats
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s)
+            pipe.hincrbyfloat(stats, "escalated", 1.0)
+            pipe.hincrbyfloat(stats, f"escalated:{record.outcome.value}", 1.0)
+            if record.cost:
+                pipe.hincrbyfloat(stats, f"cost_{record.currency.lower()}", record.cost)
+            await pipe.execute()
+
+    async def load(self, message_key: str) -> EscalationRecord | None:
+        raw = await self._redis.get(self.key(message_key))
+        return None if raw is None else EscalationRecord.model_validate_json(raw)
