@@ -111,9 +111,12 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Process until ``stop`` is set, riding out Redis outages with backoff."""
         outages = self._metrics.failures.labels(kind="redis")
-        await run_until_stopped(
-            stop, setup=self.ensure_group, step=self.step, on_outage=outages.inc
-        )
+        try:
+            await run_until_stopped(
+                stop, setup=self.ensure_group, step=self.step, on_outage=outages.inc
+            )
+        finally:
+            await self.aclose()
 
     async def step(self) -> int:
         """Read (or reclaim) one batch and process it. Returns how many entries it handled."""
