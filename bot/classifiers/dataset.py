@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.errors import ConfigError
+from bot.jsonl import read_jsonl
 
 __all__ = ["ModerationRow", "cached_embeddings", "read_rows", "split_of"]
 
@@ -44,25 +45,15 @@ def read_rows(path: Path) -> list[ModerationRow]:
     Raises:
         ConfigError: the file cannot be read, or a line is not a row (its number is named).
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = ModerationRow.model_validate_json(line)
-        except ValidationError as exc:
-            raise ConfigError(
-                f"{path}:{number}: not a moderation row ({exc.errors()[0]['msg']}); expected "
-                '{"text": str, "labels": {category: 0|1}, "source": str, "meta": {...}}'
-            ) from exc
+    rows = read_jsonl(
+        path,
+        ModerationRow,
+        expected='{"text": str, "labels": {category: 0|1}, "source": str, "meta": {...}}',
+    )
+    for number, row in enumerate(rows, start=1):
         bad = {k: v for k, v in row.labels.items() if v not in (0, 1)}
         if bad:
-            raise ConfigError(f"{path}:{number}: labels must be 0 or 1, got {bad}")
-        rows.append(row)
+            raise ConfigError(f"{path}: row {number}: labels must be 0 or 1, got {bad}")
     return rows
 
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.errors import ConfigError
 from bot.faq.matcher import FaqDecision, FaqMatcher
 from bot.faq.questions import looks_like_question
+from bot.jsonl import read_jsonl
 
 __all__ = [
     "FaqCurvePoint",
@@ -73,24 +73,9 @@ def read_faq_rows(path: Path) -> list[FaqRow]:
     Raises:
         ConfigError: the file cannot be read, or a line is not a valid row (names the line).
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(FaqRow.model_validate_json(line))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(line)"
-            raise ConfigError(
-                f"{path}:{number}: {where}: {first['msg']}; a row is "
-                '{"text": str, "faq": "<faq id>" | null, "source": str}'
-            ) from exc
-    return rows
+    return read_jsonl(
+        path, FaqRow, expected='{"text": str, "faq": "<faq id>" | null, "source": str}'
+    )
 
 
 def score(
