@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -243,3 +244,24 @@ async def slack(
     await stack.start()
     yield stack
     await stack.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def post_when_listening(port: int, body: bytes) -> int:
+    """POST a signed event to a server that is still starting; the first answer's status."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with http.post(
+                    f"http://127.0.0.1:{port}/slack/events",
+                    data=body,
+                    headers={"Content-Type": "application/json", **signed(body)},
+                ) as response:
+                    return response.status
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listened on port {port}")

@@ -6,13 +6,10 @@ Reads like a chat log: a member posts, then we look at what Slack received from 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import time
 from typing import Any
 
-import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
@@ -29,7 +26,15 @@ from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.settings import Settings
 from bot.streams import Streams
-from tests.slack.conftest import MODS, SECRET, SlackStack, payload, signed
+from tests.slack.conftest import (
+    MODS,
+    SECRET,
+    SlackStack,
+    free_port,
+    payload,
+    post_when_listening,
+    signed,
+)
 from tests.slack.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.slack
@@ -161,16 +166,10 @@ async def test_forged_requests_are_rejected_and_reach_nothing(
     assert slack.fake.calls == []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_run_slack_serves_http_mode_from_settings(
     fake_slack: FakeSlack, redis: Redis, settings: Settings, moderation: ModerationService
 ) -> None:
-    port = _free_port()
+    port = free_port()
     slack_settings = settings.model_copy(
         update={
             "slack_bot_token": SecretStr("xoxb-test-bot"),
@@ -184,17 +183,7 @@ async def test_run_slack_serves_http_mode_from_settings(
     running = asyncio.create_task(run_slack(slack_settings, redis, moderation, stop))
     body = json.dumps(payload("event_message")).encode()
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(100):  # until the server listens
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with http.post(
-                        f"http://127.0.0.1:{port}/slack/events",
-                        data=body,
-                        headers={"Content-Type": "application/json", **signed(body)},
-                    ) as response:
-                        assert response.status == 200
-                        break
-                await asyncio.sleep(0.05)
+        assert await post_when_listening(port, body) == 200
         [(_, fields)] = await redis.xrange(Streams(namespace=settings.namespace).ingest)
         assert b"f4gg0t" in fields[b"message"]
     finally:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 
-import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -18,22 +15,16 @@ from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.serve import serve
 from bot.settings import Settings
-from tests.slack.conftest import SECRET, payload, signed
+from tests.slack.conftest import SECRET, free_port, payload, post_when_listening
 from tests.slack.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.slack
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_a_slur_posted_in_slack_is_answered_by_the_served_pipeline(
     fake_slack: FakeSlack, redis: Redis, settings: Settings, default_policy: Policy
 ) -> None:
-    port = _free_port()
+    port = free_port()
     served = settings.model_copy(
         update={
             "slack_bot_token": SecretStr("xoxb-test-bot"),
@@ -57,17 +48,7 @@ async def test_a_slur_posted_in_slack_is_answered_by_the_served_pipeline(
     )
     body = json.dumps(payload("event_message")).encode()
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(100):  # until the server listens
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with http.post(
-                        f"http://127.0.0.1:{port}/slack/events",
-                        data=body,
-                        headers={"Content-Type": "application/json", **signed(body)},
-                    ) as response:
-                        assert response.status == 200
-                        break
-                await asyncio.sleep(0.05)
+        assert await post_when_listening(port, body) == 200
         [notice] = await fake_slack.wait_for("chat.postEphemeral")
         assert "hate" in json.dumps(notice.args)
         cards = await fake_slack.wait_for("chat.postMessage")
