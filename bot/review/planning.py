@@ -122,10 +122,9 @@ class DecisionPlanner:
     ) -> tuple[Change, list[Action]]:
         updated = self._base(case, actor, decision, CaseStatus.DISMISSED, now)
         detail = "dismissed: no violation" + (f" ({decision.reason})" if decision.reason else "")
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
+        change = Change.of(
+            case,
+            updated,
             queue="rem",
             events=(CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail),),
             labels=(self._label(case, actor, decision, flagged=False),),
@@ -205,14 +204,13 @@ class DecisionPlanner:
                 )
         stats = self._decision_stats(case, decision, agreed=True if first else None, now=now)
         count_actions(actions, stats)
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
+        change = Change.of(
+            case,
+            updated,
             queue="rem",
             events=tuple(events),
             records=tuple(records),
-            emit=tuple(a.model_dump_json() for a in actions),
+            actions=actions,
             labels=(self._label(case, actor, decision, flagged=True),),
             stats=stats,
             strike=strike,
@@ -265,14 +263,13 @@ class DecisionPlanner:
         stats = self._decision_stats(case, decision, agreed=False, now=now)
         stats["cases_overturned"] = 1.0
         count_actions(actions, stats)
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
+        change = Change.of(
+            case,
+            updated,
             queue="rem",
             events=tuple(events),
             records=tuple(self.record(a, actor, now) for a in actions),
-            emit=tuple(a.model_dump_json() for a in actions),
+            actions=actions,
             labels=(self._label(case, actor, decision, flagged=False),),
             stats=stats,
             strike=strike,
@@ -291,14 +288,13 @@ class DecisionPlanner:
             f" Reason: {decision.reason}" if decision.reason else ""
         )
         actions: list[Action] = [factory.notice(f"{updated.version}", text, reason)]
-        change = Change(
-            case=updated,
-            expect_version=case.version,
-            status_from=case.status.value,
+        change = Change.of(
+            case,
+            updated,
             queue="rem",
             events=(CaseEvent(at=now, actor=actor.label(), kind="upheld", detail=reason),),
             records=tuple(self.record(a, actor, now) for a in actions),
-            emit=tuple(a.model_dump_json() for a in actions),
+            actions=actions,
             labels=(self._label(case, actor, decision, flagged=True),),
             stats=self._decision_stats(case, decision, agreed=True, now=now),
         )

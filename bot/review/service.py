@@ -333,10 +333,9 @@ class ModerationService:
         event = CaseEvent(at=now, actor=actor.label(), kind="claimed")
         await self._commit(
             case,
-            Change(
-                case=updated,
-                expect_version=case.version,
-                status_from=case.status.value,
+            Change.of(
+                case,
+                updated,
                 events=(event,),
             ),
         )
@@ -414,15 +413,14 @@ class ModerationService:
         )
         await self._commit(
             case,
-            Change(
-                case=updated,
-                expect_version=case.version,
-                status_from=case.status.value,
+            Change.of(
+                case,
+                updated,
                 queue="add",
                 queue_score=now.timestamp(),
                 events=(CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),),
                 records=(self._planner().record(notify, member, now),),
-                emit=(notify.model_dump_json(),),
+                actions=(notify,),
                 stats={"appeals": 1.0},
             ),
         )

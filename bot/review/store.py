@@ -36,6 +36,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.action import Action
 from bot.case import Case, CaseAction, CaseEvent
 from bot.errors import CaseNotFound
 from bot.message import Message
@@ -173,7 +174,7 @@ class CaseKeys:
 class StrikeStepPlan(BaseModel):
     """What to do if a strike crosses ``threshold`` points (built before the totals are known)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     threshold: int
     emit: tuple[str, ...] = ()
@@ -183,7 +184,7 @@ class StrikeStepPlan(BaseModel):
 
 
 class StrikeChange(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: str = Field(pattern="^(add|remove)$")
     points: int = 0
@@ -195,7 +196,7 @@ class StrikeChange(BaseModel):
 class Change(BaseModel):
     """One atomic change to a case, as ``_APPLY`` performs it."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     case: Case
     create_token: str | None = Field(default=None, description="dedupe token when creating")
@@ -210,11 +211,25 @@ class Change(BaseModel):
     stats: dict[str, float] = {}
     strike: StrikeChange | None = None
 
+    @classmethod
+    def of(
+        cls, before: Case, after: Case, *, actions: Sequence[Action] = (), **rest: Any
+    ) -> Change:
+        """A change to an existing case: the version and status it expects come from
+        ``before``, and ``actions`` are emitted to the platform's action stream."""
+        return cls(
+            case=after,
+            expect_version=before.version,
+            status_from=before.status.value,
+            emit=tuple(a.model_dump_json() for a in actions),
+            **rest,
+        )
+
 
 class Applied(BaseModel):
     """What ``_APPLY`` answered."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     outcome: str = Field(description="'applied', 'exists' (created before), 'stale', 'missing'")
     case_id: str
