@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
+    encoder_precision: Literal["int8", "fp32"] = Field(
+        default="int8",
+        description="int8 weights (2-3x faster; the packaged heads are fitted on it) or fp32",
+    )
     heads: Path | None = Field(
         default=None,
         description="moderation heads (stem of .npz/.json); unset: the ones `modtriage train` "

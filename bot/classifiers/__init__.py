@@ -57,7 +57,11 @@ def build_classifier(
     if settings.classifier == "rules":
         return RulesOnlyClassifier()
     if settings.classifier == "embedded":
-        encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+        encoder = OnnxEncoder(
+            model_dir=settings.encoder_dir,
+            threads=settings.encoder_threads,
+            precision=settings.encoder_precision,
+        )
         heads = Heads.load(find_heads(policy, settings.data_dir, settings.heads))
         return EmbeddedClassifier(encoder=encoder, heads=heads, policy=policy)
     if settings.classifier == "vllm":
@@ -83,7 +87,11 @@ def build_encoder(settings: Settings) -> Encoder:
                 failures=settings.vllm_breaker_failures, reset_after_s=settings.vllm_breaker_reset_s
             ),
         )
-    return OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+    return OnnxEncoder(
+        model_dir=settings.encoder_dir,
+        threads=settings.encoder_threads,
+        precision=settings.encoder_precision,
+    )
 
 
 def _client(settings: Settings, base_url: str) -> AsyncOpenAI:

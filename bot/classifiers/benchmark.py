@@ -43,7 +43,10 @@ def classifier_benchmark(
     for _ in range(max(repeats, 1)):
         started = time.perf_counter()
         encoder = OnnxEncoder(  # remember=0: time the model, not the cache of recent texts
-            model_dir=settings.encoder_dir, threads=settings.encoder_threads, remember=0
+            model_dir=settings.encoder_dir,
+            threads=settings.encoder_threads,
+            precision=settings.encoder_precision,
+            remember=0,
         )
         loads.append(time.perf_counter() - started)
     heads = Heads.load(find_heads(policy, settings.data_dir, settings.heads))

@@ -80,7 +80,11 @@ def _faq_path(faqs: Path | None, policy_path: Path | None, settings: Settings) -
 def _matcher(faqs: FaqFile, settings: Settings, match: MatchSettings) -> FaqMatcher:
     from bot.classifiers.onnx_encoder import OnnxEncoder
 
-    encoder = OnnxEncoder(model_dir=settings.encoder_dir, threads=settings.encoder_threads)
+    encoder = OnnxEncoder(
+        model_dir=settings.encoder_dir,
+        threads=settings.encoder_threads,
+        precision=settings.encoder_precision,
+    )
     return FaqMatcher(faqs=faqs, encoder=encoder, settings=match)
 
 

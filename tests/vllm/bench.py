@@ -89,7 +89,7 @@ async def compare(
     encoder, at each concurrency."""
     policy = load_policy(ROOT / "policies" / "default.yaml")
     texts = lines(requests)
-    onnx = OnnxEncoder()
+    onnx = OnnxEncoder()  # int8, as the bot runs it
     classifier = VllmClassifier(
         client=openai_client(llm_url), model=llm_model, policy=policy,
         max_concurrency=max(concurrencies),

@@ -23,7 +23,7 @@ FAQ = {
 
 @pytest.fixture(scope="module")
 def onnx() -> OnnxEncoder:
-    return OnnxEncoder()
+    return OnnxEncoder(precision="fp32")  # vLLM serves the fp32 weights
 
 
 async def test_served_vectors_match_the_in_process_encoder(
