@@ -34,7 +34,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     seed: int = 0
-    max_rows_per_file: int = Field(default=10_000, ge=1, description="public rows per file")
+    max_rows_per_file: int = Field(default=30_000, ge=1, description="public rows per file")
 
 
 class HeadCard(BaseModel):

@@ -40,7 +40,12 @@ __all__ = ["TrainResult", "TrainingRow", "collect_rows", "train_heads", "written
 log = logging.getLogger(__name__)
 
 WRITTEN_FILE = Path(__file__).resolve().parent / "written_examples.yaml"
-WEIGHTS = {"public": 1.0, "written": 4.0, "policy": 8.0, "implicit": 0.2}
+WEIGHTS = {"public": 1.0, "written": 8.0, "policy": 8.0, "implicit": 0.2}
+#: Public files are weighted by sqrt(BALANCE_ROWS / rows in the file), within BALANCE_RANGE:
+#: 800 YouTube comments then count for about as much as 5,000 SMS and 25,000 tweets count for
+#: a little less than their size, so one big corpus does not define a category alone.
+BALANCE_ROWS = 5_000
+BALANCE_RANGE = (0.5, 3.0)
 _MIN_CALIBRATION = 5
 
 
@@ -137,7 +142,7 @@ def _capped(rows: list[ModerationRow], cap: int) -> list[ModerationRow]:
 
 
 def collect_rows(
-    policy: Policy, data_dir: Path | None, *, seed: int = 0, max_rows_per_file: int = 10_000
+    policy: Policy, data_dir: Path | None, *, seed: int = 0, max_rows_per_file: int = 30_000
 ) -> list[TrainingRow]:
     """Public, written and policy rows, labels limited to the policy's categories.
 
@@ -191,16 +196,22 @@ def _matrices(
     rows: Sequence[TrainingRow], categories: Sequence[str]
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     k = len(categories)
+    sizes: dict[str, int] = {}
+    for item in rows:
+        sizes[item.file] = sizes.get(item.file, 0) + 1
     y = np.zeros((len(rows), k), dtype=np.float32)
     mask = np.zeros((len(rows), k), dtype=np.float32)
     weight = np.zeros((len(rows), k), dtype=np.float32)
     for i, item in enumerate(rows):
         clean = not item.row.flagged
+        balance = 1.0
+        if item.origin == "public":
+            balance = float(np.clip(np.sqrt(BALANCE_ROWS / sizes[item.file]), *BALANCE_RANGE))
         for j, category in enumerate(categories):
             if category in item.row.labels:
                 y[i, j] = item.row.labels[category]
                 mask[i, j] = 1.0
-                weight[i, j] = WEIGHTS[item.origin]
+                weight[i, j] = WEIGHTS[item.origin] * balance
             elif clean and item.origin != "policy":
                 mask[i, j] = 1.0
                 weight[i, j] = WEIGHTS["implicit"]
