@@ -33,7 +33,8 @@ async def test_only_the_uncertain_band_is_priced_and_repeats_are_cached(
         "good morning", "nice release", "you're such a genius, really", "thanks all",
         "shut up you f4gg0t", "lunch?", "you're such a genius, really", "see you",
     ]]  # fmt: skip
-    small = ScoresByPhrase({"genius": {"toxicity": 0.9}, "lunch": {"toxicity": 0.7}})
+    # harassment's escalate band is 0.8 .. 0.95 in the default policy (toxicity has none)
+    small = ScoresByPhrase({"genius": {"harassment": 0.9}, "lunch": {"harassment": 0.7}})
 
     report = await estimate_escalation(
         rows=rows, classifier=small, policy=default_policy, settings=settings
@@ -42,7 +43,7 @@ async def test_only_the_uncertain_band_is_priced_and_repeats_are_cached(
     assert report.rows == 8
     assert report.escalated == 2
     assert report.escalated_share == 0.25
-    assert report.escalated_by_category == {"toxicity": 2}
+    assert report.escalated_by_category == {"harassment": 2}
     assert report.routes == {"allow": 4, "escalate": 2, "act": 1, "review": 1}
     # Different context before each repeat: two distinct prompts, no cache hit here.
     assert report.cache_hits == 0

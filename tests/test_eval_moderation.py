@@ -13,7 +13,7 @@ from bot.classifiers.commands import eval_app
 from bot.classifiers.dataset import read_rows
 from bot.classifiers.evaluation import evaluate
 from bot.errors import ConfigError
-from bot.policy import Policy
+from bot.policy import Policy, Thresholds
 
 TINY = Path(__file__).parent / "fixtures" / "eval_tiny.jsonl"
 KEYS = {
@@ -27,8 +27,13 @@ KEYS = {
     "latency_ms",
 }
 
-# Default policy: hate review 0.5 / act 0.95; toxicity review 0.6 / escalate 0.85;
-# spam review 0.6; escalation is off, so escalate counts as review (as decide() does).
+# The arithmetic below holds for these bands (not the default policy's, which are tuned);
+# escalation is off, so escalate counts as review (as decide() does).
+BANDS = {
+    "hate": Thresholds(review=0.5, escalate=0.8, act=0.95),
+    "toxicity": Thresholds(review=0.6, escalate=0.85, act=0.97),
+    "spam": Thresholds(review=0.6, escalate=0.85, act=0.985),
+}
 SCORES = [
     {"hate": 0.97},  # flagged, act: TP
     {"hate": 0.55},  # clean, review: FP
@@ -40,10 +45,13 @@ SCORES = [
 
 
 def test_hand_checked_arithmetic(default_policy: Policy) -> None:
+    categories = {
+        name: category.model_copy(update={"thresholds": BANDS.get(name, category.thresholds)})
+        for name, category in default_policy.categories.items()
+    }
+    policy = default_policy.model_copy(update={"categories": categories})
     rows = read_rows(TINY)
-    report = evaluate(
-        rows, SCORES, default_policy, dataset="tiny", seconds=2.0, latencies_ms=[10.0] * 6
-    )
+    report = evaluate(rows, SCORES, policy, dataset="tiny", seconds=2.0, latencies_ms=[10.0] * 6)
     assert report.n == 6
     assert report.flagged.precision == pytest.approx(2 / 4)
     assert report.flagged.recall == pytest.approx(2 / 3)
