@@ -123,8 +123,8 @@ class EscalateStage:
         context = await self._context.before(message, self._policy.escalation.context_messages)
         record = await self._escalator.assess(message, context)
         record = record.model_copy(update={"first_opinion": first_opinion})
-        await self._store.save(record)
-        self._count(record)
+        if await self._store.save(record):
+            self._count(record)
         return record
 
     async def _escalate(self, item: Assessment) -> Assessment:
