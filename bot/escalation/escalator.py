@@ -79,6 +79,11 @@ class FrontierEscalator:
         self._system = system_prompt(policy)
         self._overhead = estimate_tokens(json.dumps(self._tool)) + TOOL_OVERHEAD_TOKENS
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why nothing can be sent (no API key), or None when requests can go out."""
+        return self._unavailable_reason if self._client is None else None
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()

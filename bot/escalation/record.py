@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.case import CaseEscalation
 from bot.classification import Classification
 from bot.escalation.pricing import Usage
 from bot.streams import Streams
@@ -59,6 +60,23 @@ class EscalationRecord(BaseModel):
     currency: str = "USD"
     cache_key: str = ""
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def for_case(self, *, asked_by: str = "modtriage") -> CaseEscalation:
+        """What the case keeps of it: everything but the system prompt (the policy)."""
+        return CaseEscalation(
+            outcome=self.outcome.value,
+            model=self.model,
+            sent=self.sent,
+            text=self.user,
+            pseudonyms=self.pseudonyms,
+            answer=self.answer,
+            error=self.error,
+            cost=self.cost,
+            currency=self.currency,
+            asked_by=asked_by,
+            at=self.at,
+            cache_key=self.cache_key,
+        )
 
 
 class EscalationStore:

@@ -89,6 +89,11 @@ class EscalateStage:
         self._metrics = metrics
         self._concurrency = concurrency
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why nothing can be sent (no API key), or None when requests can go out."""
+        return self._escalator.unavailable
+
     async def aclose(self) -> None:
         await self._escalator.aclose()
 
