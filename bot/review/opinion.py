@@ -29,6 +29,7 @@ from bot.verdict import Route, Verdict
 __all__ = ["ESCALATION_OFF", "Opinion", "SecondOpinions"]
 
 ESCALATION_OFF = "escalation to the frontier model is off in the policy (escalation.enabled)"
+_RESTART = "escalation was enabled after modtriage started: restart it to ask the frontier model"
 _ATTEMPTS = 3
 
 
@@ -67,8 +68,10 @@ class SecondOpinions:
     async def ask(self, actor: Actor, message: Message, small: Verdict, policy: Policy) -> Opinion:
         """Raises redis errors and CaseConflict (the case kept changing under us)."""
         escalation = self._escalation
-        if escalation is None or not policy.escalation.enabled:
+        if not policy.escalation.enabled:
             return Opinion(message=message, small=small, unavailable=ESCALATION_OFF)
+        if escalation is None:
+            return Opinion(message=message, small=small, unavailable=_RESTART)
         if escalation.unavailable is not None:
             return Opinion(message=message, small=small, unavailable=escalation.unavailable)
         record = await escalation.ask(message, small.classification)
