@@ -30,6 +30,10 @@ class Classification(BaseModel):
     degraded: bool = Field(
         default=False, description="a fallback model answered because the configured one failed"
     )
+    language: str | None = Field(
+        default=None,
+        description="ISO 639-1 code of the text's language when it was long enough to tell",
+    )
 
     def top(self) -> tuple[str, float] | None:
         """The highest-scoring category, or None when there are no scores."""

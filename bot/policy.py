@@ -194,9 +194,18 @@ class Strikes(_Model):
     ladder: tuple[StrikeStep, ...] = ()
 
 
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
 class Escalation(_Model):
     enabled: bool = Field(default=False, description="nothing leaves the machine unless true")
     context_messages: int = Field(default=10, ge=0, le=100)
+    languages: tuple[LanguageCode, ...] = Field(
+        default=("en",),
+        min_length=1,
+        description="languages the small model handles (ISO 639-1 codes); a message long "
+        "enough to tell in another language, scoring in a review band or above, is escalated",
+    )
 
 
 class FaqSettings(_Model):
@@ -288,6 +297,8 @@ def _fix_for(error: ErrorDetails) -> str:
         return "add this key"
     if kind == "literal_error":
         return f"use one of {ctx.get('expected', 'the allowed values')}"
+    if kind == "string_pattern_mismatch" and "languages" in error["loc"]:
+        return "use ISO 639-1 language codes such as en, fr, es"
     if kind == "string_pattern_mismatch":
         return "use lower-case letters, digits and underscores, starting with a letter"
     if kind in {"less_than_equal", "greater_than_equal", "greater_than", "less_than"}:

@@ -12,6 +12,7 @@ from bot.classifiers.encoder import Encoder
 from bot.metrics import Metrics
 from bot.pipeline.classify import ClassifyStage
 from bot.pipeline.decide import DecideStage
+from bot.pipeline.language import LanguageDetector
 from bot.pipeline.rules import RulesStage
 from bot.pipeline.stage import Stage
 from bot.pipeline.worker import Worker, WorkerConfig
@@ -52,6 +53,8 @@ def build_stages(
             policy=policy,
             timeout_s=settings.model_timeout_s,
             max_chars=settings.model_max_chars,
+            # the language matters only to decide what to escalate
+            languages=LanguageDetector() if policy.escalation.enabled else None,
         ),
         DecideStage(policy=policy),
     ]

@@ -16,6 +16,7 @@ import structlog
 from bot.classifiers.base import Classifier
 from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.runtime import build_worker
@@ -55,9 +56,17 @@ async def serve(
     if not names:
         raise ConfigError("no platform token is set (MODTRIAGE_SLACK_BOT_TOKEN, _DISCORD_TOKEN)")
     streams = Streams(namespace=settings.namespace)
+    escalation = None
+    if policy.escalation.enabled:  # for moderators' `/mod ask`; the worker has its own
+        from bot.escalation.build import build_escalate_stage
+
+        escalation = build_escalate_stage(
+            redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
+        )
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
-        classifier=classifier, stream_maxlen=settings.stream_maxlen,
+        classifier=classifier, stream_maxlen=settings.stream_maxlen, escalation=escalation,
+        languages=LanguageDetector() if policy.escalation.enabled else None,
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics
@@ -80,3 +89,5 @@ async def serve(
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if escalation is not None:
+            await escalation.aclose()

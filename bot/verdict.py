@@ -36,10 +36,15 @@ class Evidence(BaseModel):
     route: Route
     matched: str | None = Field(default=None, description="the words or link that matched")
     span: tuple[int, int] | None = None
+    note: str | None = Field(
+        default=None,
+        description="why the route is not the score's band, e.g. 'language fr is not handled'",
+    )
 
     def explain(self) -> str:
         what = f" on {self.matched!r}" if self.matched else ""
-        return f"{self.category} ({self.rule}{what}, score {self.score:.2f})"
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.category} ({self.rule}{what}, score {self.score:.2f}{note})"
 
 
 class Verdict(BaseModel):

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 _REDIS_URL = os.environ.get("REDIS_URL")
 
+# The Messages API server and escalating chats (``api``, ``escalating``).
+pytest_plugins = ["tests.frontier_chat"]
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:

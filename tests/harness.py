@@ -42,6 +42,7 @@ class ChatHarness:
         self.redis = redis
         self.settings = settings
         self.policy = policy
+        self.classifier = classifier
         self.streams = Streams(namespace=settings.namespace)
         self.platform: Platform = platform
         self.workspace = workspace

@@ -6,85 +6,26 @@ that server received (redacted text, capped context, the tool schema) and on the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
 import pytest
 from anthropic import transform_schema
-from pydantic import SecretStr
 
 from bot.connection import Redis
 from bot.escalation import (
     TOOL_NAME,
     UNAVAILABLE_RULE,
     AnswerSchema,
-    EscalationStore,
     Outcome,
     SpendingBudget,
 )
 from bot.metrics import Metrics
-from bot.policy import Escalation, Policy
+from bot.policy import Policy
 from bot.review.store import CaseKeys
-from bot.settings import Settings
 from bot.verdict import Route
+from tests.frontier_chat import HARD, UNSURE, ChatFactory, record_of
 from tests.harness import ChatHarness
 from tests.messages_api import MessagesApi, Reply, payload
-from tests.small_model import ScoresByPhrase
 
 pytestmark = pytest.mark.frontier
-
-
-#: toxicity 0.9 sits in the default policy's escalate band (0.85 .. 0.97).
-UNSURE = {"toxicity": 0.9}
-HARD = "you're such a genius, really"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[MessagesApi]:
-    async with MessagesApi() as server:
-        yield server
-
-
-ChatFactory = Callable[..., ChatHarness]
-
-
-@pytest.fixture
-async def escalating(
-    redis: Redis,
-    settings: Settings,
-    default_policy: Policy,
-    metrics: Metrics,
-    api: MessagesApi,
-) -> AsyncIterator[ChatFactory]:
-    """Builds a chat whose policy escalates, with the real SDK pointed at the local server."""
-    made: list[ChatHarness] = []
-
-    def make(
-        *, context_messages: int = 10, api_key: str | None = "sk-test", **overrides: Any
-    ) -> ChatHarness:
-        policy = default_policy.model_copy(
-            update={"escalation": Escalation(enabled=True, context_messages=context_messages)}
-        )
-        update: dict[str, Any] = {
-            "anthropic_base_url": api.url,
-            "anthropic_api_key": SecretStr(api_key) if api_key else None,
-            "frontier_max_retries": 2,
-            "frontier_timeout_s": 5.0,
-            **overrides,
-        }
-        chat = ChatHarness(
-            redis=redis,
-            settings=settings.model_copy(update=update),
-            policy=policy,
-            classifier=ScoresByPhrase({HARD: UNSURE, "you absolute clown": UNSURE}),
-            metrics=metrics,
-        )
-        made.append(chat)
-        return chat
-
-    yield make
-    for chat in made:
-        await chat.worker.aclose()
 
 
 def budget_of(chat: ChatHarness, redis: Redis) -> SpendingBudget:
@@ -96,10 +37,6 @@ def budget_of(chat: ChatHarness, redis: Redis) -> SpendingBudget:
         daily=settings.frontier_daily_budget,
         monthly=settings.frontier_monthly_budget,
     )
-
-
-async def record_of(chat: ChatHarness, redis: Redis, message_key: str) -> Any:
-    return await EscalationStore(redis=redis, streams=chat.streams).load(message_key)
 
 
 async def test_hard_message_goes_out_redacted_with_its_thread(

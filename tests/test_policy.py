@@ -28,6 +28,7 @@ def test_default_policy_loads_with_every_design_category() -> None:
         "spam",
     }  # fmt: skip
     assert policy.categories["self_harm"].support
+    assert policy.escalation.languages == ("en",)
     assert len(policy.version) == 12
 
 
@@ -96,6 +97,13 @@ def test_default_policy_loads_with_every_design_category() -> None:
             "unknown category 'flooding'",
             "use one of harassment, hate",
             id="unknown-category-reference",
+        ),
+        pytest.param(
+            lambda d: d["escalation"].update(languages=["en", "French"]),
+            "escalation.languages.1",
+            "pattern",
+            "ISO 639-1 language codes",
+            id="bad-language-code",
         ),
         pytest.param(
             lambda d: d.update(categories={"Hate Speech": d["categories"]["hate"]}),

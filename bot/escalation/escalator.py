@@ -5,6 +5,9 @@
 the message (answered, or from the cache) or why not (budget exhausted, API unavailable after
 retries or timeout, malformed answer). The caller routes every other outcome to human review.
 Only Redis errors propagate, leaving the message pending in its stream.
+
+Only one request per prompt is in flight across workers: a second escalation of the same
+redacted prompt waits (at most the first one's deadline) and takes its answer from the cache.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ log = structlog.get_logger(__name__)
 #: Tokens the API adds for tool use with a forced tool choice (Anthropic's documented
 #: tool-use system prompt is about 350 tokens), on top of the tool's own schema.
 TOOL_OVERHEAD_TOKENS = 400
+#: Seconds the in-flight mark outlives the call's own deadline (Redis round trips, settling).
+_HOLD_MARGIN_S = 5.0
 
 
 class FrontierEscalator:
@@ -74,6 +79,11 @@ class FrontierEscalator:
         self._system = system_prompt(policy)
         self._overhead = estimate_tokens(json.dumps(self._tool)) + TOOL_OVERHEAD_TOKENS
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why nothing can be sent (no API key), or None when requests can go out."""
+        return self._unavailable_reason if self._client is None else None
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -107,32 +117,58 @@ class FrontierEscalator:
             "cache_key": digest,
             "currency": self._prices.currency,
         }
-        cached = await self._cache.get(digest)
+        cached = self._from_cache(base, await self._cache.get(digest))
         if cached is not None:
-            try:
-                classification = self._schema.parse(cached, model=self.name)
-            except MalformedAnswer:
-                log.warning("ignoring a cached answer that no longer fits", cache_key=digest)
-            else:
-                return EscalationRecord(
-                    **base, outcome=Outcome.CACHED, sent=False, answer=cached,
-                    classification=classification,
-                )  # fmt: skip
+            return cached
         if self._client is None:
             return EscalationRecord(
                 **base, outcome=Outcome.UNAVAILABLE, sent=False, error=self._unavailable_reason
             )
-        worst = self._prices.cost(
-            Usage(input_tokens=prompt.estimated_input_tokens, output_tokens=self._max_output_tokens)
-        )
-        try:
-            reservation = await self._budget.reserve(worst)
-        except BudgetExhausted as exc:
-            log.warning("escalation budget spent", message_key=message.key, error=str(exc))
+        # One request per content at a time: a second escalation of the same prompt (another
+        # worker that reclaimed this message while the answer was slow, or the same words
+        # posted twice) waits for the first one's answer rather than paying again.
+        token = await self._cache.hold(digest, for_s=self._deadline_s + _HOLD_MARGIN_S)
+        if token is None:
+            answer = await self._cache.wait(digest, within_s=self._deadline_s + _HOLD_MARGIN_S)
+            waited = self._from_cache(base, answer)
+            if waited is not None:
+                return waited
             return EscalationRecord(
-                **base, outcome=Outcome.BUDGET_EXHAUSTED, sent=False, error=str(exc)
+                **base, outcome=Outcome.UNAVAILABLE, sent=False,
+                error="another request about the same conversation got no answer in time",
+            )  # fmt: skip
+        try:
+            worst = self._prices.cost(
+                Usage(
+                    input_tokens=prompt.estimated_input_tokens,
+                    output_tokens=self._max_output_tokens,
+                )
             )
-        return await self._call(self._client, base, prompt, reservation, digest)
+            try:
+                reservation = await self._budget.reserve(worst)
+            except BudgetExhausted as exc:
+                log.warning("escalation budget spent", message_key=message.key, error=str(exc))
+                return EscalationRecord(
+                    **base, outcome=Outcome.BUDGET_EXHAUSTED, sent=False, error=str(exc)
+                )
+            return await self._call(self._client, base, prompt, reservation, digest)
+        finally:
+            await self._cache.release(digest, token)
+
+    def _from_cache(
+        self, base: dict[str, Any], cached: dict[str, Any] | None
+    ) -> EscalationRecord | None:
+        if cached is None:
+            return None
+        try:
+            classification = self._schema.parse(cached, model=self.name)
+        except MalformedAnswer:
+            log.warning("ignoring a cached answer that no longer fits", cache_key=base["cache_key"])
+            return None
+        return EscalationRecord(
+            **base, outcome=Outcome.CACHED, sent=False, answer=cached,
+            classification=classification,
+        )  # fmt: skip
 
     async def _call(
         self,

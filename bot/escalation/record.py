@@ -13,9 +13,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.case import CaseEscalation
 from bot.classification import Classification
 from bot.escalation.pricing import Usage
-from bot.review.store import CaseKeys
 from bot.streams import Streams
 
 __all__ = ["EscalationRecord", "EscalationStore", "Outcome"]
@@ -61,6 +61,23 @@ class EscalationRecord(BaseModel):
     cache_key: str = ""
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
+    def for_case(self, *, asked_by: str = "modtriage") -> CaseEscalation:
+        """What the case keeps of it: everything but the system prompt (the policy)."""
+        return CaseEscalation(
+            outcome=self.outcome.value,
+            model=self.model,
+            sent=self.sent,
+            text=self.user,
+            pseudonyms=self.pseudonyms,
+            answer=self.answer,
+            error=self.error,
+            cost=self.cost,
+            currency=self.currency,
+            asked_by=asked_by,
+            at=self.at,
+            cache_key=self.cache_key,
+        )
+
 
 class EscalationStore:
     """Saves and loads records by message key, with the same lifetime as verdicts."""
@@ -73,9 +90,20 @@ class EscalationStore:
     def key(self, message_key: str) -> str:
         return f"{self._streams.prefix}:escalation:{message_key}"
 
-    async def save(self, record: EscalationRecord) -> None:
+    async def save(self, record: EscalationRecord) -> bool:
         """Store the record and count it in the moderators' stats (``/mod stats``):
-        ``escalated``, ``escalated:<outcome>`` and ``cost_<currency>``."""
+        ``escalated``, ``escalated:<outcome>`` and ``cost_<currency>``.
+
+        A cache hit does not replace the record of the request that paid for the same prompt
+        about the same message (a redelivered message, a repeated ``/mod ask``): that record
+        says what left the machine. Returns False then, and counts nothing.
+        """
+        if record.outcome is Outcome.CACHED:
+            stored = await self.load(record.message_key)
+            if stored is not None and stored.sent and stored.cache_key == record.cache_key:
+                return False
+        from bot.review.store import CaseKeys  # here: bot.review reads these records
+
         stats = CaseKeys(self._streams).stats
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s)
@@ -84,6 +112,7 @@ class EscalationStore:
             if record.cost:
                 pipe.hincrbyfloat(stats, f"cost_{record.currency.lower()}", record.cost)
             await pipe.execute()
+        return True
 
     async def load(self, message_key: str) -> EscalationRecord | None:
         raw = await self._redis.get(self.key(message_key))

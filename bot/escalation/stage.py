@@ -89,6 +89,11 @@ class EscalateStage:
         self._metrics = metrics
         self._concurrency = concurrency
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why nothing can be sent (no API key), or None when requests can go out."""
+        return self._escalator.unavailable
+
     async def aclose(self) -> None:
         await self._escalator.aclose()
 
@@ -123,8 +128,8 @@ class EscalateStage:
         context = await self._context.before(message, self._policy.escalation.context_messages)
         record = await self._escalator.assess(message, context)
         record = record.model_copy(update={"first_opinion": first_opinion})
-        await self._store.save(record)
-        self._count(record)
+        if await self._store.save(record):
+            self._count(record)
         return record
 
     async def _escalate(self, item: Assessment) -> Assessment:

@@ -6,6 +6,7 @@ from bot.pipeline.assessment import Assessment
 from bot.pipeline.classify import ClassifyStage
 from bot.pipeline.decide import DecideStage, decide
 from bot.pipeline.ingest import Ingest
+from bot.pipeline.language import LanguageDetector
 from bot.pipeline.rules import RulesStage
 from bot.pipeline.stage import Stage
 from bot.pipeline.worker import Worker, WorkerConfig
@@ -15,6 +16,7 @@ __all__ = [
     "ClassifyStage",
     "DecideStage",
     "Ingest",
+    "LanguageDetector",
     "RulesStage",
     "Stage",
     "Worker",

@@ -9,6 +9,7 @@ from bot.classification import Classification
 from bot.classifiers.base import Classifier
 from bot.errors import ClassifierError, ClassifierTimeout
 from bot.pipeline.assessment import Assessment
+from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
 from bot.verdict import Evidence, Route
 
@@ -18,16 +19,34 @@ __all__ = ["ClassifyStage", "model_evidence"]
 def model_evidence(
     classification: Classification, policy: Policy, channel: str | None
 ) -> list[Evidence]:
-    """Evidence for every category whose score reaches its review threshold."""
+    """Evidence for every category whose score reaches its review threshold.
+
+    With escalation enabled, a text in a language the policy does not list as handled
+    (``escalation.languages``) is not trusted to the small model: its review and act bands go
+    to the frontier model instead, with the reason in ``note``. Rules are not affected.
+    """
+    language = classification.language
+    unhandled = (
+        policy.escalation.enabled
+        and language is not None
+        and language not in policy.escalation.languages
+    )
     found = []
     for category, score in classification.scores.items():
         if category not in policy.categories:
             continue
         route = policy.thresholds(category, channel).route(score)
-        if route is not Route.ALLOW:
-            found.append(
-                Evidence(category=category, rule=f"model:{category}", score=score, route=route)
+        if route is Route.ALLOW:
+            continue
+        note = None
+        if unhandled and route in (Route.REVIEW, Route.ACT):
+            route = Route.ESCALATE
+            note = f"language {language} is not handled by the small model"
+        found.append(
+            Evidence(
+                category=category, rule=f"model:{category}", score=score, route=route, note=note
             )
+        )
     return found
 
 
@@ -35,12 +54,20 @@ class ClassifyStage:
     name = "classify"
 
     def __init__(
-        self, *, classifier: Classifier, policy: Policy, timeout_s: float, max_chars: int
+        self,
+        *,
+        classifier: Classifier,
+        policy: Policy,
+        timeout_s: float,
+        max_chars: int,
+        languages: LanguageDetector | None = None,
     ) -> None:
+        """``languages``: when given, each Classification carries the text's language."""
         self._classifier = classifier
         self._policy = policy
         self._timeout_s = timeout_s
         self._max_chars = max_chars
+        self._languages = languages
 
     async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
         """Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
@@ -58,6 +85,12 @@ class ClassifyStage:
                 ) from exc
             if len(results) != len(texts):
                 raise ClassifierError(self._classifier.name, "returned a wrong number of results")
+            if self._languages is not None:
+                detected = await self._languages.detect_many(texts)
+                results = [
+                    r.model_copy(update={"language": lang})
+                    for r, lang in zip(results, detected, strict=True)
+                ]
         by_index = dict(zip(todo, results, strict=True))
         out = []
         for i, item in enumerate(batch):

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.case import Case
+from bot.case import Case, CaseEscalation
 from bot.connection import connect
 from bot.errors import ConfigError, ReviewError, StoreUnavailable
 from bot.message import Platform
@@ -114,6 +114,16 @@ def summary(case: Case) -> str:
     )
 
 
+def _escalation(escalation: CaseEscalation) -> list[str]:
+    """What the frontier model was sent, who the placeholders are, and what came back."""
+    lines = [f"frontier model: {escalation.headline()}", "  sent (redacted):"]
+    lines += [f"    {line}" for line in escalation.text.splitlines()]
+    if escalation.pseudonyms:
+        lines.append("  who is who: " + "; ".join(escalation.legend()))
+    lines.append(f"  came back: {escalation.came_back()}")
+    return lines
+
+
 def render_case(case: Case) -> str:
     """A whole case as text, the way `modtriage case show` prints it."""
     message, verdict = case.message, case.verdict
@@ -139,6 +149,8 @@ def render_case(case: Case) -> str:
         lines.append(f"strike points: {case.strike_points}")
     if case.appeal:
         lines.append(f"appeal: {case.appeal!r}")
+    if case.escalation is not None:
+        lines += _escalation(case.escalation)
     lines.append("actions:" if case.actions else "actions: none")
     for action in case.actions:
         extra = f" {action.duration_s}s" if action.duration_s else ""

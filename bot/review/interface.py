@@ -16,6 +16,7 @@ from bot.case import Case
 from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.decision import Decision
+from bot.review.opinion import Opinion
 from bot.verdict import Verdict
 
 __all__ = ["Moderation"]
@@ -48,6 +49,11 @@ class Moderation(Protocol):
 
     async def test(self, actor: Actor, text: str) -> Verdict:
         """Decide a text under the current policy without acting or recording."""
+        ...
+
+    async def ask(self, actor: Actor, message: Message) -> Opinion:
+        """The frontier model's opinion on an existing message with its thread, recorded on
+        its case (a case is opened when the answer calls for review or action)."""
         ...
 
     async def reload_policy(self, actor: Actor) -> str:

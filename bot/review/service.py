@@ -42,18 +42,22 @@ from bot.errors import (
     PolicyError,
     PolicyRejected,
 )
+from bot.escalation.record import EscalationStore
+from bot.escalation.stage import EscalateStage
 from bot.message import Author, Message
 from bot.pipeline.classify import model_evidence
 from bot.pipeline.decide import decide as decide_verdict
+from bot.pipeline.language import LanguageDetector
 from bot.pipeline.rules import RuleBook
 from bot.policy import Policy, load_policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.notices import ActionFactory
+from bot.review.opinion import Opinion, SecondOpinions
 from bot.review.planning import SYSTEM, DecisionPlanner
 from bot.review.shadow import ShadowSwitch
 from bot.review.store import Applied, CaseStore, Change
-from bot.streams import Streams
+from bot.streams import Streams, read_decision
 from bot.verdict import Route, Verdict
 
 __all__ = ["ModerationService"]
@@ -74,7 +78,8 @@ class ModerationService:
 
     Collaborators come in keyword-only: the Redis client, the stream names, the policy in force
     (and the file it came from, for ``reload_policy``), the classifier ``test`` uses (rules only
-    when None), and a clock (tests pass their own).
+    when None) and the language detector beside it, the escalate stage ``ask`` sends through
+    (None: escalation off), and a clock (tests pass their own).
     """
 
     def __init__(
@@ -85,6 +90,8 @@ class ModerationService:
         policy: Policy,
         policy_path: Path | None = None,
         classifier: Classifier | None = None,
+        languages: LanguageDetector | None = None,
+        escalation: EscalateStage | None = None,
         clock: Callable[[], datetime] = _now,
         claim_ttl_s: int = 1800,
         stream_maxlen: int = 100_000,
@@ -94,11 +101,14 @@ class ModerationService:
         self._policy = policy
         self._policy_path = policy_path
         self._classifier = classifier
+        self._languages = languages
         self._clock = clock
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
         self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
         self.keys = self.store.keys
         self._shadow = ShadowSwitch(redis=redis, streams=streams, keys=self.keys)
+        self._escalations = EscalationStore(redis=redis, streams=streams)
+        self._opinions = SecondOpinions(store=self.store, escalation=escalation, clock=clock)
 
     @property
     def policy(self) -> Policy:
@@ -135,6 +145,7 @@ class ModerationService:
         category = verdict.category or action.category
         shadow = verdict.shadow or await self._runtime_shadow(message.channel, category)
         acted = verdict.route is Route.ACT and not shadow
+        escalated = await self._escalations.load(message.key)
         case = Case(
             id=await self.store.next_id(),
             message=message,
@@ -144,6 +155,7 @@ class ModerationService:
             category=category,
             shadow=shadow,
             version=1,
+            escalation=escalated.for_case() if escalated else None,
         )
         records = await self._automatic_records(case, now)
         detail = f"route {verdict.route.value} by {verdict.stage}"
@@ -210,6 +222,7 @@ class ModerationService:
             policy_version=self._policy.version,
             decided_at=now,
         )
+        escalated = await self._escalations.load(message.key)
         case = Case(
             id=await self.store.next_id(),
             message=message,
@@ -217,6 +230,7 @@ class ModerationService:
             opened_at=now,
             source="report",
             version=1,
+            escalation=escalated.for_case() if escalated else None,
         )
         applied = await self.store.apply(
             Change(
@@ -534,13 +548,42 @@ class ModerationService:
             author=Author(id="policy-test"),
             text=text,
         )
+        return await self._judge(message)
+
+    async def _judge(self, message: Message) -> Verdict:
+        """The rules and the small model on one message, as a worker would decide it."""
         evidence = RuleBook(policy=self._policy).evidence(message)
         classification = None
         if self._classifier is not None and not message.is_blank:
-            classification = (await self._classifier.classify([text]))[0]
+            classification = (await self._classifier.classify([message.text]))[0]
+            if self._languages is not None:
+                [language] = await self._languages.detect_many([message.text])
+                classification = classification.model_copy(update={"language": language})
             evidence += model_evidence(classification, self._policy, message.channel)
         verdict, _ = decide_verdict(message, evidence, classification, self._policy)
         return verdict
+
+    # -- a second opinion (bot.review.opinion) -------------------------------------------
+
+    async def ask(self, actor: Actor, message: Message) -> Opinion:
+        """The frontier model's opinion on an existing message, with its thread (``/mod ask``).
+
+        The small model's verdict is the one the pipeline stored for the message when its text
+        is unchanged, else it is decided now. When escalation is off or no API key is set the
+        opinion says so, with the small model's verdict only.
+
+        Raises:
+            PermissionDenied: the actor is not a moderator.
+            CaseConflict: the message's case kept changing while the answer was recorded.
+        """
+        self._require_moderator(actor, "ask the frontier model")
+        stored = await read_decision(self._redis, self._streams, message.key)
+        if stored is not None and stored[0].text == message.text:
+            link = message.permalink or stored[0].permalink
+            message, small = stored[0].model_copy(update={"permalink": link}), stored[1]
+        else:
+            small = await self._judge(message)
+        return await self._opinions.ask(actor, message, small, self._policy)
 
     async def reload_policy(self, actor: Actor) -> str:
         """Reload the policy file; returns the new version. A bad file keeps the old one.

@@ -18,6 +18,7 @@ from bot.adapters.discord import ModtriageBot, build_bot
 from bot.adapters.dispatch import ActionDispatcher
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
+from bot.escalation import EscalateStage
 from bot.metrics import Metrics
 from bot.pipeline.worker import Worker
 from bot.policy import Policy
@@ -82,6 +83,7 @@ class DiscordStack:
         settings: Settings,
         policy: Policy,
         metrics: Metrics,
+        escalation: EscalateStage | None = None,
         **overrides: Any,
     ) -> None:
         self.fake = fake
@@ -97,7 +99,11 @@ class DiscordStack:
         self.policy = policy
         self.streams = Streams(namespace=settings.namespace)
         self.moderation = ModerationService(
-            redis=redis, streams=self.streams, policy=policy, policy_path=DEFAULT_POLICY
+            redis=redis,
+            streams=self.streams,
+            policy=policy,
+            policy_path=DEFAULT_POLICY,
+            escalation=escalation,
         )
         self.worker: Worker = build_worker(
             redis=redis,

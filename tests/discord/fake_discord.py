@@ -461,6 +461,14 @@ async def _send(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[in
     return 200, fake._message(match["channel"], call.body or {})
 
 
+async def _get_message(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
+    message = fake.messages.get(match["message"])
+    if message is None or message["channel_id"] != match["channel"]:
+        return 404, {"message": "Unknown Message", "code": 10008}
+    # REST messages carry neither the gateway's member object nor the guild id
+    return 200, {k: v for k, v in message.items() if k not in {"member", "guild_id"}}
+
+
 async def _edit(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
     message = fake.messages.get(match["message"]) or fake._message(match["channel"], {})
     message.update(
@@ -572,6 +580,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PUT", r"/applications/\d+/commands", _commands),
         ("PUT", r"/applications/\d+/guilds/\d+/commands", _commands),
         ("POST", r"/channels/(?P<channel>\d+)/messages", _send),
+        ("GET", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _get_message),
         ("PATCH", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _edit),
         ("DELETE", r"/channels/\d+/messages/\d+", _no_content),
         ("POST", r"/users/@me/channels", _dm),

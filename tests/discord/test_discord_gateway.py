@@ -56,6 +56,7 @@ async def test_mod_commands_are_guild_only_for_moderators_and_report_is_for_ever
         "policy",
         "shadow",
         "ask",
+        "faq",
     }
     report = commands["Report message"]
     assert report["type"] == 3

@@ -171,9 +171,13 @@ class SlackStack:
     async def say(
         self, text: str, *, user: str = "U0MALLORY", ts: str = "1764320000.000100"
     ) -> None:
-        """A member posts in #general; returns once Slack got the ack."""
+        """A member posts in #general; returns once Slack got the ack. Slack keeps it in the
+        channel's history, where ``conversations.history`` finds it."""
         body = payload("event_message")
         body["event"].update(text=text, user=user, ts=ts, event_ts=ts, blocks=[])
+        self.fake.history.setdefault("C0GENERAL", []).append(
+            {"type": "message", "user": user, "text": text, "ts": ts, "team": "T0TEAM"}
+        )
         status, _ = await self.event(body)
         assert status == 200
 

@@ -97,7 +97,10 @@ async def test_ask_about_an_existing_message(slack: SlackStack) -> None:
         {"type": "message", "user": "U0EVE", "ts": "1764320000.000900", "text": "free nitro here"}
     ]
     answer = await _mod(slack, "ask https://test.slack.com/archives/C0GENERAL/p1764320000000900")
-    assert answer.startswith("That message, under the current policy: *act* · spam")
+    assert answer.startswith(
+        "The frontier model was not asked: escalation to the frontier model is off in the "
+        "policy (escalation.enabled).\nThe small model's verdict: *act* · spam"
+    )
     [looked] = slack.fake.received("conversations.history")
     assert (looked.args["channel"], looked.args["latest"]) == ("C0GENERAL", "1764320000.000900")
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import discord
 
-from bot.case import Case, CaseStatus
+from bot.case import Case, CaseEscalation, CaseStatus
+from bot.review.opinion import Opinion
 from bot.verdict import Route, Verdict
 
 __all__ = [
     "case_embed",
+    "opinion_embed",
     "queue_embed",
     "stats_embed",
     "verdict_embed",
@@ -31,6 +34,8 @@ _ROUTE_COLOURS = {
     Route.ACT: discord.Colour.red(),
 }
 _FIELD_CHARS = 1000
+#: A Discord member id, as a pseudonym maps back to it ("123" or "123 (Name)").
+_MEMBER = re.compile(r"^(\d{15,20})(?: \(.*\))?$")
 
 
 def _clip(text: str, limit: int = _FIELD_CHARS) -> str:
@@ -65,9 +70,87 @@ def case_embed(case: Case, *, note: str = "") -> discord.Embed:
             for event in case.events[-6:]
         ]
         embed.add_field(name="History", value=_clip("\n".join(lines)), inline=False)
+    if case.escalation is not None:
+        _escalation_fields(embed, case.escalation)
     if note:
         embed.add_field(name="Note", value=_clip(note), inline=False)
     embed.set_footer(text=f"policy {verdict.policy_version or '-'} · {verdict.stage}")
+    return embed
+
+
+def _escalation_fields(embed: discord.Embed, escalation: CaseEscalation) -> None:
+    """What the frontier model was sent (placeholders mapped back for the moderators only)
+    and what came back."""
+    embed.add_field(name="Frontier model", value=_clip(escalation.headline()), inline=False)
+    embed.add_field(name="Sent (redacted)", value=_clip(_quote(escalation.text)), inline=False)
+    legend = [
+        f"{placeholder} = <@{member.group(1)}>"
+        if (member := _MEMBER.match(original)) and placeholder.startswith("user")
+        else f"{placeholder} = {original}"
+        for placeholder, original in escalation.pseudonyms.items()
+    ]
+    if legend:
+        embed.add_field(name="Who is who", value=_clip("; ".join(legend)), inline=False)
+    embed.add_field(name="Came back", value=_clip(escalation.came_back()), inline=False)
+
+
+def _scores(verdict: Verdict) -> str:
+    scores = verdict.classification.scores if verdict.classification else {}
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:5]
+    return ", ".join(f"{name} {score:.2f}" for name, score in ranked) or "-"
+
+
+def _route(verdict: Verdict) -> str:
+    return verdict.route.value + (f" · {verdict.category}" if verdict.category else "")
+
+
+def opinion_embed(opinion: Opinion) -> discord.Embed:
+    """The answer to ``/mod ask``: the frontier model's verdict beside the small model's."""
+    record, verdict = opinion.record, opinion.verdict
+    if record is None:
+        title, colour = "Frontier model not asked", discord.Colour.light_grey()
+    elif verdict is None:
+        title, colour = "Frontier model: no judgement", discord.Colour.light_grey()
+    else:
+        title, colour = f"Frontier model: {_route(verdict)}", _ROUTE_COLOURS[verdict.route]
+    embed = discord.Embed(
+        title=title,
+        description=_quote(opinion.message.text),
+        colour=colour,
+        url=opinion.message.permalink,
+    )
+    if record is None or verdict is None:
+        embed.add_field(name="Why not", value=_clip(opinion.unavailable or "-"), inline=False)
+    if record is not None:
+        sent = (
+            f"sent with {record.context_messages} earlier message(s), redacted"
+            if record.sent
+            else "nothing sent"
+        )
+        embed.add_field(
+            name="Outcome",
+            value=f"{record.outcome.value.replace('_', ' ')} · {record.model} · "
+            f"cost {record.cost:.4f} {record.currency} · {sent}",
+            inline=False,
+        )
+    if verdict is not None:
+        embed.add_field(name="Why", value=_clip(verdict.explain()), inline=False)
+        embed.add_field(name="Scores", value=_scores(verdict), inline=False)
+        rationale = verdict.classification.rationale if verdict.classification else None
+        if rationale:
+            embed.add_field(name="Rationale", value=_clip(rationale), inline=False)
+    small = opinion.small
+    embed.add_field(
+        name="Small model", value=_clip(f"{_route(small)}: {small.explain()}"), inline=False
+    )
+    if opinion.case is not None:
+        embed.add_field(
+            name="Case",
+            value=f"{opinion.case.id} opened in the review queue"
+            if opinion.case_opened
+            else f"recorded on case {opinion.case.id}",
+            inline=False,
+        )
     return embed
 
 

@@ -11,11 +11,18 @@ import structlog
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.discord.cards import case_embed, queue_embed, stats_embed, verdict_embed
-from bot.adapters.discord.convert import payload_of, to_message
+from bot.adapters.discord.cards import (
+    case_embed,
+    opinion_embed,
+    queue_embed,
+    stats_embed,
+    verdict_embed,
+)
+from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
+from bot.message import Message
 from bot.verdict import Route
 
 if TYPE_CHECKING:
@@ -132,8 +139,59 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
         state = "on: nothing is enforced, everything is recorded" if on else "off: enforcing"
         await _say(interaction, f"Shadow mode{where} {state}.")
 
-    @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
+    @app_commands.command(description="The frontier model's opinion on a message, with its thread")
+    @app_commands.describe(message_link="the message's link (Copy Message Link)")
     async def ask(
+        self, interaction: discord.Interaction[Any], message_link: app_commands.Range[str, 1, 300]
+    ) -> None:
+        """Sent like any escalation (redacted, budgeted, recorded on the message's case); a case
+        is opened for review when the answer calls for review or action."""
+        actor = actor_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the model takes a while
+        try:
+            message = await self._fetch(interaction, message_link)
+        except ValueError as exc:
+            await _say(interaction, str(exc))
+            return
+        opinion = await self.bot.moderation.ask(actor, message)
+        await _say(interaction, "", embed=opinion_embed(opinion))
+        if opinion.case_opened and opinion.case is not None:
+            try:
+                await self.bot.adapter.post_card(
+                    opinion.case, note="Opened after a moderator asked the frontier model"
+                )
+            except discord.HTTPException as exc:
+                log.warning("ask card not posted", case_id=opinion.case.id, error=str(exc))
+
+    async def _fetch(self, interaction: discord.Interaction[Any], link: str) -> Message:
+        """The linked message as Discord has it now (ValueError: with what went wrong)."""
+        guild_id, channel_id, message_id = parse_message_link(link)
+        if guild_id != str(interaction.guild_id):
+            raise ValueError("that message is in another server")
+        try:
+            channel = self.bot.get_channel(int(channel_id)) or await self.bot.fetch_channel(
+                int(channel_id)
+            )
+            if not isinstance(channel, discord.TextChannel | discord.Thread):
+                raise ValueError("that link is not to a message in a text channel or thread")
+            found = await channel.fetch_message(int(message_id))
+        except discord.NotFound as exc:
+            raise ValueError("that message was not found (deleted?)") from exc
+        except discord.Forbidden as exc:
+            raise ValueError("modtriage may not read that channel") from exc
+        thread = str(channel.id) if isinstance(channel, discord.Thread) else None
+        try:
+            return to_message(
+                payload_of(found),
+                role_names=role_names(interaction.guild),
+                guild_id=guild_id,
+                thread=thread,
+            )
+        except MalformedMessage as exc:
+            raise ValueError(f"that message cannot be read: {exc.reason}") from exc
+
+    @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
+    async def faq(
         self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, 2000]
     ) -> None:
         verdict = await self.bot.moderation.test(actor_of(interaction), question)

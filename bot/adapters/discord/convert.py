@@ -7,6 +7,7 @@ hands over as objects (MESSAGE_CREATE, AutoMod executions), copying only what is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from bot.message import Author, Message
 __all__ = [
     "automod_payload_of",
     "automod_to_message",
+    "parse_message_link",
     "payload_of",
     "permalink",
     "snowflake_time",
@@ -32,6 +34,9 @@ __all__ = [
 ]
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000
+_MESSAGE_LINK = re.compile(
+    r"^https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)/?$"
+)
 
 
 def snowflake_time(snowflake: str) -> datetime:
@@ -41,6 +46,21 @@ def snowflake_time(snowflake: str) -> datetime:
 
 def permalink(guild_id: str, channel_id: str, message_id: str) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def parse_message_link(link: str) -> tuple[str, str, str]:
+    """``(guild, channel, message)`` ids of a Discord message link ("Copy Message Link").
+
+    Raises:
+        ValueError: the text is not a Discord message link.
+    """
+    match = _MESSAGE_LINK.match(link.strip().strip("<>"))
+    if match is None:
+        raise ValueError(
+            f"{link!r} is not a Discord message link (use Copy Message Link on a message)"
+        )
+    guild, channel, message = match.groups()
+    return guild, channel, message
 
 
 def _timestamp(payload: MessagePayload) -> datetime:

@@ -27,7 +27,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import cards, commands
 from bot.adapters.slack.directory import SlackDirectory
-from bot.adapters.slack.inbound import parse_permalink, shortcut_message, to_message
+from bot.adapters.slack.inbound import (
+    history_message,
+    parse_permalink,
+    shortcut_message,
+    to_message,
+)
 from bot.adapters.slack.outbound import SlackAdapter
 from bot.adapters.slack.payloads import (
     BlockActionPayload,
@@ -39,6 +44,7 @@ from bot.adapters.slack.payloads import (
 from bot.case import Case
 from bot.errors import ActionError, MalformedMessage, ReviewError
 from bot.faq.feedback import FaqFeedback
+from bot.message import Message
 from bot.pipeline.ingest import Ingest
 from bot.review.actor import Actor
 from bot.review.decision import Decision
@@ -149,17 +155,26 @@ class SlackBot:
             command = commands.parse(body.get("text", ""))
             actor = await self._directory.actor(body["team_id"], body["user_id"])
 
-            async def fetch(link: str) -> str:
-                return await self._fetch_text(client, link)
+            async def fetch(link: str) -> Message:
+                return await self._fetch_message(client, link, team=body["team_id"])
+
+            async def post_card(case: Case) -> None:
+                headline = "Opened after a moderator asked the frontier model"
+                await self._post_card(case, f"ask-{case.id}", headline=headline)
 
             text = await commands.run(
-                command, actor=actor, moderation=self._moderation, fetch=fetch
+                command,
+                actor=actor,
+                moderation=self._moderation,
+                fetch=fetch,
+                post_card=post_card,
             )
         except (ValueError, ReviewError) as exc:
             text = str(exc)
         await respond(text=text, response_type="ephemeral")
 
-    async def _fetch_text(self, client: AsyncWebClient, link: str) -> str:
+    async def _fetch_message(self, client: AsyncWebClient, link: str, *, team: str) -> Message:
+        """The message a link points at, as Slack returns it now (ValueError: not found)."""
         channel, ts, thread = parse_permalink(link)
         try:
             if thread and thread != ts:
@@ -175,7 +190,10 @@ class SlackBot:
         found = [m for m in reply.get("messages") or [] if m.get("ts") == ts]
         if not found:
             raise ValueError("that message was not found (deleted, or modtriage is not in it)")
-        return str(found[0].get("text", ""))
+        try:
+            return history_message(found[0], team=team, channel=channel, permalink=link)
+        except MalformedMessage as exc:
+            raise ValueError(f"that message cannot be read: {exc.reason}") from exc
 
     async def _on_card_button(
         self, body: BlockActionPayload, respond: AsyncRespond, client: AsyncWebClient
@@ -315,8 +333,10 @@ class SlackBot:
         except (SlackApiError, aiohttp.ClientError) as exc:
             log.warning("could not update FAQ reply", error=str(exc))
 
-    async def _post_card(self, case: Case, ref: str) -> None:
-        text, blocks = cards.review_card(case, headline="Reported by a member")
+    async def _post_card(
+        self, case: Case, ref: str, headline: str = "Reported by a member"
+    ) -> None:
+        text, blocks = cards.review_card(case, headline=headline)
         try:
             await self._adapter.post_card(ref, text, blocks)
         except ActionError as exc:

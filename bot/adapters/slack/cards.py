@@ -6,10 +6,11 @@ Interactive elements carry ``action_id`` values from :data:`ACTIONS`; ``app.py``
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.action import NotifyModerators, Reply, WarnUser
-from bot.case import Case, CaseStatus
+from bot.case import Case, CaseEscalation, CaseStatus
 from bot.review.decision import DecisionKind
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Blocks",
     "appeal_modal",
     "decision_modal",
+    "escalation_text",
     "faq_reply",
     "faq_thanks",
     "notice",
@@ -63,6 +65,8 @@ DURATIONS: tuple[tuple[str, int], ...] = (
     ("1 day", 86400),
     ("7 days", 7 * 86400),
 )
+#: A Slack member id, as a pseudonym maps back to it ("U0123" or "U0123 (Name)").
+_MEMBER = re.compile(r"^([UW][A-Z0-9]{2,})(?: \(.*\))?$")
 _SECTION_CHARS = 2900  # Slack's limit on a section's text is 3000 characters
 
 
@@ -90,6 +94,26 @@ def _plain(text: str) -> dict[str, Any]:
 def _who(label: str) -> str:
     """'slack:U123' (an actor label) as a mention; 'modtriage' as it is."""
     return f"<@{label.removeprefix('slack:')}>" if label.startswith("slack:") else label
+
+
+def escalation_text(escalation: CaseEscalation) -> str:
+    """What the frontier model was sent (placeholders mapped back for the moderators) and what
+    came back."""
+    lines = [
+        f"*Frontier model:* {_escape(escalation.headline())}",
+        "Sent (redacted):",
+        _quote(_escape(escalation.text), 1200),
+    ]
+    legend = [
+        f"{placeholder} = <@{member.group(1)}>"
+        if (member := _MEMBER.match(original)) and placeholder.startswith("user")
+        else _escape(f"{placeholder} = {original}")
+        for placeholder, original in escalation.pseudonyms.items()
+    ]
+    if legend:
+        lines.append("Who is who: " + "; ".join(legend))
+    lines.append("Came back: " + _escape(escalation.came_back()))
+    return "\n".join(lines)
 
 
 def review_card(
@@ -130,6 +154,8 @@ def review_card(
             ],
         },
     ]
+    if case.escalation is not None:
+        blocks.append({"type": "section", "text": _md(_clip(escalation_text(case.escalation)))})
     done = [a for a in case.actions if a.type != "open_case"]
     if done:
         line = ", ".join(f"{a.type} ({a.state})" for a in done[-8:])

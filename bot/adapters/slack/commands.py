@@ -10,7 +10,9 @@
     /mod policy reload         load the policy file again (a bad file keeps the old one)
     /mod shadow on|off [#channel|category]
                                decide and record only, or enforce (everywhere or in one place)
-    /mod ask <message link>    what the policy decides about an existing message
+    /mod ask <message link>    the frontier model's opinion on an existing message, with its
+                               thread (recorded on its case; a case is opened if it calls
+                               for review or action)
 
 Permissions are checked by the service; its refusals are shown to the moderator as they are.
 """
@@ -23,20 +25,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.adapters.slack import cards
 from bot.case import Case
+from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
+from bot.review.opinion import Opinion
 from bot.verdict import Verdict
 
 __all__ = ["USAGE", "ModCommand", "parse", "run"]
 
 Name = Literal["queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "help"]
-FetchText = Callable[[str], Awaitable[str]]
-"""Given a Slack message link, the message's text (raises ValueError with a reason to show)."""
+FetchMessage = Callable[[str], Awaitable[Message]]
+"""Given a Slack message link, the message (raises ValueError with a reason to show)."""
+PostCard = Callable[[Case], Awaitable[None]]
+"""Post a case's review card to the moderators' channel."""
 
 USAGE = (
     "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats` · "
-    "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>`"
+    "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>` (the "
+    "frontier model's opinion)"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -100,13 +108,20 @@ def _verdict(verdict: Verdict) -> str:
     return f"*{verdict.route.value}*{category}{shadow}\n{_escape(verdict.explain())}"
 
 
+def _quote(text: str, limit: int = 1500) -> str:
+    clipped = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "> " + _escape(clipped).replace("\n", "\n> ")
+
+
 def _case(case: Case) -> str:
     lines = [
         f"*Case `{case.id}`* · {case.status.value} · {case.verdict.category or 'report'}",
         f"<@{case.message.author.id}> in <#{case.message.channel}>:",
-        "> " + _escape(case.message.text[:1500]).replace("\n", "\n> "),
+        _quote(case.message.text),
         _verdict(case.verdict),
     ]
+    if case.escalation is not None:
+        lines.append(cards.escalation_text(case.escalation))
     lines += [
         f"• {e.at:%Y-%m-%d %H:%M} {e.kind} by {e.actor}"
         + (f": {_escape(e.detail)}" if e.detail else "")
@@ -115,10 +130,56 @@ def _case(case: Case) -> str:
     return "\n".join(lines)
 
 
+def _scores(verdict: Verdict) -> str:
+    scores = verdict.classification.scores if verdict.classification else {}
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:5]
+    return ", ".join(f"{name} {score:.2f}" for name, score in ranked)
+
+
+def _opinion(opinion: Opinion) -> str:
+    small = "The small model's verdict: " + _verdict(opinion.small)
+    record = opinion.record
+    if record is None:
+        return f"The frontier model was not asked: {_escape(opinion.unavailable or '')}.\n{small}"
+    outcome = record.outcome.value.replace("_", " ")
+    sent = (
+        f"sent with {record.context_messages} earlier message(s), redacted"
+        if record.sent
+        else "nothing sent"
+    )
+    lines = [
+        f"*Frontier model* `{record.model}` · {outcome} · cost {record.cost:.4f} "
+        f"{record.currency} · {sent}"
+    ]
+    verdict = opinion.verdict
+    if verdict is None:
+        lines.append(f"It did not judge the message: {_escape(opinion.unavailable or outcome)}.")
+    else:
+        lines.append(_verdict(verdict))
+        lines.append(f"Scores: {_scores(verdict)}")
+        rationale = verdict.classification.rationale if verdict.classification else None
+        if rationale:
+            lines.append(_quote(rationale, 500))
+    lines.append(small)
+    if opinion.case is not None:
+        lines.append(
+            f"Case `{opinion.case.id}` opened in the review queue."
+            if opinion.case_opened
+            else f"Recorded on case `{opinion.case.id}`."
+        )
+    return "\n".join(lines)
+
+
 async def run(
-    command: ModCommand, *, actor: Actor, moderation: Moderation, fetch: FetchText
+    command: ModCommand,
+    *,
+    actor: Actor,
+    moderation: Moderation,
+    fetch: FetchMessage,
+    post_card: PostCard | None = None,
 ) -> str:
-    """The reply to show the moderator (Slack mrkdwn).
+    """The reply to show the moderator (Slack mrkdwn). ``/mod ask`` posts the card of a case
+    it opened with ``post_card``.
 
     Raises:
         ReviewError: the service refused (not a moderator, unknown case, ...).
@@ -166,9 +227,9 @@ async def run(
                 else f"Shadow mode *off*{scope}: modtriage enforces the policy."
             )
         case "ask":
-            text = await fetch(command.arg)
-            return "That message, under the current policy: " + _verdict(
-                await moderation.test(actor, text)
-            )
+            opinion = await moderation.ask(actor, await fetch(command.arg))
+            if opinion.case_opened and opinion.case is not None and post_card is not None:
+                await post_card(opinion.case)
+            return _opinion(opinion)
         case _:
             return USAGE

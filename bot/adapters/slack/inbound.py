@@ -12,7 +12,13 @@ from bot.adapters.slack.payloads import EventCallback, MessageEvent, MessageShor
 from bot.errors import MalformedMessage
 from bot.message import Author, Message
 
-__all__ = ["MODERATED_SUBTYPES", "parse_permalink", "shortcut_message", "to_message"]
+__all__ = [
+    "MODERATED_SUBTYPES",
+    "history_message",
+    "parse_permalink",
+    "shortcut_message",
+    "to_message",
+]
 
 #: Message subtypes that carry something a member wrote. Joins, topic changes, deletions and
 #: the like carry nothing to moderate and are skipped.
@@ -134,6 +140,16 @@ def shortcut_message(payload: MessageShortcutPayload) -> Message:
     if not isinstance(message, dict) or not channel or not team:
         raise MalformedMessage("message shortcut without message, channel or team")
     return _build(team=message.get("team") or team, channel=channel, event=message, edited=False)
+
+
+def history_message(event: MessageEvent, *, team: str, channel: str, permalink: str) -> Message:
+    """A message as ``conversations.history`` or ``conversations.replies`` return it.
+
+    Raises:
+        MalformedMessage: it lacks what a message needs.
+    """
+    message = _build(team=event.get("team") or team, channel=channel, event=event, edited=False)
+    return message.model_copy(update={"permalink": permalink})
 
 
 def parse_permalink(link: str) -> tuple[str, str, str | None]:
