@@ -12,14 +12,16 @@ from pydantic import SecretStr
 from bot.connection import Redis
 from bot.escalation import EscalationRecord, EscalationStore
 from bot.metrics import Metrics
-from bot.policy import Escalation, Policy
+from bot.policy import Escalation, Policy, Thresholds
 from bot.settings import Settings
 from tests.harness import ChatHarness
 from tests.messages_api import MessagesApi
 from tests.small_model import ScoresByPhrase
 
-#: toxicity 0.9 sits in the default policy's escalate band (0.85 .. 0.97).
+#: toxicity 0.9 sits in the escalate band these tests open (0.85 .. 0.97).
 UNSURE = {"toxicity": 0.9}
+#: The default policy sends uncertain toxicity to people; a community may open a frontier band.
+TOXICITY_BAND = Thresholds(review=0.6, escalate=0.85, act=0.97)
 HARD = "you're such a genius, really"
 
 ChatFactory = Callable[..., ChatHarness]
@@ -45,7 +47,12 @@ def escalating_settings(settings: Settings, api: MessagesApi, **overrides: Any) 
 
 
 def escalating_policy(policy: Policy, **escalation: Any) -> Policy:
-    return policy.model_copy(update={"escalation": Escalation(enabled=True, **escalation)})
+    """``policy`` with escalation on and toxicity's frontier band open."""
+    categories = dict(policy.categories)
+    categories["toxicity"] = categories["toxicity"].model_copy(update={"thresholds": TOXICITY_BAND})
+    return policy.model_copy(
+        update={"categories": categories, "escalation": Escalation(enabled=True, **escalation)}
+    )
 
 
 @pytest.fixture

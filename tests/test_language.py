@@ -98,7 +98,8 @@ def test_an_unhandled_language_in_the_review_band_or_above_is_escalated(
 ) -> None:
     policy = _escalating(default_policy)
     found = model_evidence(
-        Classification(scores={"toxicity": score}, model="small", language=language),
+        # harassment: review 0.5, escalate 0.8, act 0.95 in the default policy
+        Classification(scores={"harassment": score}, model="small", language=language),
         policy,
         "C1",
     )
