@@ -40,10 +40,11 @@ class OnnxEncoder:
 
     ``precision`` picks the int8 model (default) or the fp32 one; heads fitted on one give
     slightly different scores on the other (a warning says so). ``threads`` is onnxruntime's
-    intra-op thread count: one per worker by default, so several
+    intra-op thread count (and numpy's BLAS threads): one per worker by default, so several
     workers share a machine without fighting over cores. Texts are sorted by length and run in
-    batches of ``batch_size`` so padding stays small; output order is input order. Batches of 8
-    gave the most messages per CPU-second here (1: 182, 8: 238, 32: 205, 128: 166).
+    batches of ``batch_size`` so padding stays small; output order is input order. On two
+    cores with int8, messages per CPU-second hardly depend on it (1: 598, 8: 577, 32: 563,
+    128: 511; fp32 at 8: 238): 8 keeps one call short.
 
     Raises:
         ConfigError: the exported model is missing or unreadable (run ``make encoder``).
@@ -72,7 +73,12 @@ class OnnxEncoder:
         if threads < 1 or batch_size < 1:
             raise ConfigError("encoder threads and batch_size must be at least 1")
         import onnxruntime as ort
+        from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
+
+        # numpy's BLAS gets the same budget: the heads' and the FAQ's small matrix products
+        # otherwise spin a thread on every core and halve what one core does (process-wide)
+        threadpool_limits(threads, user_api="blas")
 
         meta: dict[str, Any] = json.loads((model_dir / "encoder.json").read_text())
         self.meta = meta
