@@ -34,6 +34,9 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     seed: int = 0
+    ensemble: int = Field(
+        default=3, ge=1, description="MLPs from seeds seed.. averaged in logit space (one MLP)"
+    )
     max_rows_per_file: int = Field(default=30_000, ge=1, description="public rows per file")
 
 
@@ -127,8 +130,37 @@ def fit_mlp(
 
     ``y``, ``mask`` and ``weight`` have shape ``(n, k)``; a row-category pair with mask 0 adds
     nothing. Each category's positives and negatives are balanced to equal total weight.
+
+    ``config.ensemble`` MLPs are fitted from consecutive seeds and averaged in logit space,
+    which is itself one MLP: their hidden layers side by side, their output weights divided
+    by their number. One MLP's decisions near a threshold move with its seed (the share of
+    held-out counter-speech flagged as hate ranged 4-13 % over seeds); the average moves less.
     """
-    rng = np.random.default_rng(config.seed)
+    members = [
+        _fit_one(x, y, mask, weight, config=config, seed=config.seed + i)
+        for i in range(config.ensemble)
+    ]
+    count = float(len(members))
+    w2 = np.concatenate([m[2] for m in members]) / count if config.hidden else None
+    b2 = (np.sum([m[3] for m in members], axis=0) / count).astype(np.float32)
+    if config.hidden:
+        w1 = np.concatenate([m[0] for m in members if m[0] is not None], axis=1)
+        b1 = np.concatenate([m[1] for m in members if m[1] is not None])
+        return w1, b1, np.asarray(w2, dtype=np.float32), b2
+    w2_mean = (np.sum([m[2] for m in members], axis=0) / count).astype(np.float32)
+    return None, None, w2_mean, b2
+
+
+def _fit_one(
+    x: Array,
+    y: Array,
+    mask: Array,
+    weight: Array,
+    *,
+    config: TrainConfig,
+    seed: int,
+) -> tuple[Array | None, Array | None, Array, Array]:
+    rng = np.random.default_rng(seed)
     n, dim = x.shape
     k = y.shape[1]
     w = weight * mask
