@@ -61,6 +61,14 @@ BENIGN = [
     "holy shit this update is amazing",
     "this bug is killing me",
     "does anyone know how to reset my password?",
+    "can my 12 year old son have his own account?",
+    "my kids loved the school trip to the science museum",
+]
+PARENTS = [
+    "how do I open an account for my children?",
+    "is there a discord server for parents of teenagers?",
+    "what are the requirements to open an account for a minor?",
+    "my daughter is 13, can she join the coding club?",
 ]
 
 
@@ -78,6 +86,17 @@ async def test_benign_messages_stay_allowed(embedded_chat: ChatHarness, text: st
     verdict = await embedded_chat.say(text, user="alice")
     assert verdict.route is Route.ALLOW, verdict.classification
     assert await embedded_chat.actions() == []
+
+
+@pytest.mark.parametrize("text", PARENTS)
+async def test_a_parent_asking_about_children_is_never_removed_or_banned(
+    embedded_chat: ChatHarness, text: str
+) -> None:
+    # sexual_minors acts with delete + ban; its head learned from a handful of examples
+    verdict = await embedded_chat.say(text, user="parent")
+    assert verdict.route is not Route.ACT, verdict.classification
+    # at most a case in the review queue for a person to look at
+    assert {action.type for action in await embedded_chat.actions()} <= {"open_case"}
 
 
 async def test_a_hateful_message_is_acted_on_or_reviewed(embedded_chat: ChatHarness) -> None:
