@@ -10,10 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from bot.connection import Redis
-from bot.escalation import EscalationRecord, EscalationStore
+from bot.escalation import EscalateStage, EscalationRecord, EscalationStore, build_escalate_stage
 from bot.metrics import Metrics
 from bot.policy import Escalation, Policy, Thresholds
 from bot.settings import Settings
+from bot.streams import Streams
 from tests.harness import ChatHarness
 from tests.messages_api import MessagesApi
 from tests.small_model import ScoresByPhrase
@@ -53,6 +54,18 @@ def escalating_policy(policy: Policy, **escalation: Any) -> Policy:
     return policy.model_copy(
         update={"categories": categories, "escalation": Escalation(enabled=True, **escalation)}
     )
+
+
+def escalating_stage(
+    redis: Redis, settings: Settings, policy: Policy, api: MessagesApi, **overrides: Any
+) -> tuple[Policy, Settings, EscalateStage]:
+    """The policy, settings and escalate stage of a deployment that asks the local server."""
+    policy = escalating_policy(policy)
+    config = escalating_settings(settings, api, **overrides)
+    stage = build_escalate_stage(
+        redis=redis, settings=config, policy=policy, streams=Streams(namespace=config.namespace)
+    )
+    return policy, config, stage
 
 
 @pytest.fixture

@@ -9,19 +9,18 @@ import asyncio
 import pytest
 
 from bot.connection import Redis
-from bot.escalation import Outcome, build_escalate_stage
+from bot.escalation import Outcome
 from bot.message import Author, Message
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.runtime import build_worker
 from bot.settings import Settings
-from bot.streams import Streams, read_decision
+from bot.streams import read_decision
 from bot.verdict import Route
 from tests.frontier_chat import (
     HARD,
     ChatFactory,
-    escalating_policy,
-    escalating_settings,
+    escalating_stage,
     record_of,
 )
 from tests.messages_api import MessagesApi, Reply
@@ -44,13 +43,7 @@ async def test_two_workers_asking_about_the_same_conversation_pay_once(
     redis: Redis, settings: Settings, default_policy: Policy, api: MessagesApi
 ) -> None:
     api.default = Reply(delay_s=1.0)  # a slow answer
-    policy = escalating_policy(default_policy)
-    config = escalating_settings(settings, api)
-    streams = Streams(namespace=settings.namespace)
-    first, second = (
-        build_escalate_stage(redis=redis, settings=config, policy=policy, streams=streams)
-        for _ in range(2)
-    )
+    first, second = (escalating_stage(redis, settings, default_policy, api)[2] for _ in range(2))
     # the same words from different members in different channels: the same redacted prompt
     bob = _said(HARD, channel="C1", id="m1", user="bob")
     dave = _said(HARD, channel="C2", id="m2", user="dave")
@@ -108,11 +101,10 @@ async def test_when_the_request_waited_for_fails_the_waiting_message_goes_to_rev
     redis: Redis, settings: Settings, default_policy: Policy, api: MessagesApi
 ) -> None:
     api.default = Reply(delay_s=3.0)  # the first request times out after 1 s
-    policy = escalating_policy(default_policy)
-    config = escalating_settings(settings, api, frontier_timeout_s=1.0, frontier_max_retries=0)
-    streams = Streams(namespace=settings.namespace)
     first, second = (
-        build_escalate_stage(redis=redis, settings=config, policy=policy, streams=streams)
+        escalating_stage(
+            redis, settings, default_policy, api, frontier_timeout_s=1.0, frontier_max_retries=0
+        )[2]
         for _ in range(2)
     )
     bob = _said(HARD, channel="C1", id="m1", user="bob")

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from bot.connection import Redis
-from bot.escalation import EscalateStage, build_escalate_stage
+from bot.escalation import EscalateStage
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.settings import Settings
-from bot.streams import Streams, read_decision
+from bot.streams import read_decision
 from tests.discord.conftest import DiscordStack
 from tests.discord.fake_discord import FakeDiscord
-from tests.frontier_chat import escalating_policy, escalating_settings
+from tests.frontier_chat import escalating_stage
 from tests.messages_api import MessagesApi, Reply
 
 pytestmark = [pytest.mark.discord, pytest.mark.frontier]
@@ -40,10 +40,8 @@ async def asking(
     made: list[tuple[DiscordStack, EscalateStage]] = []
 
     async def make(**overrides: Any) -> DiscordStack:
-        policy = escalating_policy(default_policy)
-        config = escalating_settings(settings, api, **overrides)
-        escalation = build_escalate_stage(
-            redis=redis, settings=config, policy=policy, streams=Streams(namespace=config.namespace)
+        policy, config, escalation = escalating_stage(
+            redis, settings, default_policy, api, **overrides
         )
         stack = DiscordStack(
             fake=fake,

@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 from bot.connection import Redis
-from bot.escalation import build_escalate_stage
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.settings import Settings
 from bot.streams import Streams, read_decision
-from tests.frontier_chat import escalating_policy, escalating_settings
+from tests.frontier_chat import escalating_stage
 from tests.messages_api import MessagesApi, Reply
 from tests.slack.conftest import MODS, SlackStack, eventually
 from tests.slack.fake_slack import FakeSlack
@@ -41,14 +40,14 @@ async def asking(
     made: list[tuple[SlackStack, Any]] = []
 
     async def make(**overrides: Any) -> SlackStack:
-        policy = escalating_policy(default_policy)
-        config = escalating_settings(settings, api, **overrides)
-        streams = Streams(namespace=config.namespace)
-        escalation = build_escalate_stage(
-            redis=redis, settings=config, policy=policy, streams=streams
+        policy, config, escalation = escalating_stage(
+            redis, settings, default_policy, api, **overrides
         )
         moderation = ModerationService(
-            redis=redis, streams=streams, policy=policy, escalation=escalation
+            redis=redis,
+            streams=Streams(namespace=config.namespace),
+            policy=policy,
+            escalation=escalation,
         )
         stack = SlackStack(
             fake=fake_slack,
