@@ -141,14 +141,13 @@ def fit_mlp(
         for i in range(config.ensemble)
     ]
     count = float(len(members))
-    w2 = np.concatenate([m[2] for m in members]) / count if config.hidden else None
     b2 = (np.sum([m[3] for m in members], axis=0) / count).astype(np.float32)
-    if config.hidden:
-        w1 = np.concatenate([m[0] for m in members if m[0] is not None], axis=1)
-        b1 = np.concatenate([m[1] for m in members if m[1] is not None])
-        return w1, b1, np.asarray(w2, dtype=np.float32), b2
-    w2_mean = (np.sum([m[2] for m in members], axis=0) / count).astype(np.float32)
-    return None, None, w2_mean, b2
+    if not config.hidden:  # logistic heads: the average is the mean of the weights
+        return None, None, (np.sum([m[2] for m in members], axis=0) / count).astype(np.float32), b2
+    w1 = np.concatenate([m[0] for m in members if m[0] is not None], axis=1)
+    b1 = np.concatenate([m[1] for m in members if m[1] is not None])
+    w2 = (np.concatenate([m[2] for m in members]) / count).astype(np.float32)
+    return w1, b1, w2, b2
 
 
 def _fit_one(
