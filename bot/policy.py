@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -26,6 +25,7 @@ from pydantic_core import ErrorDetails
 
 from bot.errors import PolicyError
 from bot.verdict import Route
+from bot.yaml_files import parse_yaml, read_text
 
 __all__ = [
     "ActionKind",
@@ -316,20 +316,8 @@ def load_policy(path: Path | str) -> Policy:
             file, the key and the fix.
     """
     path = Path(path)
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(
-            str(path), "(file)", f"cannot read it ({exc.strerror})", "check the path"
-        ) from exc
-    try:
-        raw = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise PolicyError(
-            str(path), where, "is not valid YAML", "fix the YAML syntax there"
-        ) from exc
+    raw_text = read_text(path, fix="check the path")
+    raw = parse_yaml(str(path), raw_text)
     if not isinstance(raw, dict):
         raise PolicyError(str(path), "(top level)", "is not a mapping", "start with 'categories:'")
     raw["version"] = hashlib.sha256(raw_text.encode()).hexdigest()[:12]

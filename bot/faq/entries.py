@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import PolicyError
+from bot.yaml_files import parse_yaml, read_text
 
 __all__ = ["FaqEntry", "FaqFile", "append_entry", "load_faqs"]
 
@@ -108,12 +109,7 @@ def _fix(kind: str, field: str) -> str:
 
 
 def _parse(path: str, text: str) -> FaqFile:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise PolicyError(path, where, "is not valid YAML", "fix the YAML syntax there") from exc
+    raw = parse_yaml(path, text)
     if not isinstance(raw, dict) or "faqs" not in raw:
         raise PolicyError(path, "(top level)", "has no 'faqs' list", "start the file with faqs:")
     extra = sorted(set(raw) - {"faqs"})
@@ -174,13 +170,7 @@ def load_faqs(path: Path | str) -> FaqFile:
             file, the entry and the fix.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(
-            str(path), "(file)", f"cannot read it ({exc.strerror})", "check faq.file in the policy"
-        ) from exc
-    return _parse(str(path), text)
+    return _parse(str(path), read_text(path, fix="check faq.file in the policy"))
 
 
 def append_entry(path: Path | str, entry: FaqEntry) -> FaqFile:
@@ -190,12 +180,12 @@ def append_entry(path: Path | str, entry: FaqEntry) -> FaqFile:
         PolicyError: the file is invalid, or the id is taken; the file is left unchanged.
     """
     path = Path(path)
-    current = load_faqs(path)
+    text = read_text(path, fix="check faq.file in the policy")
+    current = _parse(str(path), text)
     if any(item.id == entry.id for item in current.faqs):
         raise PolicyError(
             str(path), f"id {entry.id!r}", "is taken", "choose another id or edit that entry"
         )
-    text = path.read_text(encoding="utf-8")
     block = yaml.safe_dump(
         [entry.model_dump(mode="json")], sort_keys=False, allow_unicode=True, width=100
     )
