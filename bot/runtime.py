@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
@@ -19,6 +20,9 @@ from bot.pipeline.worker import Worker, WorkerConfig
 from bot.policy import Policy
 from bot.settings import Settings
 from bot.streams import Streams
+
+if TYPE_CHECKING:
+    from bot.escalation.stage import EscalateStage
 
 __all__ = ["build_stages", "build_worker", "consumer_name"]
 
@@ -37,10 +41,14 @@ def build_stages(
     streams: Streams,
     encoder: Encoder | None = None,
     metrics: Metrics | None = None,
+    escalation: EscalateStage | None = None,
+    languages: LanguageDetector | None = None,
 ) -> list[Stage]:
     """The stages in order. With ``escalation.enabled`` in the policy, the escalate stage runs
-    after decide. With ``faq.file``, FAQ answers run after that, on ``encoder`` (the
-    classifier's, so there is one model), else on the ONNX encoder.
+    after decide (``escalation`` and ``languages`` when the caller already holds them, so a
+    process that also answers ``/mod ask`` has one of each). With ``faq.file``, FAQ answers
+    run after that, on ``encoder`` (the classifier's, so there is one model), else on the
+    ONNX encoder.
 
     Raises:
         PolicyError: the FAQ file is invalid.
@@ -54,7 +62,7 @@ def build_stages(
             timeout_s=settings.model_timeout_s,
             max_chars=settings.model_max_chars,
             # the language matters only to decide what to escalate
-            languages=LanguageDetector() if policy.escalation.enabled else None,
+            languages=(languages or LanguageDetector()) if policy.escalation.enabled else None,
         ),
         DecideStage(policy=policy),
     ]
@@ -64,7 +72,8 @@ def build_stages(
         from bot.escalation.build import build_escalate_stage
 
         stages.append(
-            build_escalate_stage(
+            escalation
+            or build_escalate_stage(
                 redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
             )
         )
@@ -108,7 +117,10 @@ def build_worker(
     metrics: Metrics,
     consumer: str | None = None,
     encoder: Encoder | None = None,
+    escalation: EscalateStage | None = None,
+    languages: LanguageDetector | None = None,
 ) -> Worker:
+    """A worker over :func:`build_stages`; it closes its stages when it stops."""
     streams = Streams(namespace=settings.namespace)
     return Worker(
         redis=redis,
@@ -121,6 +133,8 @@ def build_worker(
             streams=streams,
             encoder=encoder,
             metrics=metrics,
+            escalation=escalation,
+            languages=languages,
         ),
         metrics=metrics,
         consumer=consumer or consumer_name(),

@@ -56,21 +56,25 @@ async def serve(
     if not names:
         raise ConfigError("no platform token is set (MODTRIAGE_SLACK_BOT_TOKEN, _DISCORD_TOKEN)")
     streams = Streams(namespace=settings.namespace)
-    escalation = None
-    if policy.escalation.enabled:  # for moderators' `/mod ask`; the worker has its own
+    # One escalate stage and one language model for the worker and moderators' `/mod ask`;
+    # the worker closes the stage when it stops.
+    escalation, languages = None, None
+    if policy.escalation.enabled:
         from bot.escalation.build import build_escalate_stage
 
         escalation = build_escalate_stage(
             redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
         )
+        languages = LanguageDetector()
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
         classifier=classifier, stream_maxlen=settings.stream_maxlen, escalation=escalation,
-        languages=LanguageDetector() if policy.escalation.enabled else None,
+        languages=languages,
     )  # fmt: skip
     worker = build_worker(
-        redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics
-    )
+        redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,
+        escalation=escalation, languages=languages,
+    )  # fmt: skip
     jobs: list[Coroutine[Any, Any, None]] = [worker.run(stop)]
     if "slack" in names:
         from bot.adapters.slack import run_slack
@@ -89,5 +93,3 @@ async def serve(
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if escalation is not None:
-            await escalation.aclose()
