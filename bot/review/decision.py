@@ -27,3 +27,7 @@ class Decision(BaseModel):
     reason: str = Field(default="", max_length=2000)
     duration_s: int | None = Field(default=None, gt=0, le=28 * 24 * 3600)
     category: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    def said(self, template: str) -> str:
+        """``template`` with the moderator's reason in it (``{reason}``); empty without one."""
+        return template.format(reason=self.reason) if self.reason else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from bot.action import Action, TimeoutUser
 from bot.case import Case, CaseAction, CaseEvent, CaseStatus
@@ -105,6 +106,20 @@ class DecisionPlanner:
         }
         return json.dumps(row, ensure_ascii=False)
 
+    def _decided(
+        self,
+        case: Case,
+        updated: Case,
+        actor: Actor,
+        decision: Decision,
+        *,
+        flagged: bool,
+        **rest: Any,
+    ) -> Change:
+        """The change that closes a decision: out of the queue, with its labelled example."""
+        label = self._label(case, actor, decision, flagged=flagged)
+        return Change.of(case, updated, queue="rem", labels=(label,), **rest)
+
     def _decision_stats(
         self, case: Case, decision: Decision, agreed: bool | None, now: datetime
     ) -> dict[str, float]:
@@ -121,13 +136,14 @@ class DecisionPlanner:
         self, case: Case, actor: Actor, decision: Decision, now: datetime
     ) -> tuple[Change, list[Action]]:
         updated = self._base(case, actor, decision, CaseStatus.DISMISSED, now)
-        detail = "dismissed: no violation" + (f" ({decision.reason})" if decision.reason else "")
-        change = Change.of(
+        detail = "dismissed: no violation" + decision.said(" ({reason})")
+        change = self._decided(
             case,
             updated,
-            queue="rem",
+            actor,
+            decision,
+            flagged=False,
             events=(CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail),),
-            labels=(self._label(case, actor, decision, flagged=False),),
             stats=self._decision_stats(case, decision, agreed=False, now=now),
         )
         return change, []
@@ -144,9 +160,7 @@ class DecisionPlanner:
         updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
         factory = ActionFactory(case=updated, policy=self._policy)
         step = f"{updated.version}"
-        reason = f"{category}: moderator {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
+        reason = f"{category}: moderator {actor.label()}" + decision.said(": {reason}")
         actions: list[Action] = []
         skipped: list[CaseAction] = []
         already_deleted = any(
@@ -180,7 +194,7 @@ class DecisionPlanner:
         text = (
             f"Case {case.id}: your message broke {factory.rule_text(category)}; a moderator "
             f"decided {what}."
-            + (f" Reason: {decision.reason}" if decision.reason else "")
+            + decision.said(" Reason: {reason}")
             + f" You can appeal case {case.id}."
         )
         actions.append(factory.notice(step, text, reason))
@@ -189,7 +203,7 @@ class DecisionPlanner:
             if sanction is not None:
                 actions.append(sanction)
         records = [*skipped, *(self.record(a, actor, now) for a in actions)]
-        detail = f"{decision.kind}" + (f" ({decision.reason})" if decision.reason else "")
+        detail = f"{decision.kind}" + decision.said(" ({reason})")
         events = [CaseEvent(at=now, actor=actor.label(), kind="decided", detail=detail)]
         strike = None
         if first:
@@ -204,14 +218,15 @@ class DecisionPlanner:
                 )
         stats = self._decision_stats(case, decision, agreed=True if first else None, now=now)
         count_actions(actions, stats)
-        change = Change.of(
+        change = self._decided(
             case,
             updated,
-            queue="rem",
+            actor,
+            decision,
+            flagged=True,
             events=tuple(events),
             records=tuple(records),
             actions=actions,
-            labels=(self._label(case, actor, decision, flagged=True),),
             stats=stats,
             strike=strike,
         )
@@ -224,9 +239,7 @@ class DecisionPlanner:
         updated = updated.model_copy(update={"category": case.category, "strike_points": 0})
         factory = ActionFactory(case=updated, policy=self._policy)
         step = f"{updated.version}"
-        reason = f"overturned by {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
+        reason = f"overturned by {actor.label()}" + decision.said(": {reason}")
         actions: list[Action] = []
         kept: list[str] = []
         live = [r for r in case.actions if r.state in ("emitted", "performed")]
@@ -239,15 +252,14 @@ class DecisionPlanner:
         text = (
             f"Case {case.id} was overturned: a moderator found your message did not break the "
             "rules. Any timeout or ban from it is lifted and its strike points are removed."
-            + (f" Reason: {decision.reason}" if decision.reason else "")
+            + decision.said(" Reason: {reason}")
         )
         actions.append(factory.notice(step, text, reason))
         undone = ", ".join(f"lift {a.sanction}" for a in actions if a.type == "lift") or "nothing"
         detail = f"overturned; undone: {undone}"
         if kept:
             detail += f"; cannot be undone on {case.message.platform}: {', '.join(kept)}"
-        if decision.reason:
-            detail += f" ({decision.reason})"
+        detail += decision.said(" ({reason})")
         events = [CaseEvent(at=now, actor=actor.label(), kind="overturned", detail=detail)]
         strike = None
         if case.strike_points:
@@ -263,14 +275,15 @@ class DecisionPlanner:
         stats = self._decision_stats(case, decision, agreed=False, now=now)
         stats["cases_overturned"] = 1.0
         count_actions(actions, stats)
-        change = Change.of(
+        change = self._decided(
             case,
             updated,
-            queue="rem",
+            actor,
+            decision,
+            flagged=False,
             events=tuple(events),
             records=tuple(self.record(a, actor, now) for a in actions),
             actions=actions,
-            labels=(self._label(case, actor, decision, flagged=False),),
             stats=stats,
             strike=strike,
         )
@@ -281,21 +294,21 @@ class DecisionPlanner:
     ) -> tuple[Change, list[Action]]:
         updated = self._base(case, actor, decision, CaseStatus.ACTIONED, now)
         factory = ActionFactory(case=updated, policy=self._policy)
-        reason = f"appeal refused by {actor.label()}" + (
-            f": {decision.reason}" if decision.reason else ""
-        )
-        text = f"Case {case.id}: a moderator reviewed your appeal and the decision stands." + (
-            f" Reason: {decision.reason}" if decision.reason else ""
+        reason = f"appeal refused by {actor.label()}" + decision.said(": {reason}")
+        text = (
+            f"Case {case.id}: a moderator reviewed your appeal and the decision stands."
+            + decision.said(" Reason: {reason}")
         )
         actions: list[Action] = [factory.notice(f"{updated.version}", text, reason)]
-        change = Change.of(
+        change = self._decided(
             case,
             updated,
-            queue="rem",
+            actor,
+            decision,
+            flagged=True,
             events=(CaseEvent(at=now, actor=actor.label(), kind="upheld", detail=reason),),
             records=tuple(self.record(a, actor, now) for a in actions),
             actions=actions,
-            labels=(self._label(case, actor, decision, flagged=True),),
             stats=self._decision_stats(case, decision, agreed=True, now=now),
         )
         return change, actions
