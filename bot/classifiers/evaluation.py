@@ -9,6 +9,7 @@ the policy gives it, looking only at the scores of the categories that row annot
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +24,10 @@ __all__ = [
     "FlaggedScore",
     "FunctionalityScore",
     "Latency",
+    "SourceReference",
     "evaluate",
     "route_for",
+    "source_reference",
 ]
 
 
@@ -53,6 +56,19 @@ class Latency(_Frozen):
     p99: float
 
 
+class SourceReference(_Frozen):
+    """What is known of a labelled file's source from training (``model/loso.json``)."""
+
+    file: str = Field(description="the training file that holds this source")
+    in_training: bool = Field(description="the shipped model was trained on this source")
+    out_of_source_f1: float = Field(
+        description="flagged F1 on it of a fold model that never saw it (leave-source-out)"
+    )
+    frozen_out_of_source_f1: float | None = Field(
+        description="the same protocol on the frozen stock encoder"
+    )
+
+
 class EvalReport(_Frozen):
     """Exactly the JSON object ``modtriage eval moderation --json`` prints."""
 
@@ -64,6 +80,11 @@ class EvalReport(_Frozen):
     routing: dict[str, float]
     throughput_msgs_per_s: float
     latency_ms: Latency
+    reference: SourceReference | None = Field(
+        default=None,
+        description="set when the rows come from a source the model was trained on: these "
+        "figures are then in-source, and the leave-source-out one is the honest estimate",
+    )
 
 
 def route_for(scores: Mapping[str, float], categories: Sequence[str], policy: Policy) -> Route:
@@ -170,3 +191,30 @@ def evaluate(
         throughput_msgs_per_s=n / seconds if seconds > 0 else 0.0,
         latency_ms=Latency(p50=float(np.percentile(lat, 50)), p99=float(np.percentile(lat, 99))),
     )
+
+
+def source_reference(
+    rows: Sequence[ModerationRow], loso: Mapping[str, Any]
+) -> SourceReference | None:
+    """The leave-source-out record of the training file most of ``rows`` come from, if any.
+
+    ``loso`` is the report ``tools/loso.py`` writes (``bot/classifiers/model/loso.json``).
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.source] = counts.get(row.source, 0) + 1
+    if not counts:
+        return None
+    source = max(counts, key=lambda k: counts[k])
+    tuned = loso.get("finetuned", {}).get("per_source", {})
+    frozen = loso.get("frozen", {}).get("per_source", {})
+    for file, record in tuned.items():
+        if source in record.get("sources", ()) or source == file:
+            base = frozen.get(file)
+            return SourceReference(
+                file=file,
+                in_training=True,
+                out_of_source_f1=float(record["f1"]),
+                frozen_out_of_source_f1=float(base["f1"]) if base else None,
+            )
+    return None

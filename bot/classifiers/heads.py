@@ -51,6 +51,11 @@ class HeadCard(BaseModel):
     calibration: Isotonic | None = Field(
         description="None when too few held-out rows: the raw sigmoid is returned as is"
     )
+    calibrated_on: str = Field(
+        default="in-source",
+        description="in-source: the calibration split of the training sources; out-of-source: "
+        "predictions of leave-source-out folds on sources they never saw",
+    )
 
 
 class Heads(BaseModel):

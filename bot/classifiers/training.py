@@ -17,9 +17,10 @@ written positives learn where their boundary is.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.classifiers.calibration import fit_isotonic
+from bot.classifiers.calibration import Isotonic, fit_isotonic
 from bot.classifiers.dataset import ModerationRow, cached_embeddings, read_rows, split_of
 from bot.classifiers.evaluation import EvalReport, evaluate
 from bot.classifiers.heads import HeadCard, Heads, TrainConfig, fit_mlp
@@ -35,7 +36,16 @@ from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.errors import ConfigError
 from bot.policy import Policy
 
-__all__ = ["TrainResult", "TrainingRow", "collect_rows", "train_heads", "written_rows"]
+__all__ = [
+    "TrainResult",
+    "TrainingRow",
+    "collect_rows",
+    "public_split",
+    "read_calibration",
+    "row_matrices",
+    "train_heads",
+    "written_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +92,12 @@ class TrainResult(BaseModel):
     hard_negatives: SliceRate | None = Field(
         description="neutral toxigen seeds and the team's counter-speech, reports, negation, "
         "group mentions and reclaimed terms: share flagged as hate (target <= 5 %)"
+    )
+    perturbations: SliceRate | None = Field(
+        default=None,
+        description="DynaHate test-split perturbations that are not hateful (counter-speech, "
+        "negation, neutral mentions made from a hateful original): share flagged as hate "
+        "(target <= 10 %)",
     )
     rows: dict[str, dict[str, int]]
     seconds: float
@@ -132,6 +148,23 @@ def _policy_rows(policy: Policy) -> list[TrainingRow]:
     return out
 
 
+#: ``meta.split`` values of files that ship their own splits (DynaHate, HatemojiBuild,
+#: HateXplain, SBIC, ConvAbuse).
+_SOURCE_SPLITS = frozenset({"train", "dev", "valid", "val", "test"})
+
+
+def public_split(row: ModerationRow, *, seed: int = 0) -> str:
+    """The split of a public row: a file's own test split is validation only, its other
+    splits are train or calibration by the text hash; files without splits go 70/15/15."""
+    own = row.meta.get("split")
+    if own == "test":
+        return "val"
+    split = split_of(row.text, seed=seed)
+    if own in _SOURCE_SPLITS:
+        return "calib" if split == "calib" else "train"
+    return split
+
+
 def _capped(rows: list[ModerationRow], cap: int) -> list[ModerationRow]:
     """At most ``cap`` rows, chosen by a hash of the text (stable), in file order."""
     if len(rows) <= cap:
@@ -164,7 +197,7 @@ def collect_rows(
             )
         for file in files:
             for row in _capped(read_rows(file), max_rows_per_file):
-                split = split_of(row.text, seed=seed)
+                split = public_split(row, seed=seed)
                 rows.append(TrainingRow(row=row, origin="public", split=split, file=file.stem))
     rows += written_rows(seed=seed)
     rows += _policy_rows(policy)
@@ -192,7 +225,7 @@ def _embed(
     return out
 
 
-def _matrices(
+def row_matrices(
     rows: Sequence[TrainingRow], categories: Sequence[str]
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     k = len(categories)
@@ -225,8 +258,13 @@ def train_heads(
     data_dir: Path | None,
     cache_dir: Path,
     config: TrainConfig | None = None,
+    calibration: Mapping[str, Isotonic | None] | None = None,
 ) -> TrainResult:
     """Fit, calibrate and validate heads for every category of ``policy``.
+
+    ``calibration`` maps a category to an isotonic map fitted elsewhere (the out-of-source
+    predictions of leave-source-out folds, ``tools/loso.py``); a category it names is not
+    calibrated on the in-source calibration split.
 
     Raises:
         ConfigError: no usable data, or a category with no positive or no negative example.
@@ -238,7 +276,7 @@ def train_heads(
         policy, data_dir, seed=config.seed, max_rows_per_file=config.max_rows_per_file
     )
     x = _embed(rows, encoder=encoder, cache_dir=cache_dir)
-    y, mask, weight = _matrices(rows, categories)
+    y, mask, weight = row_matrices(rows, categories)
     splits = np.array([r.split for r in rows])
     train = splits == "train"
     for j, category in enumerate(categories):
@@ -275,15 +313,19 @@ def train_heads(
     for j, category in enumerate(categories):
         rows_j = in_calib[:, j]
         yj = y[calib][rows_j, j]
-        calibration = None
-        if (yj == 1).sum() >= _MIN_CALIBRATION and (yj == 0).sum() >= _MIN_CALIBRATION:
+        fitted = None
+        given = calibration.get(category) if calibration is not None else None
+        if given is not None:
+            fitted = given
+        elif (yj == 1).sum() >= _MIN_CALIBRATION and (yj == 0).sum() >= _MIN_CALIBRATION:
             wj = np.where(calib_weight[rows_j, j] < 1.0, calib_weight[rows_j, j], 1.0)
-            calibration = fit_isotonic(raw[rows_j, j], yj, weight=wj.astype(np.float32))
+            fitted = fit_isotonic(raw[rows_j, j], yj, weight=wj.astype(np.float32))
         cards[category] = HeadCard(
             n_pos=int((y[train, j] * mask[train, j]).sum()),
             n_neg=int(((1 - y[train, j]) * mask[train, j]).sum()),
             sources=tuple(sorted(sources[category])),
-            calibration=calibration,
+            calibration=fitted,
+            calibrated_on="out-of-source" if given is not None else "in-source",
         )
     digest = hashlib.sha256()
     for array in (w1, b1, w2, b2):
@@ -297,7 +339,10 @@ def train_heads(
         }
     )
     validation = _validate(heads, rows, x, policy)
-    hard = _hate_slice(heads, rows, x, policy) if "hate" in categories else None
+    hard = perturbed = None
+    if "hate" in categories:
+        hard = _hate_slice(heads, rows, x, policy, HARD_NEGATIVE_SOURCES)
+        perturbed = _hate_slice(heads, rows, x, policy, ("dynahate",), level="perturbation")
     counts: dict[str, dict[str, int]] = {}
     for item in rows:
         per = counts.setdefault(item.row.source, {"train": 0, "calib": 0, "val": 0})
@@ -306,6 +351,7 @@ def train_heads(
         heads=heads,
         validation=validation,
         hard_negatives=hard,
+        perturbations=perturbed,
         rows=dict(sorted(counts.items())),
         seconds=time.perf_counter() - started,
     )
@@ -345,14 +391,23 @@ HARD_NEGATIVE_SOURCES = (
 
 
 def _hate_slice(
-    heads: Heads, rows: Sequence[TrainingRow], x: NDArray[np.float32], policy: Policy
+    heads: Heads,
+    rows: Sequence[TrainingRow],
+    x: NDArray[np.float32],
+    policy: Policy,
+    sources: tuple[str, ...],
+    *,
+    level: str | None = None,
 ) -> SliceRate:
+    """Held-out rows of ``sources`` that are not hate (of ``meta.level``, when given): the
+    share the policy would route past allow as hate."""
     idx = [
         i
         for i, r in enumerate(rows)
         if r.split == "val"
-        and r.row.source in HARD_NEGATIVE_SOURCES
+        and r.row.source in sources
         and r.row.labels.get("hate") == 0
+        and (level is None or r.row.meta.get("level") == level)
     ]
     j = heads.categories.index("hate")
     scores = heads.scores(x[idx])[:, j] if idx else np.zeros(0, dtype=np.float32)
@@ -360,8 +415,23 @@ def _hate_slice(
     flagged = int((scores >= review).sum())
     return SliceRate(
         category="hate",
-        sources=HARD_NEGATIVE_SOURCES,
+        sources=sources,
         n=len(idx),
         flagged=flagged,
         rate=flagged / len(idx) if idx else 0.0,
     )
+
+
+def read_calibration(path: Path) -> dict[str, Isotonic | None]:
+    """Isotonic maps per category from JSON (``{category: {"x": [...], "y": [...]} | null}``).
+
+    Raises:
+        ConfigError: the file cannot be read or is not such a map.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(k): (Isotonic.model_validate(v) if v is not None else None) for k, v in raw.items()
+        }
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"cannot read the calibration file {path}: {exc}") from exc
