@@ -67,11 +67,17 @@ def tokens(text: str) -> list[Token]:
     """Words of ``text`` with their original spans, spaced-out letters joined into one word."""
     result: list[Token] = []
     singles: list[tuple[str, int, int]] = []
+    seen: dict[str, tuple[str, ...]] = {}  # a long message repeats its words: fold each once
+
+    def forms(word: str) -> tuple[str, ...]:
+        if word not in seen:
+            seen[word] = _forms(word)
+        return seen[word]
 
     def flush() -> None:
         if len(singles) >= 3:
             joined = "".join(s for s, _, _ in singles)
-            result.append(Token(_forms(joined), singles[0][1], singles[-1][2]))
+            result.append(Token(forms(joined), singles[0][1], singles[-1][2]))
         singles.clear()
 
     for chunk in _CHUNK.finditer(text):
@@ -82,20 +88,20 @@ def tokens(text: str) -> list[Token]:
             singles.append((letters[0], chunk.start(), chunk.end()))
             continue
         if len(words) >= 3 and all(len(w) == 1 for w in words):  # "f.a.g" in one chunk
-            result.append(Token(_forms("".join(words)), chunk.start(), chunk.end()))
+            result.append(Token(forms("".join(words)), chunk.start(), chunk.end()))
             continue
         if not _SPACER.match(folded):
             flush()
         if len(folded) == len(chunk.group()):  # positions carry over: point at the word itself
             for word in _WORD.finditer(folded):
                 start = chunk.start() + word.start()
-                result.append(Token(_forms(word.group()), start, start + len(word.group())))
+                result.append(Token(forms(word.group()), start, start + len(word.group())))
             continue
         raw = chunk.group()
         start = chunk.start() + len(raw) - len(raw.lstrip(_EDGE))
         end = chunk.end() - (len(raw) - len(raw.rstrip(_EDGE)))
         for word in words:
-            result.append(Token(_forms(word), start, max(start, end)))
+            result.append(Token(forms(word), start, max(start, end)))
     flush()
     return result
 
@@ -124,10 +130,18 @@ class Lexicon:
 
     def matches(self, text: str) -> Iterator[LexiconHit]:
         words = [t for t in tokens(text) if not (set(t.forms) & self._allow)]
+        # Where each form occurs, so a term is tried only where its first word is: linear in
+        # the text, not (terms x words) on a 40,000-character message.
+        at: dict[str, list[int]] = {}
+        for i, tok in enumerate(words):
+            for form in tok.forms:
+                at.setdefault(form, []).append(i)
         for parts, term, category in self._terms:
             width = len(parts)
-            for i in range(len(words) - width + 1):
+            for i in sorted({i for form in parts[0] for i in at.get(form, ())}):
                 window = words[i : i + width]
-                if all(set(tok.forms) & part for tok, part in zip(window, parts, strict=True)):
+                if len(window) == width and all(
+                    set(tok.forms) & part for tok, part in zip(window, parts, strict=True)
+                ):
                     yield LexiconHit(term, category, window[0].start, window[-1].end)
                     break
