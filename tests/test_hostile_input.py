@@ -119,3 +119,28 @@ def test_a_pattern_that_slipped_past_the_check_is_cut_off_and_sent_to_review(
     assert gave_up.route is Route.REVIEW
     assert gave_up.note is not None
     assert "gave up" in gave_up.note
+
+
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        # Shown as "go home you wetback": the slur acts, and the override is on the verdict.
+        ("\u202ekcabtew uoy emoh og\u202c", ["deny:wetback", "bidi"]),
+        ("see \u2067this\u2069 later", ["bidi"]),  # an isolate alone: a person looks
+        ("שלום \u200fחברים", []),  # right-to-left marks are ordinary in Hebrew and Arabic
+    ],
+)
+def test_bidi_controls_are_evidence_and_reversed_slurs_act(
+    default_policy: Policy, text: str, rules: list[str]
+) -> None:
+    evidence = RuleBook(policy=default_policy).evidence(_message(text))
+    assert [e.rule for e in evidence] == rules
+    routes = {e.rule: e.route for e in evidence}
+    if "deny:wetback" in routes:
+        assert routes["deny:wetback"] is Route.ACT
+        [deny] = [e for e in evidence if e.rule == "deny:wetback"]
+        assert deny.matched == "kcabtew"
+        assert deny.note is not None
+        assert "right-to-left" in deny.note
+    if "bidi" in routes:
+        assert routes["bidi"] is Route.REVIEW

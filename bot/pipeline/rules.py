@@ -28,6 +28,9 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _TEXT_MENTION = re.compile(r"<@[!&]?\w+>|@everyone\b|@here\b|@channel\b")
+# Embeddings, overrides and isolates reorder what is shown; plain marks (U+200E, U+200F,
+# U+061C) are ordinary in right-to-left languages and are not listed.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def find_links(text: str) -> list[tuple[str, str, int, int]]:
@@ -78,6 +81,25 @@ class RuleBook:
                     route=Route.ACT,
                     matched=text[hit.start : hit.end],
                     span=(hit.start, hit.end),
+                    note=(
+                        "written backwards after a right-to-left override (U+202E), so it is "
+                        "shown as the term"
+                        if hit.reversed
+                        else None
+                    ),
+                )
+            )
+        controls = sorted(set(_BIDI.findall(text)))
+        if controls:
+            category = self._policy.rules.links.category
+            found.append(
+                Evidence(
+                    category=category,
+                    rule="bidi",
+                    score=self._policy.thresholds(category).review,
+                    route=Route.REVIEW,
+                    matched=", ".join(f"U+{ord(ch):04X}" for ch in controls),
+                    note="bidirectional control characters change the order the text is shown in",
                 )
             )
         links = self._policy.rules.links
