@@ -97,6 +97,15 @@ def test_unreachable_redis_at_start_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_redis_password_is_never_printed(tmp_path: Path) -> None:
+    url = "redis://modtriage:hunter2@127.0.0.1:1/0"
+    result = modtriage("run", tmp_path=tmp_path, env={"REDIS_URL": url})
+    assert result.returncode == 3
+    assert "Redis at redis://modtriage:***@127.0.0.1:1/0 is unavailable" in result.stderr
+    assert "redis://modtriage:***@127.0.0.1:1/0" in result.stdout  # the start-up banner
+    assert "hunter2" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
