@@ -196,6 +196,15 @@ async def test_run_slack_serves_http_mode_from_settings(
     [
         ({}, "MODTRIAGE_SLACK_BOT_TOKEN"),
         ({"slack_bot_token": SecretStr("xoxb-1")}, "MODTRIAGE_SLACK_SIGNING_SECRET"),
+        # an empty secret would verify requests signed with the empty key: anyone's
+        (
+            {"slack_bot_token": SecretStr("xoxb-1"), "slack_signing_secret": SecretStr("")},
+            "MODTRIAGE_SLACK_SIGNING_SECRET is empty",
+        ),
+        (
+            {"slack_bot_token": SecretStr("xoxb-1"), "slack_signing_secret": SecretStr("  ")},
+            "MODTRIAGE_SLACK_SIGNING_SECRET is empty",
+        ),
     ],
 )
 def test_missing_slack_settings_stop_start_up(
