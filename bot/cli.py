@@ -138,7 +138,7 @@ def _serve_metrics(settings: Settings) -> None:
     if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
 
 def _stop_on_signals() -> asyncio.Event:
