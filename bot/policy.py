@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.errors import PolicyError
+from bot.patterns import check_pattern
 from bot.verdict import Route
 from bot.yaml_files import parse_yaml, read_text
 
@@ -140,12 +141,9 @@ class LinkRules(_Model):
 
     @field_validator("invite_patterns", "scam_patterns")
     @classmethod
-    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+    def _bounded(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+            check_pattern(pattern)  # compiles, and does not backtrack on a hostile message
         return patterns
 
 

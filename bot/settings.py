@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     model_max_chars: int = Field(default=2_000, ge=16, description="model input is truncated")
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address the metrics server listens on; 0.0.0.0 in a container",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -97,6 +101,15 @@ def test_unreachable_redis_at_start_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_redis_password_is_never_printed(tmp_path: Path) -> None:
+    url = "redis://modtriage:hunter2@127.0.0.1:1/0"
+    result = modtriage("run", tmp_path=tmp_path, env={"REDIS_URL": url})
+    assert result.returncode == 3
+    assert "Redis at redis://modtriage:***@127.0.0.1:1/0 is unavailable" in result.stderr
+    assert "redis://modtriage:***@127.0.0.1:1/0" in result.stdout  # the start-up banner
+    assert "hunter2" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -126,3 +139,53 @@ def test_make_run_default_uses_the_embedded_model(tmp_path: Path) -> None:
     # The model alone never removes an ordinary question, whatever it scores.
     ordinary = out[out.index("@lena: 'can someone give me assistance") :].split("\n")[1]
     assert "→ ACT" not in ordinary
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _scrape(host: str, port: int) -> str:
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2) as response:
+        return str(response.read().decode())
+
+
+@pytest.mark.parametrize(
+    ("host", "from_elsewhere"),
+    [(None, False), ("0.0.0.0", True)],  # noqa: S104  # the setting under test
+)
+def test_worker_metrics_listen_on_loopback_unless_told_otherwise(
+    tmp_path: Path, host: str | None, from_elsewhere: bool
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODTRIAGE_")}
+    env.pop("REDIS_URL", None)
+    env |= {"MODTRIAGE_DATA_DIR": str(tmp_path / "data"), "MODTRIAGE_CLASSIFIER": "rules",
+            "MODTRIAGE_METRICS_PORT": str(port)}  # fmt: skip
+    if host is not None:
+        env["MODTRIAGE_METRICS_HOST"] = host
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert "# TYPE" in _scrape("127.0.0.1", port)
+                break
+            except OSError:
+                assert worker.poll() is None, worker.communicate()[1]
+                assert time.monotonic() < deadline, "metrics never answered on 127.0.0.1"
+                time.sleep(0.2)
+        # 127.0.0.2 is this machine too, but not the address 127.0.0.1: a scraper elsewhere
+        if from_elsewhere:
+            assert "# TYPE" in _scrape("127.0.0.2", port)
+        else:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.2", port), timeout=2).close()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)

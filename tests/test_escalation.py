@@ -45,7 +45,7 @@ async def test_hard_message_goes_out_redacted_with_its_thread(
     chat = escalating()
     await chat.say("hey <@bob> my mail is alice.w@example.com, text me on +44 20 7946 0958",
                    user="alice")  # fmt: skip
-    await chat.say("alice you still owe me for the pizza, card 4111 1111 1111 1111 lol",
+    await chat.say("@alice you still owe me for the pizza, card 4111 1111 1111 1111 lol",
                    user="bob")  # fmt: skip
     await chat.say("unrelated chatter elsewhere", user="carol", channel="C2")
     verdict = await chat.say(HARD, user="bob")
@@ -71,7 +71,7 @@ async def test_hard_message_goes_out_redacted_with_its_thread(
     assert sent.user_text == (
         "<context>\n"
         "user1: hey @user2 my mail is [email1], text me on [phone1]\n"
-        "user2: user1 you still owe me for the pizza, card [card1] lol\n"
+        "user2: @user1 you still owe me for the pizza, card [card1] lol\n"
         "</context>\n\n"
         '<message author="user2">\n'
         "you're such a genius, really\n"

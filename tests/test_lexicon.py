@@ -67,3 +67,34 @@ def test_innocent_text_is_not_matched(text: str) -> None:
 )
 def test_links_are_found_with_their_hosts(text: str, hosts: list[str]) -> None:
     assert [host for _, host, _, _ in find_links(text)] == hosts
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("\u202etoggaf\u202c", "toggaf"),  # shown as "faggot"
+        ("\u202eflesruoy llik\u202c now", "flesruoy llik"),  # shown as "kill yourself"
+        ("ok \u202et0gg4f", "t0gg4f"),  # no closing mark: to the end of the line
+    ],
+)
+def test_text_reversed_by_a_right_to_left_override_is_matched_as_shown(
+    text: str, matched: str
+) -> None:
+    hits = list(LEXICON.matches(text))
+    assert [text[h.start : h.end] for h in hits] == [matched]
+    assert all(h.reversed for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("toggaf", []),  # backwards without an override is shown backwards
+        ("\u202eok\u202c toggaf", []),  # only the part inside the override is reversed
+        ("\u202etoggaf\u202c toggaf", [(1, 7)]),
+        ("\u202eok\ntoggaf", []),  # an override ends with its line
+    ],
+)
+def test_only_text_inside_an_override_is_read_backwards(
+    text: str, spans: list[tuple[int, int]]
+) -> None:
+    assert [(h.start, h.end) for h in LEXICON.matches(text)] == spans

@@ -33,8 +33,37 @@ PEOPLE = [Author(id="U01ALICE", name="Alice Martin"), Author(id="U02BOB", name="
         ),
         ("hey <@U02BOB> and <@!998877>", "hey @user2 and @user3"),
         ("ask in <#C024BE7LR|general>", "ask in #channel1"),
-        ("Alice Martin said bob was late; alice agreed", "user1 said user2 was late; user1 agreed"),
+        (
+            "@Alice Martin said @bob was late; @alice agreed",
+            "@user1 said @user2 was late; @user1 agreed",
+        ),
         ("@bob look", "@user2 look"),
+        # Keys and tokens: each a placeholder, the words around them kept.
+        ("key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345 ok", "key [secret1] ok"),
+        ("token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 leaked", "token [secret1] leaked"),
+        ("aws AKIAIOSFODNN7EXAMPLE", "aws [secret1]"),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "jwt [secret1]",
+        ),
+        ("bot xoxb-1234567890-abcdefghijkl", "bot [secret1]"),
+        (
+            "post to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX now",
+            "post to https://hooks.slack.com/[secret1] now",
+        ),
+        (
+            "hook https://discord.com/api/webhooks/123456789012345678/aBcD-eFgH_iJkL",
+            "hook https://discord.com/api/webhooks/[secret1]",
+        ),
+        (
+            "get ftp://admin:hunter2@files.example.org/x",
+            "get ftp://[credentials1]@files.example.org/x",
+        ),
+        ("ask U01ABCD2EFG or W0123456789 about it", "ask user3 or user4 about it"),
+        ("iban de89 3704 0044 0532 0130 00", "iban [account1]"),
+        ("write alice.m[at]example[dot]com", "write [email1]"),
+        ("write alice (at) example.com", "write [email1]"),
     ],
 )
 def test_personal_data_is_replaced(text: str, sent: str) -> None:
@@ -48,6 +77,8 @@ def test_personal_data_is_replaced(text: str, sent: str) -> None:
         "we have 1,000,000 members and version 3.11",
         "bobsled and alicewonderland are fine words",
         "order 4111 1111 1111 1112 is not a card",  # fails Luhn: an order number, not a card
+        "UNDERSTANDING is a word, and so is WONDERFUL",  # not Slack ids
+        "we meet at noon",
     ],
 )
 def test_ordinary_text_keeps_its_meaning(text: str) -> None:
@@ -71,7 +102,18 @@ def test_the_same_value_gets_the_same_placeholder_and_maps_back() -> None:
 def test_pseudonyms_depend_only_on_order_of_appearance() -> None:
     one = Redactor(participants=[Author(id="U1", name="ann"), Author(id="U2", name="ben")])
     two = Redactor(participants=[Author(id="X9", name="zoe"), Author(id="X8", name="yan")])
-    assert one.redact("ann thanks ben") == two.redact("zoe thanks yan") == "user1 thanks user2"
+    assert (
+        one.redact("@ann thanks @ben") == two.redact("@zoe thanks @yan") == "@user1 thanks @user2"
+    )
+
+
+@pytest.mark.parametrize("name", ["Kill Yourself Tonight", "idiot", "free nitro"])
+def test_a_display_name_never_rewrites_what_the_member_wrote(name: str) -> None:
+    # A member chooses their own name: as a pattern it would hide their words from the model.
+    text = "kill yourself tonight, you idiot. free nitro at evil.example"
+    redactor = Redactor(participants=[Author(id="U9", name=name), *PEOPLE])
+    assert redactor.redact(text) == text
+    assert redactor.redact(f"@{name} said hi") == "@user1 said hi"
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,10 @@ class CascadeClassifier:
     review or escalate band, so neither allow nor act is clear. With ``mode="every"`` the
     second labels every text and the first answers only when the second fails.
 
+    The second model may raise a category's route, or lower it as far as review, never to
+    allow: a category the first put in review or above keeps at least its review score, so a
+    second model talked out of it by the text itself still leaves the message to a person.
+
     When the second model fails, the first model's results stand, marked ``degraded=True``.
     The frontier model and humans come after, in the escalate stage and the review queue.
     """
@@ -78,8 +82,20 @@ class CascadeClassifier:
             seconds = [firsts[i].model_copy(update={"degraded": True}) for i in todo]
         out = list(firsts)
         for i, result in zip(todo, seconds, strict=True):
-            out[i] = result
+            out[i] = self._no_lower_than_review(firsts[i], result)
         return out
+
+    def _no_lower_than_review(
+        self, first: Classification, second: Classification
+    ) -> Classification:
+        scores = dict(second.scores)
+        for category, score in first.scores.items():
+            if category not in self._policy.categories:
+                continue
+            thresholds = self._policy.thresholds(category)
+            if thresholds.route(score).rank >= Route.REVIEW.rank:
+                scores[category] = max(scores.get(category, 0.0), thresholds.review)
+        return second.model_copy(update={"scores": scores})
 
     def _fell_back(self, exc: ClassifierError, count: int) -> None:
         log.warning("cascade kept the first model's labels", model=exc.model, reason=exc.reason,

@@ -15,7 +15,8 @@ Five formats, chosen in settings (``vllm_prompt_format``):
   ``guardian_config`` (risk name and definition from the policy).
 
 Every format delimits the member's text and escapes anything in it that looks like a chat
-template or delimiter tag, so a message cannot close its block or open a system turn.
+template or delimiter tag, a line break or a role prefix, so a message cannot close its block,
+open a system turn or end with a forged turn that the model would judge instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bot.classification import FaqMatch
 from bot.policy import Policy
+from bot.quoting import escape_member_text
 from bot.verdict import Route
 
 __all__ = [
@@ -44,7 +46,6 @@ __all__ = [
 ]
 
 _ACTIONS = ("none", "delete", "warn", "timeout", "kick", "ban", "reply", "notify", "open_case")
-_TAG = re.compile(r"<\s*/?\s*\|?\s*[A-Za-z_][A-Za-z0-9_ .:-]{0,40}\|?\s*/?\s*>")
 _EPSILON = 1e-3
 # maxLength, not a pattern: xgrammar 0.32 rejects pattern+maxLength, and a bounded pattern
 # like ^[^\u0000-\u001f]{0,160}$ failed to compile inside this schema and took the engine down.
@@ -101,11 +102,9 @@ class Reading(BaseModel):
 
 
 def escape_user_text(text: str) -> str:
-    """Neutralise tag-like sequences (``<|im_start|>``, ``</message>``, ``<end_of_turn>``,
-    ``<BEGIN CONVERSATION>``) by swapping their angle brackets for look-alikes (‹ ›): the model
-    still reads the words, but no tokenizer turns them into special tokens and no delimiter
-    of ours can be closed from inside."""
-    return _TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+    """The member's text as one line that cannot close a delimiter, open a turn or forge a
+    role (:func:`bot.quoting.escape_member_text`)."""
+    return escape_member_text(text)
 
 
 def judgement_model(policy: Policy, faq_ids: Sequence[str] = ()) -> type[BaseModel]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.escalation.redaction import Redactor
 from bot.message import Message
 from bot.policy import Policy
+from bot.quoting import escape_member_text
 
 __all__ = ["Prompt", "build_prompt", "estimate_tokens", "system_prompt"]
 
@@ -77,7 +78,8 @@ class Prompt(BaseModel):
 def _line(redactor: Redactor, message: Message, limit: int) -> str:
     who = redactor.pseudonym(message.author.id)
     text = message.text if len(message.text) <= limit else message.text[: limit - 1] + "…"
-    return f"{who}: {html.escape(redactor.redact(text), quote=False)}"
+    # One line per message: a line break in member text cannot forge a line from someone else.
+    return f"{who}: {html.escape(escape_member_text(redactor.redact(text)), quote=False)}"
 
 
 def build_prompt(

@@ -2,11 +2,16 @@
 
 A :class:`Redactor` is made for one case. It replaces, in every text it is given:
 
-- user mentions (``<@U123>``, ``<@!123>``) and the names and ids of thread participants by
-  pseudonyms ``user1``, ``user2``, ... in order of first appearance;
-- e-mail addresses, IP addresses (v4 and v6), card numbers (13 to 19 digits that pass the Luhn
-  check), IBANs and other long account-like digit runs, and phone numbers by numbered
-  placeholders (``[email1]``, ``[card1]``, ...);
+- user mentions (``<@U123>``, ``<@!123>``), raw Slack user ids (``U024BE7LH``) and thread
+  participants mentioned by name (``@Alice``) by pseudonyms ``user1``, ``user2``, ... in order
+  of first appearance. A display name is replaced only after an ``@``: members choose their
+  names, and a member named "Kill Yourself Tonight" must not rewrite what they wrote;
+- e-mail addresses (also written ``name[at]domain[dot]com``), IP addresses (v4 and v6), card
+  numbers (13 to 19 digits that pass the Luhn check), IBANs (either case) and other long
+  account-like digit runs, and phone numbers by numbered placeholders (``[email1]``, ...);
+- API keys and tokens (Anthropic, OpenAI, GitHub, AWS access key ids, JWTs, Slack and Discord
+  tokens) and webhook paths (Slack, Discord) by ``[secret1]``, credentials in URLs
+  (``ftp://user:pass@host``) by ``[credentials1]``;
 - URL query strings and fragments (the host and path stay: they often carry the meaning).
 
 The same value always gets the same placeholder within a case, and numbering depends only on
@@ -22,19 +27,43 @@ from collections.abc import Callable, Iterable
 
 from bot.message import Author
 
-__all__ = ["Redactor", "luhn_valid"]
+__all__ = ["Redactor", "iban_valid", "luhn_valid"]
 
 _MENTION = re.compile(r"<@[!&]?([A-Za-z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Za-z0-9]+)(?:\|[^>]*)?>")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+_AT = r"\s?(?:\[at\]|\(at\)|\{at\}|<at>)\s?"
+_DOT = r"\s?(?:\[dot\]|\(dot\)|\{dot\}|<dot>|\.)\s?"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![\w.+-])[\w.+-]+{_AT}[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+){{0,6}}{_DOT}[A-Za-z]{{2,24}}\b",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"\b(?:[a-z][a-z0-9+.-]{1,15}://|www\.)[^\s<>\"']+", re.IGNORECASE)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/?#@]+)@", re.IGNORECASE)
+_WEBHOOK = re.compile(
+    r"^((?:https?://)?(?:hooks\.slack\.com/"
+    r"|(?:(?:canary|ptb)\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/))([^?#]+)",
+    re.IGNORECASE,
+)
+_SECRET = re.compile(
+    r"\bsk-ant-[A-Za-z0-9_-]{16,}"
+    r"|\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"
+    r"|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"
+    r"|\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-[A-Za-z0-9-]{10,}"
+    r"|\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"  # Discord bot
+)
+_SLACK_ID = re.compile(r"\b[UW](?=[A-Z0-9]{0,10}\d)[A-Z0-9]{8,10}\b")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]\d)")
 _IPV6 = re.compile(
     r"(?<![:\w])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:(?::[0-9A-Fa-f]{1,4})+)?(?![:\w])"
     r"|(?<![:\w])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?(?![:\w])"
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_IBAN = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE
+)
 # Digit groups separated by single spaces or dashes: card, account or phone candidates.
 _DIGITS = re.compile(r"(?<![\w+])\+?\(?\d[\d() .-]{5,}\d(?![\w])")
 _DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
@@ -51,6 +80,14 @@ def luhn_valid(digits: str) -> bool:
                 value -= 9
         total += value
     return total % 10 == 0
+
+
+def iban_valid(iban: str) -> bool:
+    """The ISO 13616 mod-97 check of an IBAN written without spaces."""
+    moved = (iban[4:] + iban[:4]).upper()
+    if not moved.isalnum():
+        return False
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
 
 class Redactor:
@@ -84,11 +121,14 @@ class Redactor:
         """``text`` with every kind of personal data above replaced."""
         text = _MENTION.sub(lambda m: "@" + self.pseudonym(m.group(1)), text)
         text = _CHANNEL.sub(lambda m: "#" + self._channel(m.group(1)), text)
+        text = _SECRET.sub(lambda m: self._placeholder("secret", m.group()), text)
+        text = _URL.sub(self._url, text)  # before e-mail: "ftp://user:pass@host" is a URL
         text = _EMAIL.sub(lambda m: self._placeholder("email", m.group()), text)
-        text = _URL.sub(self._url, text)
+        text = _SPELLED_EMAIL.sub(lambda m: self._placeholder("email", m.group()), text)
         text = _IPV4.sub(lambda m: self._placeholder("ip", m.group()), text)
         text = _IPV6.sub(self._ipv6, text)
-        text = _IBAN.sub(lambda m: self._placeholder("account", m.group().replace(" ", "")), text)
+        text = _IBAN.sub(self._iban, text)
+        text = _SLACK_ID.sub(lambda m: self.pseudonym(m.group()), text)
         text = _DIGITS.sub(self._digits, text)
         for pattern, pseudonym in self._names:
             text = pattern.sub(_keep_at(pseudonym), text)
@@ -113,10 +153,21 @@ class Redactor:
         while url and url[-1] in ".,;:!?)]":
             trail = url[-1] + trail
             url = url[:-1]
+        url = _USERINFO.sub(
+            lambda m: m.group(1) + self._placeholder("credentials", m.group(2)) + "@", url
+        )
+        url = _WEBHOOK.sub(lambda m: m.group(1) + self._placeholder("secret", m.group(2)), url)
         cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
         if cut < 0:
             return url + trail
         return url[:cut] + self._placeholder("query", url[cut:], fmt="?[{kind}{n}]") + trail
+
+    def _iban(self, match: re.Match[str]) -> str:
+        value = match.group()
+        compact = value.replace(" ", "")
+        if not value.isupper() and not iban_valid(compact):
+            return value  # lower-case words and digits that only look like an IBAN
+        return self._placeholder("account", compact.upper())
 
     def _ipv6(self, match: re.Match[str]) -> str:
         value = match.group()
@@ -163,4 +214,5 @@ def _name_forms(name: str) -> list[str]:
 
 
 def _name_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w@])@?" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+    """A name after an '@': the plain words of a display name are the member's own choice."""
+    return re.compile(r"(?<![\w@])@" + re.escape(name) + r"(?!\w)", re.IGNORECASE)

@@ -4,6 +4,10 @@ Normalisation undoes the usual evasions: compatibility forms (NFKC), zero-width 
 format characters, homoglyphs and accents (``anyascii``), case, leetspeak inside words
 (``f4gg0t``), letters repeated for emphasis (``fuuuuck``) and letters spaced out
 (``f a g`` or ``f.a.g``). Matching is per word, so "assistance" never matches "ass".
+
+Text after a right-to-left override (U+202E, up to its pop U+202C, an isolate's end or the end
+of the line) is shown reversed: "\u202etoggaf" reads "faggot" on screen. Words there are also
+matched against each term written backwards, as the reader sees them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1+")
 _SPACER = re.compile(r"^[\W_]*$")
 _EDGE = "\"'.,;:!?()[]{}<>*_~`"
+_OVERRIDE = re.compile("\u202e[^\u202c\u2069\n]*")  # right-to-left override, to its end
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +68,30 @@ def _forms(word: str, *, term: bool = False) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _strip_edge(raw: str, *, reverse: bool) -> str:
+    """``raw`` without the punctuation and invisible format characters at one end."""
+    chars = raw[::-1] if reverse else raw
+    i = 0
+    while i < len(chars) and (chars[i] in _EDGE or unicodedata.category(chars[i]) == "Cf"):
+        i += 1
+    return chars[i:][::-1] if reverse else chars[i:]
+
+
 def tokens(text: str) -> list[Token]:
     """Words of ``text`` with their original spans, spaced-out letters joined into one word."""
     result: list[Token] = []
     singles: list[tuple[str, int, int]] = []
+    seen: dict[str, tuple[str, ...]] = {}  # a long message repeats its words: fold each once
+
+    def forms(word: str) -> tuple[str, ...]:
+        if word not in seen:
+            seen[word] = _forms(word)
+        return seen[word]
 
     def flush() -> None:
         if len(singles) >= 3:
             joined = "".join(s for s, _, _ in singles)
-            result.append(Token(_forms(joined), singles[0][1], singles[-1][2]))
+            result.append(Token(forms(joined), singles[0][1], singles[-1][2]))
         singles.clear()
 
     for chunk in _CHUNK.finditer(text):
@@ -82,20 +102,20 @@ def tokens(text: str) -> list[Token]:
             singles.append((letters[0], chunk.start(), chunk.end()))
             continue
         if len(words) >= 3 and all(len(w) == 1 for w in words):  # "f.a.g" in one chunk
-            result.append(Token(_forms("".join(words)), chunk.start(), chunk.end()))
+            result.append(Token(forms("".join(words)), chunk.start(), chunk.end()))
             continue
         if not _SPACER.match(folded):
             flush()
         if len(folded) == len(chunk.group()):  # positions carry over: point at the word itself
             for word in _WORD.finditer(folded):
                 start = chunk.start() + word.start()
-                result.append(Token(_forms(word.group()), start, start + len(word.group())))
+                result.append(Token(forms(word.group()), start, start + len(word.group())))
             continue
         raw = chunk.group()
-        start = chunk.start() + len(raw) - len(raw.lstrip(_EDGE))
-        end = chunk.end() - (len(raw) - len(raw.rstrip(_EDGE)))
+        start = chunk.start() + len(raw) - len(_strip_edge(raw, reverse=False))
+        end = chunk.end() - (len(raw) - len(_strip_edge(raw, reverse=True)))
         for word in words:
-            result.append(Token(_forms(word), start, max(start, end)))
+            result.append(Token(forms(word), start, max(start, end)))
     flush()
     return result
 
@@ -106,6 +126,10 @@ class LexiconHit:
     category: str
     start: int
     end: int
+    reversed: bool = False  # written backwards inside a right-to-left override
+
+
+_Parts = tuple[frozenset[str], ...]
 
 
 class Lexicon:
@@ -113,21 +137,47 @@ class Lexicon:
 
     def __init__(self, *, deny: dict[str, Iterable[str]], allow: Iterable[str] = ()) -> None:
         self._allow = {form for term in allow for form in _forms(normalize(term))}
-        self._terms: list[tuple[tuple[frozenset[str], ...], str, str]] = []
+        self._terms: list[tuple[_Parts, str, str]] = []
+        self._backwards: list[tuple[_Parts, str, str]] = []  # as shown under an override
         for category, terms in deny.items():
             for term in terms:
-                parts = tuple(
-                    frozenset(_forms(w, term=True)) for w in _WORD.findall(normalize(term))
-                )
-                if parts:
-                    self._terms.append((parts, term, category))
+                words = _WORD.findall(normalize(term))
+                if not words:
+                    continue
+                parts = tuple(frozenset(_forms(w, term=True)) for w in words)
+                self._terms.append((parts, term, category))
+                backwards = tuple(frozenset(_forms(w[::-1], term=True)) for w in words[::-1])
+                self._backwards.append((backwards, term, category))
 
     def matches(self, text: str) -> Iterator[LexiconHit]:
         words = [t for t in tokens(text) if not (set(t.forms) & self._allow)]
-        for parts, term, category in self._terms:
-            width = len(parts)
-            for i in range(len(words) - width + 1):
-                window = words[i : i + width]
-                if all(set(tok.forms) & part for tok, part in zip(window, parts, strict=True)):
-                    yield LexiconHit(term, category, window[0].start, window[-1].end)
-                    break
+        found = set()
+        for hit in _scan(words, self._terms, reversed_=False):
+            found.add(hit.term)
+            yield hit
+        overrides = [m.span() for m in _OVERRIDE.finditer(text)]
+        if overrides:
+            inside = [t for t in words if any(s < t.start and t.end <= e for s, e in overrides)]
+            backwards = [t for t in self._backwards if t[1] not in found]
+            yield from _scan(inside, backwards, reversed_=True)
+
+
+def _scan(
+    words: list[Token], terms: list[tuple[_Parts, str, str]], *, reversed_: bool
+) -> Iterator[LexiconHit]:
+    """The first occurrence of each term in ``words``."""
+    # Where each form occurs, so a term is tried only where its first word is: linear in the
+    # text, not (terms x words) on a 40,000-character message.
+    at: dict[str, list[int]] = {}
+    for i, tok in enumerate(words):
+        for form in tok.forms:
+            at.setdefault(form, []).append(i)
+    for parts, term, category in terms:
+        width = len(parts)
+        for i in sorted({i for form in parts[0] for i in at.get(form, ())}):
+            window = words[i : i + width]
+            if len(window) == width and all(
+                set(tok.forms) & part for tok, part in zip(window, parts, strict=True)
+            ):
+                yield LexiconHit(term, category, window[0].start, window[-1].end, reversed_)
+                break

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 
 from bot.message import Message
+from bot.patterns import BoundedPattern
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.lexicon import Lexicon, normalize
 from bot.policy import Policy, RateRule
@@ -19,10 +20,17 @@ from bot.verdict import Evidence, Route
 
 __all__ = ["RuleBook", "RulesStage", "find_links"]
 
+# Every repetition is bounded or cannot overlap its neighbour: on 40,000 characters of "a."
+# an unbounded ``(?:[a-z0-9-]+\.)+`` took 44 s. A host has at most 8 labels of at most 63.
 _URL = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"']+|\b(?:[a-z0-9-]+\.)+(?:[a-z]{2,24})/[^\s<>\"']*", re.IGNORECASE
+    r"(?:https?://|www\.)[^\s<>\"']+"
+    r"|\b(?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,24}/[^\s<>\"']*",
+    re.IGNORECASE,
 )
 _TEXT_MENTION = re.compile(r"<@[!&]?\w+>|@everyone\b|@here\b|@channel\b")
+# Embeddings, overrides and isolates reorder what is shown; plain marks (U+200E, U+200F,
+# U+061C) are ordinary in right-to-left languages and are not listed.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def find_links(text: str) -> list[tuple[str, str, int, int]]:
@@ -45,8 +53,20 @@ class RuleBook:
             allow=policy.rules.allow,
         )
         links = policy.rules.links
-        self._invites = [re.compile(p, re.IGNORECASE) for p in links.invite_patterns]
-        self._scams = [re.compile(p, re.IGNORECASE) for p in links.scam_patterns]
+        self._invites = [BoundedPattern(pattern=p) for p in links.invite_patterns]
+        self._scams = [BoundedPattern(pattern=p) for p in links.scam_patterns]
+
+    def _gave_up(self, rule: str, pattern: BoundedPattern, matched: str | None) -> Evidence:
+        """A policy pattern ran out of time on this message: a person looks at it."""
+        category = self._policy.rules.links.category
+        return Evidence(
+            category=category,
+            rule=rule,
+            score=self._policy.thresholds(category).review,
+            route=Route.REVIEW,
+            matched=matched,
+            note=f"pattern {pattern.pattern!r} gave up after {pattern.timeout_s} s on this message",
+        )
 
     def evidence(self, message: Message) -> list[Evidence]:
         """Evidence that needs no counters: deny terms, links, mentions."""
@@ -61,6 +81,25 @@ class RuleBook:
                     route=Route.ACT,
                     matched=text[hit.start : hit.end],
                     span=(hit.start, hit.end),
+                    note=(
+                        "written backwards after a right-to-left override (U+202E), so it is "
+                        "shown as the term"
+                        if hit.reversed
+                        else None
+                    ),
+                )
+            )
+        controls = sorted(set(_BIDI.findall(text)))
+        if controls:
+            category = self._policy.rules.links.category
+            found.append(
+                Evidence(
+                    category=category,
+                    rule="bidi",
+                    score=self._policy.thresholds(category).review,
+                    route=Route.REVIEW,
+                    matched=", ".join(f"U+{ord(ch):04X}" for ch in controls),
+                    note="bidirectional control characters change the order the text is shown in",
                 )
             )
         links = self._policy.rules.links
@@ -68,14 +107,27 @@ class RuleBook:
         for url, host, start, end in find_links(text):
             if any(host == d or host.endswith("." + d) for d in allowed):
                 continue
-            if links.block_invites and any(p.search(url) for p in self._invites):
-                found.append(
-                    Evidence(category=links.category, rule="link:invite", score=1.0,
-                             route=Route.ACT, matched=url, span=(start, end))
-                )  # fmt: skip
+            if not links.block_invites:
+                continue
+            for pattern in self._invites:
+                try:
+                    invite = pattern.search(url)
+                except TimeoutError:
+                    found.append(self._gave_up("link:invite", pattern, url[:200]))
+                    break
+                if invite:
+                    found.append(
+                        Evidence(category=links.category, rule="link:invite", score=1.0,
+                                 route=Route.ACT, matched=url, span=(start, end))
+                    )  # fmt: skip
+                    break
         folded = normalize(text)
         for pattern in self._scams:
-            match = pattern.search(folded)
+            try:
+                match = pattern.search(folded)
+            except TimeoutError:
+                found.append(self._gave_up("link:scam", pattern, None))
+                break
             if match:
                 found.append(
                     Evidence(category=links.category, rule="link:scam", score=1.0,

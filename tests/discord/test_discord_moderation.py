@@ -350,3 +350,24 @@ async def test_moderators_open_a_case_by_id_and_reload_the_policy(stack: Discord
     assert reloaded.body["data"]["content"] == (
         f"Policy reloaded: version `{stack.policy.version}`."
     )
+
+
+async def test_a_reported_message_shows_on_the_card_as_typed_with_no_masked_link(
+    stack: DiscordStack,
+) -> None:
+    fake = stack.fake
+    typed = "**bold** [click](https://evil.example/x) @everyone `code`\n> quote"
+    said = await fake.say(typed, user="mallory")
+    await fake.report(said, user="alice")
+
+    [embed] = (await _card(stack)).body["embeds"]
+    assert embed["description"] == (
+        "> \\*\\*bold\\*\\* \\[click](https://evil.example/x) @\u200beveryone \\`code\\`\n"
+        "> \\> quote"
+    )
+
+    queue = await fake.slash("queue", user="morgan")
+    [listing] = await fake.answered(queue)
+    [shown] = listing.body["data"]["embeds"]
+    assert "\\[click](https://evil.example/x) @\u200beveryone" in shown["description"]
+    assert "**bold**" not in shown["description"]

@@ -131,6 +131,17 @@ async def test_a_malformed_event_is_kept_with_its_reason(slack: SlackStack) -> N
     assert json.loads(fields[b"event"])["event_id"] == "Ev0BAD1"
 
 
+async def test_a_dead_lettered_event_keeps_no_verification_token(slack: SlackStack) -> None:
+    sent = payload("event_malformed")
+    assert sent["token"] == "XXYYZZ"  # Slack's legacy verification token, sent with every event
+    await slack.event(sent)
+    [(_, fields)] = await slack.redis.xrange(slack.streams.dead)
+    kept = json.loads(fields[b"event"])
+    assert "token" not in kept
+    assert b"XXYYZZ" not in fields[b"event"]
+    assert kept["event"]["text"] == "a message without a ts"
+
+
 async def test_url_verification_is_answered(slack: SlackStack) -> None:
     status, text = await slack.event(
         {
@@ -196,6 +207,15 @@ async def test_run_slack_serves_http_mode_from_settings(
     [
         ({}, "MODTRIAGE_SLACK_BOT_TOKEN"),
         ({"slack_bot_token": SecretStr("xoxb-1")}, "MODTRIAGE_SLACK_SIGNING_SECRET"),
+        # an empty secret would verify requests signed with the empty key: anyone's
+        (
+            {"slack_bot_token": SecretStr("xoxb-1"), "slack_signing_secret": SecretStr("")},
+            "MODTRIAGE_SLACK_SIGNING_SECRET is empty",
+        ),
+        (
+            {"slack_bot_token": SecretStr("xoxb-1"), "slack_signing_secret": SecretStr("  ")},
+            "MODTRIAGE_SLACK_SIGNING_SECRET is empty",
+        ),
     ],
 )
 def test_missing_slack_settings_stop_start_up(

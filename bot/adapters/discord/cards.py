@@ -42,8 +42,15 @@ def _clip(text: str, limit: int = _FIELD_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(text: str) -> str:
+    """Text someone typed, shown as typed: Discord markdown (bold, code, quotes, headings,
+    masked links) and mentions (@everyone, users, roles) are escaped, so member text cannot
+    style a card, hide a link behind words or look like a ping."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
 def _quote(text: str) -> str:
-    body = _clip(text, 900) or "(no text)"
+    body = _clip(_shown(text), 900) or "(no text)"
     return "\n".join(f"> {line}" for line in body.splitlines() or [body])
 
 
@@ -60,13 +67,13 @@ def case_embed(case: Case, *, note: str = "") -> discord.Embed:
     embed.add_field(name="Member", value=f"<@{message.author.id}>", inline=True)
     embed.add_field(name="Channel", value=f"<#{message.channel}>", inline=True)
     embed.add_field(name="Route", value=verdict.route.value, inline=True)
-    embed.add_field(name="Why", value=_clip(verdict.explain()), inline=False)
+    embed.add_field(name="Why", value=_clip(_shown(verdict.explain())), inline=False)
     if verdict.shadow:
         embed.add_field(name="Shadow mode", value="recorded only, nothing was enforced")
     if case.events:
         lines = [
             f"<t:{int(event.at.timestamp())}:R> {event.kind} by {event.actor}"
-            + (f": {event.detail}" if event.detail else "")
+            + (f": {_shown(event.detail)}" if event.detail else "")
             for event in case.events[-6:]
         ]
         embed.add_field(name="History", value=_clip("\n".join(lines)), inline=False)
@@ -81,17 +88,17 @@ def case_embed(case: Case, *, note: str = "") -> discord.Embed:
 def _escalation_fields(embed: discord.Embed, escalation: CaseEscalation) -> None:
     """What the frontier model was sent (placeholders mapped back for the moderators only)
     and what came back."""
-    embed.add_field(name="Frontier model", value=_clip(escalation.headline()), inline=False)
+    embed.add_field(name="Frontier model", value=_clip(_shown(escalation.headline())), inline=False)
     embed.add_field(name="Sent (redacted)", value=_clip(_quote(escalation.text)), inline=False)
     legend = [
         f"{placeholder} = <@{member.group(1)}>"
         if (member := _MEMBER.match(original)) and placeholder.startswith("user")
-        else f"{placeholder} = {original}"
+        else _shown(f"{placeholder} = {original}")
         for placeholder, original in escalation.pseudonyms.items()
     ]
     if legend:
         embed.add_field(name="Who is who", value=_clip("; ".join(legend)), inline=False)
-    embed.add_field(name="Came back", value=_clip(escalation.came_back()), inline=False)
+    embed.add_field(name="Came back", value=_clip(_shown(escalation.came_back())), inline=False)
 
 
 def _scores(verdict: Verdict) -> str:
@@ -134,14 +141,16 @@ def opinion_embed(opinion: Opinion) -> discord.Embed:
             inline=False,
         )
     if verdict is not None:
-        embed.add_field(name="Why", value=_clip(verdict.explain()), inline=False)
+        embed.add_field(name="Why", value=_clip(_shown(verdict.explain())), inline=False)
         embed.add_field(name="Scores", value=_scores(verdict), inline=False)
         rationale = verdict.classification.rationale if verdict.classification else None
         if rationale:
-            embed.add_field(name="Rationale", value=_clip(rationale), inline=False)
+            embed.add_field(name="Rationale", value=_clip(_shown(rationale)), inline=False)
     small = opinion.small
     embed.add_field(
-        name="Small model", value=_clip(f"{_route(small)}: {small.explain()}"), inline=False
+        name="Small model",
+        value=_clip(f"{_route(small)}: {_shown(small.explain())}"),
+        inline=False,
     )
     if opinion.case is not None:
         embed.add_field(
@@ -160,7 +169,7 @@ def warning_embed(*, guild: str, text: str, quote: str, reason: str) -> discord.
     if quote:
         embed.add_field(name="Your message", value=_quote(quote), inline=False)
     if reason:
-        embed.add_field(name="Why", value=_clip(reason), inline=False)
+        embed.add_field(name="Why", value=_clip(_shown(reason)), inline=False)
     embed.colour = discord.Colour.orange()
     return embed
 
@@ -171,7 +180,7 @@ def verdict_embed(text: str, verdict: Verdict) -> discord.Embed:
         description=_quote(text),
         colour=_ROUTE_COLOURS[verdict.route],
     )
-    embed.add_field(name="Why", value=_clip(verdict.explain()), inline=False)
+    embed.add_field(name="Why", value=_clip(_shown(verdict.explain())), inline=False)
     embed.add_field(name="Decided by", value=verdict.model or verdict.stage, inline=True)
     if verdict.shadow:
         embed.add_field(name="Shadow mode", value="would be recorded only", inline=True)
@@ -186,7 +195,7 @@ def queue_embed(cases: Sequence[Case], *, title: str) -> discord.Embed:
     lines = [
         f"`{case.id}` {case.status.value} · {case.verdict.category or 'report'} · "
         f"<@{case.message.author.id}> in <#{case.message.channel}>: "
-        f"{_clip(case.message.text.replace(chr(10), ' '), 80)}"
+        f"{_clip(_shown(case.message.text.replace(chr(10), ' ')), 80)}"
         for case in cases
     ]
     embed.description = _clip("\n".join(lines), 4000)

@@ -44,7 +44,8 @@ def build_slack(
     """The Bolt app and the dispatcher of ``actions:slack``, from settings.
 
     Raises:
-        ConfigError: no bot token, or neither an app token nor a signing secret.
+        ConfigError: no bot token, neither an app token nor a signing secret, or an empty
+            signing secret in HTTP mode.
         PolicyError: the policy file (read for the moderators' channel) is bad.
     """
     if settings.slack_bot_token is None:
@@ -53,6 +54,18 @@ def build_slack(
         raise ConfigError(
             "Slack needs MODTRIAGE_SLACK_APP_TOKEN (Socket Mode) or "
             "MODTRIAGE_SLACK_SIGNING_SECRET (HTTP mode)"
+        )
+    secret = settings.slack_signing_secret
+    if (
+        settings.slack_app_token is None
+        and secret is not None
+        and not secret.get_secret_value().strip()
+    ):
+        raise ConfigError(
+            "setting MODTRIAGE_SLACK_SIGNING_SECRET is empty (environment or .env), so any "
+            "request signed with an empty key would pass. Fix: set it to the Signing Secret "
+            "on the Slack app's Basic Information page, or set MODTRIAGE_SLACK_APP_TOKEN for "
+            "Socket Mode"
         )
     policy = load_policy(settings.policy)
     streams = Streams(namespace=settings.namespace)
@@ -73,7 +86,6 @@ def build_slack(
         moderators_channel=settings.slack_moderators_channel or policy.moderators.channel,
     )
     socket_mode = settings.slack_app_token is not None
-    secret = settings.slack_signing_secret
     bot = SlackBot(
         client=client,
         signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),

@@ -132,10 +132,12 @@ class SlackBot:
         try:
             message = to_message(body)
         except MalformedMessage as exc:
-            # Re-sending will not fix it: keep it, with its reason, in the dead-letter stream.
+            # Re-sending will not fix it: keep it, with its reason, in the dead-letter stream,
+            # less the legacy verification token every event carries (a credential).
+            kept = {key: value for key, value in body.items() if key != "token"}
             await self._redis.xadd(
                 self._streams.dead,
-                {"reason": f"slack event: {exc.reason}", "event": json.dumps(body)},
+                {"reason": f"slack event: {exc.reason}", "event": json.dumps(kept)},
             )
             log.error("malformed slack event", event_id=body.get("event_id"), reason=exc.reason)
             return
