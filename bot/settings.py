@@ -12,7 +12,7 @@ __all__ = ["Settings"]
 
 _REPO = Path(__file__).resolve().parent.parent
 _REPO_POLICY = _REPO / "policies" / "default.yaml"
-_REPO_ENCODER = _REPO / ".cache" / "encoder" / "all-minilm-l6-v2"
+_REPO_ENCODER = Path(__file__).resolve().parent / "classifiers" / "model"
 
 
 class Settings(BaseSettings):
@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",
     )
     encoder_dir: Path = Field(
-        default=_REPO_ENCODER, description="the ONNX sentence encoder built by `make encoder`"
+        default=_REPO_ENCODER,
+        description="the ONNX sentence encoder: the fine-tuned one shipped in the package",
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
     encoder_precision: Literal["int8", "fp32"] = Field(
@@ -70,7 +71,7 @@ class Settings(BaseSettings):
     # the sentence encoder: in-process ONNX, or the same model on vLLM's /v1/embeddings
     encoder: Literal["onnx", "vllm"] = "onnx"
     vllm_embeddings_url: str = Field(default="http://127.0.0.1:8001/v1")
-    vllm_embeddings_model: str = "all-MiniLM-L6-v2"
+    vllm_embeddings_model: str = "modtriage-minilm-l6-moderation"
 
     batch_size: int = Field(default=32, ge=1, le=1024)
     block_ms: int = Field(default=200, ge=1)

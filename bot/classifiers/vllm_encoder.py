@@ -21,8 +21,9 @@ __all__ = ["VllmEncoder"]
 
 class VllmEncoder:
     """Implements :class:`~bot.classifiers.encoder.Encoder` over a vLLM pooling server
-    (``--runner pooling``) serving all-MiniLM-L6-v2, so heads and FAQ indexes fitted on the
-    in-process encoder apply unchanged. Long texts are truncated to ``max_tokens`` by the
+    (``--runner pooling``) serving the fine-tuned moderation encoder
+    (``bot/classifiers/model/hf``), so heads and FAQ indexes fitted on the in-process encoder
+    apply unchanged. Long texts are truncated to ``max_tokens`` by the
     server (``truncate_prompt_tokens``), as the in-process encoder truncates them.
 
     Texts go in batches of ``batch_size``, at most ``max_concurrency`` batches in flight, with
@@ -33,7 +34,7 @@ class VllmEncoder:
         self,
         *,
         client: AsyncOpenAI,
-        model: str = "all-MiniLM-L6-v2",
+        model: str = "modtriage-minilm-l6-moderation",
         dim: int = 384,
         max_tokens: int = 256,
         batch_size: int = 64,

@@ -22,7 +22,7 @@ until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.
   sleep 2
 done
 
-vllm serve /models/all-minilm-l6-v2 --served-model-name all-MiniLM-L6-v2 \
+vllm serve /models/modtriage-moderation --served-model-name modtriage-minilm-l6-moderation \
   --host 0.0.0.0 --port 8001 --runner pooling \
   --gpu-memory-utilization "$EMBED_UTIL" --max-model-len 256 &
 EMBED=$!

@@ -7,7 +7,7 @@
         --embeddings-url http://gpu:8001/v1 --concurrency 1 8 32 --requests 256
 
 Requests/s and p50/p99 latency at each concurrency for (1) the tiny Llama answering under
-structured outputs through VllmClassifier, (2) all-MiniLM-L6-v2 on /v1/embeddings through
+structured outputs through VllmClassifier, (2) the fine-tuned encoder on /v1/embeddings through
 VllmEncoder, (3) the in-process OnnxEncoder; with the ratio of (2) to (3). Uses the cached
 vLLM venv (built on first use, ~1.5 min). CPU figures only; for a GPU see deploy/vllm/.
 """
@@ -31,12 +31,12 @@ from bot.policy import load_policy
 from tests.vllm.chat import lines
 from tests.vllm.servers import (
     ROOT,
+    TUNED_HF,
     VllmServer,
     build_tiny_llama,
     ensure_venv,
     llama_args,
     minilm_args,
-    minilm_folder,
     openai_client,
 )
 
@@ -94,7 +94,9 @@ async def compare(
         client=openai_client(llm_url), model=llm_model, policy=policy,
         max_concurrency=max(concurrencies),
     )  # fmt: skip
-    encoder = VllmEncoder(client=openai_client(embeddings_url), model="all-MiniLM-L6-v2")
+    encoder = VllmEncoder(
+        client=openai_client(embeddings_url), model="modtriage-minilm-l6-moderation"
+    )
     results: dict[str, Any] = {}
     try:
         for concurrency in concurrencies:
@@ -123,7 +125,7 @@ async def run(requests: int, concurrencies: list[int]) -> dict[str, Any]:
         model = build_tiny_llama(python, home / "tiny-llama")
         llama = VllmServer(python=python, model=model, name="tiny-llama", home=home / "llama",
                            args=llama_args(), core=0)  # fmt: skip
-        minilm = VllmServer(python=python, model=minilm_folder(python), name="all-MiniLM-L6-v2",
+        minilm = VllmServer(python=python, model=TUNED_HF, name="modtriage-minilm-l6-moderation",
                             home=home / "minilm", args=minilm_args(), core=1)  # fmt: skip
         try:
             llama.launch()

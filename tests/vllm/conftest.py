@@ -3,7 +3,7 @@
 The first run builds ``.cache/vllm-venv`` (about 1.5 min and 2.5 GB, then reused while its
 stamp matches), trains the tiny Llama's tokenizer and saves its random weights (seconds), and
 starts two servers pinned to one core each: the tiny Llama with structured outputs and the
-packaged all-MiniLM-L6-v2 on ``/v1/embeddings``.
+project's fine-tuned encoder (``bot/classifiers/model/hf``) on ``/v1/embeddings``.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import pytest
 from tests.vllm.proxy import RecordingProxy
 from tests.vllm.servers import (
     DEFAULT_VENV,
+    TUNED_HF,
     VllmServer,
     build_tiny_llama,
     ensure_venv,
     llama_args,
     minilm_args,
-    minilm_folder,
 )
 
 LLAMA = "tiny-llama"
-MINILM = "all-MiniLM-L6-v2"
+MINILM = "modtriage-minilm-l6-moderation"
 
 
 @dataclass
@@ -47,7 +47,7 @@ def vllm_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         python=python,
         llama=VllmServer(python=python, model=model, name=LLAMA, home=home / "llama",
                          args=llama_args(), core=0),
-        minilm=VllmServer(python=python, model=minilm_folder(python), name=MINILM,
+        minilm=VllmServer(python=python, model=TUNED_HF, name=MINILM,
                           home=home / "minilm", args=minilm_args(), core=1),
     )  # fmt: skip
     try:

