@@ -115,7 +115,8 @@ async def test_the_whole_story(
 
     # Every decision is a labelled example for retraining.
     labels = [
-        json.loads(fields[b"label"]) for _, fields in await chat.redis.xrange(service.keys.labels)
+        json.loads(fields[b"label"])
+        for _, fields in await chat.redis.xrange(service.keys.tenant(ana.tenant).labels)
     ]
     assert [(row["text"], row["labels"], row["meta"]["decision"]) for row in labels] == [
         (BORDERLINE, {"toxicity": 0}, "dismiss"),

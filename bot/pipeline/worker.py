@@ -28,6 +28,7 @@ from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.stage import Stage
 from bot.streams import Streams, decode_message
+from bot.tenant import Tenant
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -44,6 +45,7 @@ if fresh then
   for i = 7, #ARGV do
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', ARGV[i])
   end
+  redis.call('HINCRBYFLOAT', KEYS[6], 'messages_decided', 1)
 end
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
@@ -94,7 +96,7 @@ class Worker:
         self.consumer = consumer
         self._config = config or WorkerConfig()
         self._commit_script = redis.register_script(_COMMIT)
-        self._errors_key = f"{streams.prefix}:errors"
+        self._errors_key = streams.errors
         self._last_claim = 0.0
 
     async def aclose(self) -> None:
@@ -259,6 +261,7 @@ class Worker:
                         self._streams.ingest,
                         self._streams.actions(message.platform),
                         self._errors_key,
+                        self._streams.tenant(Tenant.of(message)).stats,
                     ],
                     args=[
                         self._streams.group,

@@ -58,6 +58,17 @@ def discord_errors() -> Iterator[_Errors]:
     assert not problems, "\n".join(problems)
 
 
+#: The guild's Moderator role (tests/fixtures/discord/guild_create.json).
+MODERATOR_ROLE = "1200000000000000101"
+
+
+@pytest.fixture
+def default_policy(default_policy: Policy) -> Policy:
+    """The default policy, with this guild's moderators: its Moderator role, by id."""
+    mods = default_policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE,)})
+    return default_policy.model_copy(update={"moderators": mods})
+
+
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
     server = FakeDiscord()
