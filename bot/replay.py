@@ -22,6 +22,7 @@ from bot.classifiers.base import Classifier
 from bot.message import Message
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
+from bot.pipeline.judge import build_judge
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.runtime import build_worker
@@ -64,7 +65,10 @@ class Replay:
         )  # fmt: skip
         self.moderation = ModerationService(
             redis=redis, streams=self.streams, policy=policy, policy_path=settings.policy,
-            classifier=classifier, stream_maxlen=settings.stream_maxlen,
+            judges=lambda judged: build_judge(
+                policy=judged, classifier=classifier, settings=settings, streams=self.streams
+            ),
+            stream_maxlen=settings.stream_maxlen,
         )  # fmt: skip
         self._dispatcher = ActionDispatcher(
             redis=redis, streams=self.streams, adapter=self.adapter,

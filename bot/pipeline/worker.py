@@ -26,7 +26,7 @@ from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
-from bot.pipeline.stage import Stage
+from bot.pipeline.judge import Judge
 from bot.streams import Streams, decode_message
 from bot.tenant import Tenant
 
@@ -84,14 +84,14 @@ class Worker:
         *,
         redis: aioredis.Redis,
         streams: Streams,
-        stages: Sequence[Stage],
+        judge: Judge,
         metrics: Metrics,
         consumer: str,
         config: WorkerConfig | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._stages = list(stages)
+        self.judge = judge
         self._metrics = metrics
         self.consumer = consumer
         self._config = config or WorkerConfig()
@@ -101,10 +101,7 @@ class Worker:
 
     async def aclose(self) -> None:
         """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
-        for stage in self._stages:
-            close = getattr(stage, "aclose", None)
-            if close is not None:
-                await close()
+        await self.judge.aclose()
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing."""
@@ -236,13 +233,10 @@ class Worker:
         await self._commit(done)
 
     async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
-        for stage in self._stages:
-            started = time.perf_counter()
-            batch = await stage.run(batch)
-            self._metrics.stage_seconds.labels(stage=stage.name).observe(
-                time.perf_counter() - started
-            )
-        return batch
+        return await self.judge.assess(batch, timer=self._time_stage)
+
+    def _time_stage(self, stage: str, seconds: float) -> None:
+        self._metrics.stage_seconds.labels(stage=stage).observe(seconds)
 
     async def _commit(self, done: Sequence[Assessment]) -> None:
         """One round trip for the batch; each entry's script is atomic on its own."""

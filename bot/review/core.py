@@ -16,12 +16,12 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.case import Case
-from bot.classifiers.base import Classifier
+from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.errors import CaseNotFound, PermissionDenied
 from bot.escalation.record import EscalationStore
 from bot.escalation.stage import EscalateStage
 from bot.keys import Streams
-from bot.pipeline.language import LanguageDetector
+from bot.pipeline.judge import Judge, JudgeFactory, build_judge
 from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.opinion import SecondOpinions
@@ -39,9 +39,10 @@ def _now() -> datetime:
 
 class ServiceCore:
     """Collaborators come in keyword-only: the Redis client, the stream names, the policy in
-    force (and the file it came from, for ``reload_policy``), the classifier ``test`` uses
-    (rules only when None) and the language detector beside it, the escalate stage ``ask``
-    sends through (None: escalation off), and a clock (tests pass their own)."""
+    force (and the file it came from, for ``reload_policy``), what builds the preview judge
+    ``test`` uses for a policy (:func:`bot.pipeline.judge.build_judge` without Redis; rules
+    only when None), the escalate stage ``ask`` sends through (None: escalation off), and a
+    clock (tests pass their own)."""
 
     def __init__(
         self,
@@ -50,8 +51,7 @@ class ServiceCore:
         streams: Streams,
         policy: Policy,
         policy_path: Path | None = None,
-        classifier: Classifier | None = None,
-        languages: LanguageDetector | None = None,
+        judges: JudgeFactory | None = None,
         escalation: EscalateStage | None = None,
         clock: Callable[[], datetime] = _now,
         claim_ttl_s: int = 1800,
@@ -61,8 +61,8 @@ class ServiceCore:
         self._streams = streams
         self._policy = policy
         self._policy_path = policy_path
-        self._classifier = classifier
-        self._languages = languages
+        self._judges = judges
+        self._judged: dict[str, Judge] = {}
         self._clock = clock
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
         self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
@@ -78,6 +78,18 @@ class ServiceCore:
     def policy_for(self, tenant: Tenant) -> Policy:
         """The policy in force for a tenant."""
         return self._policy
+
+    def judge_for(self, tenant: Tenant) -> Judge:
+        """The preview judge of the tenant's policy in force (built once per version)."""
+        policy = self.policy_for(tenant)
+        judge = self._judged.get(policy.version)
+        if judge is None:
+            if self._judges is not None:
+                judge = self._judges(policy)
+            else:
+                judge = build_judge(policy=policy, classifier=RulesOnlyClassifier())
+            self._judged[policy.version] = judge
+        return judge
 
     # -- permissions ----------------------------------------------------------------------
 

@@ -9,9 +9,7 @@ from typing import Any
 from bot.case import CaseStatus
 from bot.errors import InvalidRequest, PermissionDenied, PolicyError, PolicyRejected
 from bot.message import Author, Message
-from bot.pipeline.classify import model_evidence
-from bot.pipeline.decide import decide as decide_verdict
-from bot.pipeline.rules import RuleBook
+from bot.pipeline.assessment import Assessment
 from bot.policy import Policy, load_policy
 from bot.review.actor import Actor
 from bot.review.core import ServiceCore
@@ -25,6 +23,12 @@ __all__ = ["PolicyDesk"]
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _verdict(judged: Assessment) -> Verdict:
+    if judged.verdict is None:
+        raise RuntimeError("the judge produced no verdict; is the decide stage missing?")
+    return judged.verdict
 
 
 class PolicyDesk(ServiceCore):
@@ -84,9 +88,16 @@ class PolicyDesk(ServiceCore):
     # -- the policy -----------------------------------------------------------------------
 
     async def test(self, actor: Actor, text: str) -> Verdict:
-        """Decide a text under the actor's tenant's policy without acting or recording.
+        """Decide a text under the actor's tenant's policy without acting or recording, as
+        the pipeline would (with the FAQ answer it would give, in ``classification.faq``).
 
-        Flood and duplicate counters are not consulted (they need a conversation)."""
+        Flood and duplicate counters are not consulted (they need a conversation), and nothing
+        is sent to the frontier model (an ``escalate`` route says it would be)."""
+        return _verdict(await self.preview(actor, text))
+
+    async def preview(self, actor: Actor, text: str) -> Assessment:
+        """What :meth:`test` decides, with the actions the pipeline would emit (the FAQ
+        answer's reply among them)."""
         self._require_moderator(actor, "test the policy")
         message = Message(
             platform=actor.platform,
@@ -96,21 +107,13 @@ class PolicyDesk(ServiceCore):
             author=Author(id="policy-test"),
             text=text,
         )
-        return await self._judge(message)
+        [judged] = await self.judge_for(actor.tenant).judge([message])
+        return judged
 
     async def _judge(self, message: Message) -> Verdict:
-        """The rules and the small model on one message, as a worker would decide it."""
-        policy = self.policy_for(Tenant.of(message))
-        evidence = RuleBook(policy=policy).evidence(message)
-        classification = None
-        if self._classifier is not None and not message.is_blank:
-            classification = (await self._classifier.classify([message.text]))[0]
-            if self._languages is not None:
-                [language] = await self._languages.detect_many([message.text])
-                classification = classification.model_copy(update={"language": language})
-            evidence += model_evidence(classification, policy, message.channel)
-        verdict, _ = decide_verdict(message, evidence, classification, policy)
-        return verdict
+        """The verdict the pipeline would give the message, committing nothing."""
+        [judged] = await self.judge_for(Tenant.of(message)).judge([message])
+        return _verdict(judged)
 
     async def ask(self, actor: Actor, message: Message) -> Opinion:
         """The frontier model's opinion on an existing message, with its thread (``/mod ask``).

@@ -20,6 +20,7 @@ from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.escalation import EscalateStage
 from bot.metrics import Metrics
+from bot.pipeline.judge import build_judge
 from bot.pipeline.worker import Worker
 from bot.policy import Policy
 from bot.review.service import ModerationService
@@ -115,6 +116,9 @@ class DiscordStack:
             policy=policy,
             policy_path=DEFAULT_POLICY,
             escalation=escalation,
+            judges=lambda judged: build_judge(
+                policy=judged, classifier=RulesOnlyClassifier(), settings=self.settings
+            ),
         )
         self.worker: Worker = build_worker(
             redis=redis,
