@@ -24,7 +24,7 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
-``labels``, ``stats``, ``shadow``, ``audit``, ``policy``.
+``labels``, ``stats``, ``shadow``, ``audit``, ``policy``, ``incident:<channel>:<uid>``.
 """
 
 from __future__ import annotations
@@ -132,6 +132,11 @@ class TenantKeys:
 
     def strike_points(self, user_id: str) -> str:
         return f"{self._base}:strike-points:{user_id}"
+
+    def incident(self, channel: str, user_id: str) -> str:
+        """Hash: the case an author's incident in a channel has open, and its latest message's
+        time (the worker's commit)."""
+        return f"{self._base}:incident:{channel}:{user_id}"
 
 
 class CaseKeys:

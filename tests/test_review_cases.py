@@ -239,11 +239,11 @@ async def test_moderator_users_from_the_policy(
 
 
 async def test_strikes_decay_after_the_window(review: ReviewHarness) -> None:
-    for n in range(2):
-        await review.chat.say(f"discord.gg/ad{n}", user="carol")
+    for n in range(2):  # two incidents: minutes apart, past the rule's window
+        await review.chat.say(f"discord.gg/ad{n}", user="carol", after=timedelta(minutes=5))
         await review.settle()
     review.clock.advance(timedelta(days=8))
-    await review.chat.say("discord.gg/ad3", user="carol")
+    await review.chat.say("discord.gg/ad3", user="carol", after=timedelta(days=8))
     await review.settle()
     assert "timeout" not in review.platform.types("carol")
     assert await review.service.strikes(moderator(), "carol") == 1

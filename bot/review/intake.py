@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.action import Action, OpenCase, TimeoutUser, action_id
 from bot.case import Case, CaseAction, CaseEvent, CaseStatus
-from bot.errors import PermissionDenied
+from bot.errors import CaseNotFound, PermissionDenied
 from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.core import ServiceCore
@@ -27,21 +27,27 @@ class Intake(ServiceCore):
     async def open_case(self, action: OpenCase, message: Message, verdict: Verdict) -> Case:
         """Record the case an OpenCase action asks for (idempotent on the action id).
 
-        A verdict that acted opens an *actioned* case and adds the category's strike points;
-        one in the review band, or in shadow mode, waits in the queue.
+        The worker numbered the case in its commit (``action.case_id``): a repeat of an
+        incident already open joins that case as a ``repeat`` event, adding no strike. Else a
+        verdict that acted opens an *actioned* case and adds the category's strike points; one
+        in the review band, or in shadow mode, waits in the queue.
         """
         token = action.id
         found = await self.store.existing(token)
         if found is not None:
             return await self.store.load(found)
-        tenant = Tenant.of(message)
         now = self._clock()
+        if action.case_id is not None:
+            joined = await self._join(action, message, verdict, now)
+            if joined is not None:
+                return joined
+        tenant = Tenant.of(message)
         category = verdict.category or action.category
         shadow = verdict.shadow or await self._shadow.on(tenant, message.channel, category)
         acted = verdict.route is Route.ACT and not shadow
         escalated = await self._escalations.load(message.key)
         case = Case(
-            id=await self.store.next_id(),
+            id=action.case_id or await self.store.next_id(),
             message=message,
             verdict=verdict,
             status=CaseStatus.ACTIONED if acted else CaseStatus.OPEN,
@@ -80,7 +86,8 @@ class Intake(ServiceCore):
             points = planner.points(category)
             if points:
                 case = case.model_copy(update={"strike_points": points})
-                strike = planner.strike_add(case, points, now)
+                warned = any(r.type == "warn" for r in records)
+                strike = planner.strike_add(case, points, now, warned=warned)
                 events.append(
                     CaseEvent(at=now, actor=SYSTEM, kind="strike", detail=f"+{points} points")
                 )
@@ -96,7 +103,29 @@ class Intake(ServiceCore):
                 strike=strike,
             )
         )
+        if applied.outcome == "exists" and applied.case_id == case.id:
+            # another dispatcher opened the incident's case first: this message joins it
+            return await self._join(action, message, verdict, now) or await self.store.load(case.id)
         return await self.store.load(applied.case_id)
+
+    async def _join(
+        self, action: OpenCase, message: Message, verdict: Verdict, now: datetime
+    ) -> Case | None:
+        """Add a repeat to the incident's open case; None when that case is not recorded yet."""
+        assert action.case_id is not None
+        try:
+            case = await self.store.load(action.case_id)
+        except CaseNotFound:
+            return None
+        if case.message.key == message.key:
+            return case
+        detail = f"message {message.id}: route {verdict.route.value} by {verdict.stage}"
+        detail += f": {verdict.explain()}"
+        await self.store.append(
+            case.id, events=[CaseEvent(at=now, actor=SYSTEM, kind="repeat", detail=detail)]
+        )
+        await self.store.claim_token(action.id, case.id)
+        return await self.store.load(case.id)
 
     async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:
         """A member reports a message of their own workspace: it lands in the queue (one case

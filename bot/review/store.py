@@ -33,6 +33,7 @@ local id = a.id
 if a.create then
   local existing = redis.call('GET', KEYS[12])
   if existing then return {0, existing, '-1', '-1'} end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, id, '-1', '-1'} end
   redis.call('SET', KEYS[12], id)
   redis.call('SET', KEYS[13], id, 'NX')
   redis.call('ZADD', KEYS[14], a.score, id)
@@ -185,6 +186,10 @@ class CaseStore:
     async def existing(self, token: str) -> str | None:
         found = await self._redis.get(self.keys.dedupe(token))
         return None if found is None else _text(found)
+
+    async def claim_token(self, token: str, case_id: str) -> None:
+        """Remember that ``token`` (an action id) was handled by ``case_id``."""
+        await self._redis.set(self.keys.dedupe(token), case_id, nx=True)
 
     async def case_for_message(self, message_key: str) -> str | None:
         found = await self._redis.get(self.keys.by_message(message_key))
