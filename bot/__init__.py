@@ -18,6 +18,7 @@ from bot.errors import (
 from bot.message import Author, Message
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.tenant import Tenant
 from bot.verdict import Evidence, Route, Verdict
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ __all__ = [
     "Route",
     "Settings",
     "StoreUnavailable",
+    "Tenant",
     "Verdict",
     "__version__",
     "load_policy",

@@ -21,8 +21,6 @@ from bot.errors import ConfigError, MalformedMessage, StoreUnavailable
 from bot.logs import configure_logging
 from bot.message import Author, Message
 from bot.metrics import Metrics
-from bot.pipeline.decide import decide
-from bot.pipeline.rules import RuleBook
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.urls import mask_url
@@ -203,7 +201,7 @@ def worker() -> None:
 @app.command()
 def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) -> None:
     """Explain how the policy would judge one text (no Redis, nothing recorded)."""
-    from bot.pipeline.classify import model_evidence
+    from bot.pipeline.judge import build_judge
 
     settings = _settings()
     policy = _policy(settings)
@@ -212,12 +210,10 @@ def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) 
         platform="console", workspace="console", channel="cli", id="classify",
         author=Author(id="you", name="you"), text=text,
     )  # fmt: skip
-    evidence = RuleBook(policy=policy).evidence(message)
-    result = None
-    if not message.is_blank:
-        result = _run(classifier.classify([text[: settings.model_max_chars]]))[0]
-        evidence += model_evidence(result, policy, message.channel)
-    verdict, actions = decide(message, evidence, result, policy)
+    judge = build_judge(policy=policy, classifier=classifier, settings=settings)
+    [judged] = _run(judge.judge([message]))
+    verdict, actions, result = judged.verdict, judged.actions, judged.classification
+    assert verdict is not None  # the decide stage always gives one
     out = _console()
     out.print(f"route: [bold]{verdict.route.value}[/]  category: {verdict.category or '-'}")
     out.print(f"stage: {verdict.stage}  model: {classifier.name}")
@@ -225,6 +221,8 @@ def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) 
     if result and result.scores:
         ranked = sorted(result.scores.items(), key=lambda kv: -kv[1])
         out.print("scores: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked))
+    if result and result.faq:
+        out.print(f"faq answer: {result.faq.faq_id} (match {result.faq.score:.2f})")
     out.print("actions: " + (", ".join(a.type for a in actions) or "none"))
 
 

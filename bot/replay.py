@@ -22,6 +22,7 @@ from bot.classifiers.base import Classifier
 from bot.message import Message
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
+from bot.pipeline.judge import build_judge
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.runtime import build_worker
@@ -64,7 +65,10 @@ class Replay:
         )  # fmt: skip
         self.moderation = ModerationService(
             redis=redis, streams=self.streams, policy=policy, policy_path=settings.policy,
-            classifier=classifier, stream_maxlen=settings.stream_maxlen,
+            judges=lambda judged: build_judge(
+                policy=judged, classifier=classifier, settings=settings, streams=self.streams
+            ),
+            stream_maxlen=settings.stream_maxlen,
         )  # fmt: skip
         self._dispatcher = ActionDispatcher(
             redis=redis, streams=self.streams, adapter=self.adapter,
@@ -127,10 +131,19 @@ class Replay:
                     if message.key not in self._keys:
                         continue  # another process's message in a shared namespace
                     async with asyncio.timeout(10):
-                        await self.adapter.wait_for(verdict.action_ids)
+                        await self.adapter.wait_for(await self._emitted(verdict))
                         await self._settled()
                     seen += 1
                     yield message, verdict, self.adapter.performed.get(message.key, [])
+
+    async def _emitted(self, verdict: Verdict) -> tuple[str, ...]:
+        """The verdict's actions less the warnings its incident already had (held back by
+        the worker's commit, ``held:<id>`` on the decision)."""
+        if not verdict.action_ids:
+            return ()
+        key = self.streams.verdict_key(verdict.message_key)
+        held = await self._redis.hmget(key, [f"held:{i}" for i in verdict.action_ids])
+        return tuple(i for i, h in zip(verdict.action_ids, held, strict=True) if h is None)
 
     async def show(self, messages: Iterable[Message], echo: Callable[[str], None]) -> int:
         after = await self.mark()

@@ -16,6 +16,7 @@ import structlog
 from bot.classifiers.base import Classifier
 from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
 from bot.review.service import ModerationService
@@ -66,10 +67,16 @@ async def serve(
             redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
         )
         languages = LanguageDetector()
+
+    def preview(judged: Policy) -> Judge:  # what `/mod test` and `/mod faq` judge with
+        return build_judge(
+            policy=judged, classifier=classifier, settings=settings, streams=streams,
+            languages=languages,
+        )  # fmt: skip
+
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
-        classifier=classifier, stream_maxlen=settings.stream_maxlen, escalation=escalation,
-        languages=languages,
+        judges=preview, stream_maxlen=settings.stream_maxlen, escalation=escalation,
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.tenant import Tenant
 
 __all__ = ["Settings"]
 
@@ -114,6 +116,11 @@ class Settings(BaseSettings):
         default=None,
         description="Discord channel id or name for review cards (else policy moderators.channel)",
     )
+    workspaces: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="the tenants served, comma-separated <platform>:<workspace> "
+        "(slack:T0123,discord:1200000000000000001); events from anywhere else are not moderated",
+    )
     discord_dev_guilds: tuple[int, ...] = Field(
         default=(), description="sync /mod to these guild ids at once (development)"
     )
@@ -150,3 +157,16 @@ class Settings(BaseSettings):
     frontier_max_retries: int = Field(default=2, ge=0, le=10, description="on 429, 5xx, 529")
     frontier_concurrency: int = Field(default=4, ge=1, le=64)
     frontier_cache_ttl_s: int = Field(default=7 * 86400, ge=0, description="0 disables cache")
+
+    @field_validator("workspaces", mode="before")
+    @classmethod
+    def _tenants(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            return value
+        return tuple(str(Tenant.parse(str(item))) for item in items if str(item).strip())
+
+    @property
+    def tenants(self) -> tuple[Tenant, ...]:
+        """The tenants this deployment serves (``workspaces``); empty means any."""
+        return tuple(Tenant.parse(t) for t in self.workspaces)

@@ -1,57 +1,19 @@
-"""Stream and key names, and how messages and actions travel through Redis."""
+"""How messages and actions travel through Redis (the names: :mod:`bot.keys`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from bot.action import ACTION_ADAPTER, Action
 from bot.errors import MalformedMessage
+from bot.keys import Streams
 from bot.message import Message
 from bot.verdict import Verdict
 
 __all__ = ["Streams", "decode_action", "decode_message", "encode_message", "read_decision"]
-
-
-class Streams(BaseModel):
-    """Names under one namespace. The ``{namespace}`` hash tag keeps every key in one Redis
-    Cluster slot, so the worker's commit script may touch them together."""
-
-    model_config = ConfigDict(frozen=True)
-
-    namespace: str = "modtriage"
-    group: str = "workers"
-
-    @property
-    def prefix(self) -> str:
-        return "{" + self.namespace + "}"
-
-    @property
-    def ingest(self) -> str:
-        return f"{self.prefix}:ingest"
-
-    @property
-    def verdicts(self) -> str:
-        return f"{self.prefix}:verdicts"
-
-    @property
-    def dead(self) -> str:
-        return f"{self.prefix}:dead"
-
-    def actions(self, platform: str) -> str:
-        return f"{self.prefix}:actions:{platform}"
-
-    def done(self, action_id: str) -> str:
-        """Set by the action dispatcher once an adapter performed the action."""
-        return f"{self.prefix}:done:{action_id}"
-
-    def verdict_key(self, message_key: str) -> str:
-        return f"{self.prefix}:verdict:{message_key}"
-
-    def counter(self, kind: str, *parts: str) -> str:
-        return ":".join((self.prefix, "rate", kind, *parts))
 
 
 async def read_decision(

@@ -19,7 +19,7 @@ from bot.escalation import (
 )
 from bot.metrics import Metrics
 from bot.policy import Policy
-from bot.review.store import CaseKeys
+from bot.tenant import Tenant
 from bot.verdict import Route
 from tests.frontier_chat import HARD, UNSURE, ChatFactory, record_of
 from tests.harness import ChatHarness
@@ -314,7 +314,7 @@ async def test_the_same_redacted_conversation_is_answered_from_the_cache(
     assert sample("modtriage_frontier_tokens_total", kind="output") == 96
     assert sample("modtriage_frontier_cost_total") == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
     # ... and the moderators' /mod stats see the same counts and spend.
-    stats = await redis.hgetall(CaseKeys(chat.streams).stats)
+    stats = await redis.hgetall(chat.streams.tenant(Tenant.parse("console:T1")).stats)
     assert float(stats[b"escalated"]) == 2
     assert float(stats[b"escalated:cached"]) == 1
     assert float(stats[b"cost_usd"]) == pytest.approx((1843 * 3 + 96 * 15) / 1e6)

@@ -55,7 +55,7 @@ async def _queued_insult(review: ReviewHarness, user: str = "bob") -> str:
 
 
 async def _labels(review: ReviewHarness) -> list[dict[str, object]]:
-    entries = await review.chat.redis.xrange(review.service.keys.labels)
+    entries = await review.chat.redis.xrange(review.service.keys.tenant(moderator().tenant).labels)
     return [json.loads(fields[b"label"]) for _, fields in entries]
 
 
@@ -239,11 +239,11 @@ async def test_moderator_users_from_the_policy(
 
 
 async def test_strikes_decay_after_the_window(review: ReviewHarness) -> None:
-    for n in range(2):
-        await review.chat.say(f"discord.gg/ad{n}", user="carol")
+    for n in range(2):  # two incidents: minutes apart, past the rule's window
+        await review.chat.say(f"discord.gg/ad{n}", user="carol", after=timedelta(minutes=5))
         await review.settle()
     review.clock.advance(timedelta(days=8))
-    await review.chat.say("discord.gg/ad3", user="carol")
+    await review.chat.say("discord.gg/ad3", user="carol", after=timedelta(days=8))
     await review.settle()
     assert "timeout" not in review.platform.types("carol")
     assert await review.service.strikes(moderator(), "carol") == 1
@@ -302,7 +302,7 @@ async def test_shadow_mode_per_channel_records_and_does_nothing(review: ReviewHa
     assert case.status is CaseStatus.OPEN
     assert {a.state for a in case.actions} == {"shadow"}
     assert await review.service.strikes(moderator(), "mallory") == 0
-    assert await review.service.shadow_state() == {"channel:C2": True}
+    assert await review.service.shadow_state(moderator()) == {"channel:C2": True}
     # Elsewhere the bot acts, and a moderator's own decision is never silenced.
     await review.chat.say("shut up you f4gg0t", user="mallory", channel="C1")
     await review.settle()
@@ -312,7 +312,7 @@ async def test_shadow_mode_per_channel_records_and_does_nothing(review: ReviewHa
     # ... and 3 + 3 strike points reach the ladder's second rung.
     assert review.platform.types("mallory")[-4:] == ["delete", "warn", "warn", "kick"]
     await review.service.set_shadow(moderator(), False, channel="C2")
-    assert await review.service.shadow_state() == {}
+    assert await review.service.shadow_state(moderator()) == {}
 
 
 async def test_shadow_mode_from_the_policy_file(

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.review
 def cli(redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("MODTRIAGE_NAMESPACE", namespace)
+    monkeypatch.setenv("MODTRIAGE_WORKSPACES", "discord:G1")
     root = typer.Typer()
 
     @root.command()
@@ -63,10 +64,10 @@ def test_an_operator_works_the_queue(cli: typer.Typer, redis_url: str, namespace
     assert queued.exit_code == 0, queued.output
     assert "dm me for cheap followers" in queued.output
     claimed = runner.invoke(cli, ["claim", case_id, "--as", "ops-kim"])
-    assert "claimed by console:ops-kim" in claimed.output
+    assert "claimed by discord:ops-kim" in claimed.output
     taken = runner.invoke(cli, ["decide", case_id, "dismiss", "--as", "ops-lee"])
     assert taken.exit_code == 1
-    assert "claimed by console:ops-kim" in taken.output
+    assert "claimed by discord:ops-kim" in taken.output
     decided = runner.invoke(
         cli,
         ["decide", case_id, "timeout", "--duration", "2h", "--category", "spam", "--as", "ops-kim"],
@@ -74,9 +75,10 @@ def test_an_operator_works_the_queue(cli: typer.Typer, redis_url: str, namespace
     assert decided.exit_code == 0, decided.output
     assert "actions: delete, warn, timeout" in decided.output
     shown = runner.invoke(cli, ["case", "show", case_id])
-    assert "timeout 7200s by console:ops-kim: emitted" in shown.output
+    assert "timeout 7200s by discord:ops-kim: emitted" in shown.output
     assert "reported by discord:amy: reported by discord:amy: spam in DMs too" in shown.output
-    history = runner.invoke(cli, ["history", "zed", "--platform", "discord", "--workspace", "G1"])
+    # The only tenant served is the default: no --workspace needed.
+    history = runner.invoke(cli, ["history", "zed"])
     assert "zed: 1 case(s), 1 strike point(s) in the current window" in history.output
     channel = runner.invoke(
         cli, ["case", "channel", "C7", "--platform", "discord", "--workspace", "G1"]
@@ -85,6 +87,32 @@ def test_an_operator_works_the_queue(cli: typer.Typer, redis_url: str, namespace
     stats = json.loads(runner.invoke(cli, ["stats", "--json"]).output)
     assert stats["decided:timeout"] == 1
     assert stats["labelled_examples"] == 1
+
+
+@pytest.mark.tenancy
+def test_with_several_tenants_the_operator_says_which(
+    cli: typer.Typer, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = _reported(redis_url, namespace)
+    monkeypatch.delenv("MODTRIAGE_WORKSPACES")
+    runner = CliRunner()
+    # Without a list of tenants, the only one with cases is the default.
+    assert "zed: 1 case(s)" in runner.invoke(cli, ["history", "zed"]).output
+    monkeypatch.setenv("MODTRIAGE_WORKSPACES", "discord:G1,slack:T0TEAM")
+    asked = runner.invoke(cli, ["queue"])
+    assert asked.exit_code == 2
+    said = " ".join(asked.output.split())
+    assert (
+        "several workspaces: say which with --workspace (one of discord:G1, slack:T0TEAM)" in said
+    )
+    assert (
+        "the queue is empty" in runner.invoke(cli, ["queue", "--workspace", "slack:T0TEAM"]).output
+    )
+    # An operator of the Slack workspace does not reach the Discord guild's case.
+    other = runner.invoke(cli, ["case", "show", case_id, "--workspace", "slack:T0TEAM"])
+    assert other.exit_code == 1
+    assert f"no case '{case_id}'" in other.output
+    assert "dm me" in runner.invoke(cli, ["queue", "--workspace", "discord:G1"]).output
 
 
 def test_shadow_mode_from_the_command_line(cli: typer.Typer) -> None:

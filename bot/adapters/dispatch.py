@@ -106,7 +106,7 @@ class ActionDispatcher:
         try:
             await self._adapter.perform(action)
         except ActionError as exc:
-            attempts = await self._redis.hincrby(f"{self._streams.prefix}:attempts", action.id, 1)
+            attempts = await self._redis.hincrby(self._streams.attempts, action.id, 1)
             if exc.retry_after is not None and attempts < self._max_attempts:
                 log.warning("action deferred", action_id=action.id, retry_after=exc.retry_after)
                 await asyncio.sleep(min(exc.retry_after, 30.0))

@@ -67,8 +67,10 @@ class SpendingBudget:
 
     def _keys(self) -> tuple[str, str]:
         now = self._clock().astimezone(UTC)
-        base = f"{self._streams.prefix}:frontier:spend"
-        return f"{base}:day:{now:%Y-%m-%d}", f"{base}:month:{now:%Y-%m}"
+        return (
+            self._streams.frontier_spend("day", f"{now:%Y-%m-%d}"),
+            self._streams.frontier_spend("month", f"{now:%Y-%m}"),
+        )
 
     async def reserve(self, amount: float) -> Reservation:
         """Hold ``amount`` against both limits.

@@ -45,10 +45,10 @@ class AnswerCache:
         self._release = redis.register_script(_RELEASE)
 
     def key(self, digest: str) -> str:
-        return f"{self._streams.prefix}:frontier:cache:{digest}"
+        return self._streams.frontier_cache(digest)
 
     def inflight_key(self, digest: str) -> str:
-        return f"{self._streams.prefix}:frontier:inflight:{digest}"
+        return self._streams.frontier_inflight(digest)
 
     async def get(self, digest: str) -> dict[str, Any] | None:
         if self._ttl_s <= 0:

@@ -34,7 +34,7 @@ class ThreadContext:
         where = [message.platform, message.workspace, message.channel]
         if message.thread and message.thread != message.id:
             where.append(message.thread)
-        return ":".join((self._streams.prefix, "recent", *where))
+        return self._streams.recent(*where)
 
     async def record(self, messages: Sequence[Message]) -> None:
         """Remember these messages (blank ones are skipped). Raises redis errors."""

@@ -1,9 +1,10 @@
 """How much escalation costs: the share of traffic escalated and the cost per 1,000 messages,
 against sending every message to the frontier model.
 
-Runs the real rules, the configured small model and ``decide`` (with escalation enabled) over
-labelled rows, builds the real redacted prompt for each (the preceding rows of the same file
-stand in for the channel's recent messages), and prices it with the settings' price table.
+Judges labelled rows as the pipeline would (:class:`bot.pipeline.judge.Judge`, in batches of
+the workers' size, with escalation enabled and nothing sent), builds the real redacted prompt
+for each (the preceding rows of the same file stand in for the channel's recent messages), and
+prices it with the settings' price table.
 Nothing is sent anywhere. Token counts are the project's conservative estimate (characters / 3
 plus the tool definition), and each answer is assumed to use ``output_tokens``; identical
 prompts are counted once, as the answer cache would.
@@ -11,7 +12,6 @@ prompts are counted once, as the answer cache would.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
@@ -19,7 +19,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.classification import Classification
 from bot.classifiers.base import Classifier
 from bot.classifiers.dataset import split_of
 from bot.escalation.answer import AnswerSchema
@@ -28,10 +27,8 @@ from bot.escalation.escalator import TOOL_OVERHEAD_TOKENS
 from bot.escalation.pricing import Prices, Usage
 from bot.escalation.prompt import build_prompt, estimate_tokens, system_prompt
 from bot.message import Author, Message
-from bot.pipeline.classify import model_evidence
-from bot.pipeline.decide import decide
-from bot.pipeline.rules import RuleBook
-from bot.policy import Escalation, Policy
+from bot.pipeline.judge import build_judge
+from bot.policy import Escalation, FaqSettings, Policy
 from bot.settings import Settings
 from bot.verdict import Route
 
@@ -87,16 +84,6 @@ def validation_rows(data_dir: Path) -> Iterator[Row]:
                     yield Row(text=raw["text"], source=path.stem, flagged=flagged)
 
 
-async def _classify(
-    classifier: Classifier, texts: list[str], *, batch: int, timeout_s: float
-) -> list[Classification]:
-    out: list[Classification] = []
-    for start in range(0, len(texts), batch):
-        chunk = texts[start : start + batch]
-        out += await asyncio.wait_for(classifier.classify(chunk), timeout=timeout_s)
-    return out
-
-
 async def estimate_escalation(
     *,
     rows: Sequence[Row],
@@ -104,25 +91,38 @@ async def estimate_escalation(
     policy: Policy,
     settings: Settings,
     output_tokens: int = OUTPUT_TOKENS,
-    batch: int = 64,
+    batch: int | None = None,
 ) -> EstimateReport:
-    """Raises ClassifierError or TimeoutError when the small model fails."""
+    """Raises ClassifierError (ClassifierTimeout) when the small model fails."""
     policy = policy.model_copy(
         update={
             "escalation": Escalation(
                 enabled=True, context_messages=policy.escalation.context_messages
-            )
+            ),
+            # FAQ answers come after the route is decided and cannot change it
+            "faq": FaqSettings(),
         }
     )
+    judge = build_judge(policy=policy, classifier=classifier, settings=settings)
     prices = Prices.from_settings(settings)
-    book = RuleBook(policy=policy)
     schema = AnswerSchema(policy=policy)
     system = system_prompt(policy)
     overhead = estimate_tokens(json.dumps(schema.tool())) + TOOL_OVERHEAD_TOKENS
-    texts = [row.text[: settings.model_max_chars] for row in rows]
-    scores = await _classify(
-        classifier, texts, batch=batch, timeout_s=settings.model_timeout_s * 10
-    )
+    messages = [
+        Message(
+            platform="console",
+            workspace="estimate",
+            channel=row.source,
+            id=str(index),
+            author=Author(id=f"member{index}", name=f"member{index}"),
+            text=row.text,
+        )
+        for index, row in enumerate(rows)
+    ]
+    size = batch or settings.batch_size
+    judged = []
+    for start in range(0, len(messages), size):
+        judged += await judge.judge(messages[start : start + size])
     recent: dict[str, deque[Message]] = {}
     routes: Counter[str] = Counter()
     categories: Counter[str] = Counter()
@@ -131,15 +131,9 @@ async def estimate_escalation(
     cost_all = cost_escalated = 0.0
     tokens_escalated = escalated = hits = 0
     by_label: Counter[tuple[bool, bool]] = Counter()
-    for index, (row, classification) in enumerate(zip(rows, scores, strict=True)):
-        message = Message(
-            platform="console",
-            workspace="estimate",
-            channel=row.source,
-            id=str(index),
-            author=Author(id=f"member{index}", name=f"member{index}"),
-            text=row.text,
-        )
+    for row, item in zip(rows, judged, strict=True):
+        message, verdict = item.message, item.verdict
+        assert verdict is not None  # the decide stage always gives one
         window = recent.setdefault(row.source, deque(maxlen=policy.escalation.context_messages))
         prompt = build_prompt(
             policy=policy,
@@ -161,11 +155,6 @@ async def estimate_escalation(
         if digest not in seen_all:
             seen_all.add(digest)
             cost_all += cost
-        evidence = [
-            *book.evidence(message),
-            *model_evidence(classification, policy, message.channel),
-        ]
-        verdict, _ = decide(message, evidence, classification, policy)
         routes[verdict.route.value] += 1
         if row.flagged is not None:
             by_label[(row.flagged, verdict.route is Route.ESCALATE)] += 1

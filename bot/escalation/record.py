@@ -17,6 +17,7 @@ from bot.case import CaseEscalation
 from bot.classification import Classification
 from bot.escalation.pricing import Usage
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["EscalationRecord", "EscalationStore", "Outcome"]
 
@@ -88,7 +89,7 @@ class EscalationStore:
         self._ttl_s = ttl_s
 
     def key(self, message_key: str) -> str:
-        return f"{self._streams.prefix}:escalation:{message_key}"
+        return self._streams.escalation(message_key)
 
     async def save(self, record: EscalationRecord) -> bool:
         """Store the record and count it in the moderators' stats (``/mod stats``):
@@ -102,9 +103,8 @@ class EscalationStore:
             stored = await self.load(record.message_key)
             if stored is not None and stored.sent and stored.cache_key == record.cache_key:
                 return False
-        from bot.review.store import CaseKeys  # here: bot.review reads these records
-
-        stats = CaseKeys(self._streams).stats
+        platform, workspace, _ = record.message_key.split(":", 2)
+        stats = self._streams.tenant(Tenant.parse(f"{platform}:{workspace}")).stats
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s)
             pipe.hincrbyfloat(stats, "escalated", 1.0)

@@ -44,10 +44,14 @@ class FaqChannels:
         for name, value in zip(names, raw, strict=True):
             if value is not None:
                 out[name] = _text(value) == "1"
-                continue
-            override = policy.channels.get(name)
-            if override is not None and override.faq is not None:
-                out[name] = override.faq
             else:
-                out[name] = policy.faq.enabled
+                out[name] = self.by_policy(policy, name)
         return out
+
+    @staticmethod
+    def by_policy(policy: Policy, channel: str) -> bool:
+        """Whether the policy alone turns answers on in a channel."""
+        override = policy.channels.get(channel)
+        if override is not None and override.faq is not None:
+            return override.faq
+        return policy.faq.enabled

@@ -6,6 +6,9 @@ is matched. A confident match appends a :class:`~bot.action.Reply` in the messag
 with the approved answer and feedback buttons, records the match in the verdict's
 classification, and claims the (thread, entry) pair so the bot never repeats itself there.
 Everything else is left alone: a hand-off is silence, for a person to answer.
+
+Built without Redis (a preview, :mod:`bot.pipeline.judge`) it matches the same way but claims
+nothing, and only the policy switches answers on or off per channel.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class FaqStage:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: aioredis.Redis | None,
         policy: Policy,
         streams: Streams,
         matcher: FaqMatcher,
@@ -53,8 +56,13 @@ class FaqStage:
         self._timeout_s = timeout_s
         self._max_chars = max_chars
         keys = FaqKeys(streams)
-        self._channels = FaqChannels(redis=redis, keys=keys)
-        self._cooldown = ThreadCooldown(redis=redis, keys=keys, seconds=policy.faq.cooldown)
+        # Without Redis (a preview) the policy alone switches channels and nothing is claimed.
+        self._channels = FaqChannels(redis=redis, keys=keys) if redis is not None else None
+        self._cooldown = (
+            ThreadCooldown(redis=redis, keys=keys, seconds=policy.faq.cooldown)
+            if redis is not None
+            else None
+        )
 
     def _askable(self, item: Assessment) -> bool:
         verdict, message = item.verdict, item.message
@@ -71,9 +79,11 @@ class FaqStage:
         asking = [i for i, item in enumerate(batch) if self._askable(item)]
         if not asking:
             return out
-        enabled = await self._channels.enabled(
-            self._policy, {batch[i].message.channel for i in asking}
-        )
+        channels = {batch[i].message.channel for i in asking}
+        if self._channels is None:
+            enabled = {c: FaqChannels.by_policy(self._policy, c) for c in channels}
+        else:
+            enabled = await self._channels.enabled(self._policy, channels)
         asking = [i for i in asking if enabled[batch[i].message.channel]]
         if not asking:
             return out
@@ -94,7 +104,7 @@ class FaqStage:
         if decision.faq_id is None or decision.best is None:
             log.debug("faq hand-off", message_key=message.key, reason=decision.reason)
             return item
-        if not await self._cooldown.claim(message, decision.faq_id):
+        if self._cooldown is not None and not await self._cooldown.claim(message, decision.faq_id):
             log.info("faq already answered in this thread", message_key=message.key)
             return item
         entry = self._matcher.faqs.entry(decision.faq_id)

@@ -6,6 +6,7 @@ from bot.pipeline.assessment import Assessment
 from bot.pipeline.classify import ClassifyStage
 from bot.pipeline.decide import DecideStage, decide
 from bot.pipeline.ingest import Ingest
+from bot.pipeline.judge import Judge, JudgeLimits, build_judge
 from bot.pipeline.language import LanguageDetector
 from bot.pipeline.rules import RulesStage
 from bot.pipeline.stage import Stage
@@ -16,10 +17,13 @@ __all__ = [
     "ClassifyStage",
     "DecideStage",
     "Ingest",
+    "Judge",
+    "JudgeLimits",
     "LanguageDetector",
     "RulesStage",
     "Stage",
     "Worker",
     "WorkerConfig",
+    "build_judge",
     "decide",
 ]

@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import redis.asyncio as aioredis
+import structlog
 
 from bot.message import Message
 from bot.streams import Streams, encode_message
+from bot.tenant import Tenant
 
 __all__ = ["Ingest"]
 
+log = structlog.get_logger(__name__)
+
 
 class Ingest:
-    """Appends normalised messages to the ingest stream. Never waits on a model."""
+    """Appends normalised messages to the ingest stream. Never waits on a model.
 
-    def __init__(self, *, redis: aioredis.Redis, streams: Streams, maxlen: int = 100_000) -> None:
+    ``tenants`` are the communities this deployment serves (``MODTRIAGE_WORKSPACES``); a
+    message from anywhere else is not moderated, and said so once per tenant in the log.
+    Empty: every tenant is served.
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        streams: Streams,
+        maxlen: int = 100_000,
+        tenants: Collection[Tenant] = (),
+    ) -> None:
         self._redis = redis
         self._streams = streams
         self._maxlen = maxlen
+        self._tenants = frozenset(tenants)
+        self._refused: set[Tenant] = set()
 
-    async def publish(self, message: Message) -> str:
-        """Returns the stream entry id. Raises redis errors when Redis is unreachable."""
+    def serves(self, tenant: Tenant) -> bool:
+        return not self._tenants or tenant in self._tenants
+
+    async def publish(self, message: Message) -> str | None:
+        """Returns the stream entry id, or None for a message of a tenant not served.
+        Raises redis errors when Redis is unreachable."""
+        tenant = Tenant.of(message)
+        if not self.serves(tenant):
+            if tenant not in self._refused:
+                self._refused.add(tenant)
+                log.warning(
+                    "not a tenant this deployment serves: its messages are not moderated "
+                    "(add it to MODTRIAGE_WORKSPACES)",
+                    tenant=str(tenant),
+                )
+            return None
         entry_id = await self._redis.xadd(
             self._streams.ingest,
             encode_message(message),  # type: ignore[arg-type]

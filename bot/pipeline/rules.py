@@ -147,7 +147,8 @@ class RuleBook:
 class RulesStage:
     name = "rules"
 
-    def __init__(self, *, redis: aioredis.Redis, policy: Policy, streams: Streams) -> None:
+    def __init__(self, *, redis: aioredis.Redis | None, policy: Policy, streams: Streams) -> None:
+        """Without ``redis`` flood and duplicate counters are not consulted (a preview)."""
         self._redis = redis
         self._policy = policy
         self._streams = streams
@@ -181,7 +182,7 @@ class RulesStage:
         timestamps are the messages' own, so a replay counts as the conversation happened.
         """
         planned = [self._checks(message) for message in messages]
-        if not any(planned):
+        if self._redis is None or not any(planned):
             return [[] for _ in messages]
         async with self._redis.pipeline(transaction=False) as pipe:
             for message, checks in zip(messages, planned, strict=True):

@@ -22,12 +22,17 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from bot.action import OpenCase
 from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
+from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
-from bot.pipeline.stage import Stage
+from bot.pipeline.judge import Judge
+from bot.policy import Policy
 from bot.streams import Streams, decode_message
+from bot.tenant import Tenant
+from bot.verdict import Verdict
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -35,19 +40,45 @@ log = structlog.get_logger(__name__)
 
 Entry = tuple[str, dict[Any, Any]]
 
+# Verdict, case and actions in one step. A verdict that opens a case (an ``open_case`` action)
+# joins the incident its author has open in that channel (KEYS[8]: the case and the latest
+# repeat's time, by the messages' own timestamps as the rate rules count) when it comes within
+# the rule's window, or numbers a new case; every action carries the case id, and a repeat that
+# joins an incident sends no second warning.
 _COMMIT = """
 local fresh = redis.call('HSETNX', KEYS[1], 'verdict', ARGV[3]) == 1
+local case_id = ''
 if fresh then
   redis.call('HSET', KEYS[1], 'message', ARGV[4])
   redis.call('EXPIRE', KEYS[1], ARGV[6])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'verdict', ARGV[3], 'message', ARGV[4])
-  for i = 7, #ARGV do
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', ARGV[i])
+  local joined = false
+  if ARGV[7] ~= '0' then
+    local window, at = tonumber(ARGV[7]), tonumber(ARGV[8])
+    local open = redis.call('HMGET', KEYS[8], 'case', 'at')
+    if open[1] and math.abs(at - tonumber(open[2])) <= window then
+      case_id, joined = open[1], true
+    else
+      case_id = tostring(redis.call('INCR', KEYS[7]))
+    end
+    redis.call('HSET', KEYS[8], 'case', case_id, 'at', math.max(at, tonumber(open[2] or at)))
+    redis.call('EXPIRE', KEYS[8], window + 3600)
+    redis.call('HSET', KEYS[1], 'case', case_id)
   end
+  for i = 9, #ARGV do
+    local action = cjson.decode(ARGV[i])
+    if joined and action.type == 'warn' then
+      redis.call('HSET', KEYS[1], 'held:' .. action.id, case_id)
+    else
+      if case_id ~= '' then action.case_id = case_id end
+      redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', cjson.encode(action))
+    end
+  end
+  redis.call('HINCRBYFLOAT', KEYS[6], 'messages_decided', 1)
 end
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
-if fresh then return 1 else return 0 end
+if fresh then return {1, case_id} else return {0, ''} end
 """
 
 
@@ -72,6 +103,15 @@ class WorkerConfig:
         self.verdict_ttl_s = verdict_ttl_s
 
 
+def incident_window(verdict: Verdict, policy: Policy) -> int:
+    """Seconds a repeat by the same author in the same channel joins the open case: the
+    window of the rate rule that decided, else the duplicate rule's (a minute without one)."""
+    rules = policy.rules
+    rule = verdict.evidence[0].rule if verdict.evidence else ""
+    chosen = rules.flood if rule == "flood" else rules.duplicates
+    return max(1, int(chosen.window)) if chosen is not None else 60
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -82,27 +122,25 @@ class Worker:
         *,
         redis: aioredis.Redis,
         streams: Streams,
-        stages: Sequence[Stage],
+        judge: Judge,
         metrics: Metrics,
         consumer: str,
         config: WorkerConfig | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._stages = list(stages)
+        self.judge = judge
         self._metrics = metrics
         self.consumer = consumer
         self._config = config or WorkerConfig()
         self._commit_script = redis.register_script(_COMMIT)
-        self._errors_key = f"{streams.prefix}:errors"
+        self._errors_key = streams.errors
+        self._case_seq = CaseKeys(streams).seq
         self._last_claim = 0.0
 
     async def aclose(self) -> None:
         """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
-        for stage in self._stages:
-            close = getattr(stage, "aclose", None)
-            if close is not None:
-                await close()
+        await self.judge.aclose()
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing."""
@@ -234,13 +272,10 @@ class Worker:
         await self._commit(done)
 
     async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
-        for stage in self._stages:
-            started = time.perf_counter()
-            batch = await stage.run(batch)
-            self._metrics.stage_seconds.labels(stage=stage.name).observe(
-                time.perf_counter() - started
-            )
-        return batch
+        return await self.judge.assess(batch, timer=self._time_stage)
+
+    def _time_stage(self, stage: str, seconds: float) -> None:
+        self._metrics.stage_seconds.labels(stage=stage).observe(seconds)
 
     async def _commit(self, done: Sequence[Assessment]) -> None:
         """One round trip for the batch; each entry's script is atomic on its own."""
@@ -252,6 +287,8 @@ class Worker:
                 if verdict is None:
                     raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
                 message = item.message
+                tenant = self._streams.tenant(Tenant.of(message))
+                opens = any(isinstance(a, OpenCase) for a in item.actions)
                 await self._commit_script(
                     keys=[
                         self._streams.verdict_key(message.key),
@@ -259,6 +296,9 @@ class Worker:
                         self._streams.ingest,
                         self._streams.actions(message.platform),
                         self._errors_key,
+                        tenant.stats,
+                        self._case_seq,
+                        tenant.incident(message.channel, message.author.id),
                     ],
                     args=[
                         self._streams.group,
@@ -267,13 +307,15 @@ class Worker:
                         message.model_dump_json(),
                         self._config.stream_maxlen,
                         self._config.verdict_ttl_s,
+                        incident_window(verdict, self.judge.policy) if opens else 0,
+                        repr(message.ts.timestamp()),
                         *(action.model_dump_json() for action in item.actions),
                     ],
                     client=pipe,
                 )
             results = await pipe.execute()
         now = time.time()
-        for item, fresh in zip(done, results, strict=True):
+        for item, (fresh, _) in zip(done, results, strict=True):
             self._record(item, fresh=bool(fresh), now=now)
 
     def _record(self, item: Assessment, *, fresh: bool, now: float) -> None:

@@ -11,8 +11,9 @@ Mounted flat on the main app (``app.add_typer(bot.review.commands.app)``), it gi
     modtriage stats [--json]
     modtriage shadow on|off [--channel C] [--category spam]   /   modtriage shadow status
 
-The operator acts as an administrator (``--as`` names them in the record); ``--platform``
-and ``--workspace`` say whose members and channels ``history`` and ``case channel`` mean.
+The operator acts as an administrator of one tenant (``--as`` names them in the record):
+``--workspace slack:T0123`` says which; it defaults to the only tenant served
+(``MODTRIAGE_WORKSPACES``), else the only one with cases.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bot.review.decision import Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["app", "render_case"]
 
@@ -47,8 +49,17 @@ app.add_typer(case_app, name="case")
 
 T = TypeVar("T")
 
-PlatformOpt = Annotated[str, typer.Option("--platform", help="slack, discord or console")]
-WorkspaceOpt = Annotated[str, typer.Option("--workspace", help="Slack team or Discord guild id")]
+PlatformOpt = Annotated[
+    str | None, typer.Option("--platform", help="slack, discord or console (with --workspace)")
+]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        help="the tenant: slack:T0123, discord:<guild id> or console:demo; "
+        "default the only one served or with cases",
+    ),
+]
 AsOpt = Annotated[str | None, typer.Option("--as", help="operator name for the record")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -58,20 +69,65 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _actor(platform: str, workspace: str, name: str | None) -> Actor:
+def _platform(platform: str | None) -> Platform | None:
+    if platform is None:
+        return None
     if platform not in ("slack", "discord", "console"):
         raise _fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
-    chosen: Platform = platform  # type: ignore[assignment]  # checked just above
+    return Tenant.parse(f"{platform}:-").platform
+
+
+async def _tenant(
+    service: ModerationService, settings: Settings, platform: str | None, workspace: str | None
+) -> Tenant:
+    """The tenant an operator means: ``--workspace`` (``slack:T0123``, or an id with
+    ``--platform``), else the only one served (``MODTRIAGE_WORKSPACES``), else the only one
+    with cases."""
+    chosen = _platform(platform)
+    if workspace and ":" in workspace:
+        try:
+            return Tenant.parse(workspace)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from exc
+    if chosen is not None and workspace:
+        return Tenant(platform=chosen, workspace=workspace)
+    known = list(settings.tenants) or await service.store.tenants()
+    fits = [
+        t
+        for t in known
+        if (chosen is None or t.platform == chosen) and (not workspace or t.workspace == workspace)
+    ]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        seen = ", ".join(str(t) for t in known) or "none yet"
+        raise _fail(
+            f"no such workspace; say which with --workspace <platform>:<id> (known: {seen})", 2
+        )
+    listed = ", ".join(str(t) for t in fits)
+    raise _fail(f"several workspaces: say which with --workspace (one of {listed})", 2)
+
+
+def _operator(tenant: Tenant, name: str | None) -> Actor:
+    """The operator acts as an administrator of the tenant they name."""
     return Actor(
-        platform=chosen,
-        workspace=workspace,
+        platform=tenant.platform,
+        workspace=tenant.workspace,
         user_id=name or f"operator:{getpass.getuser()}",
         is_admin=True,
     )
 
 
-def _with_service(call: Callable[[ModerationService], Awaitable[T]]) -> T:
-    """Connect as the settings say, build the service, run one call, map errors to exits."""
+def _with_service(
+    call: Callable[[ModerationService, Actor], Awaitable[T]],
+    *,
+    name: str | None,
+    platform: str | None = None,
+    workspace: str | None = None,
+) -> T:
+    """Connect as the settings say, build the service, resolve the tenant, run one call as
+    the operator, map errors to exits."""
+    _platform(platform)
     try:
         settings = Settings()
         policy = load_policy(settings.policy)
@@ -89,7 +145,8 @@ def _with_service(call: Callable[[ModerationService], Awaitable[T]]) -> T:
                 policy_path=settings.policy,
                 stream_maxlen=settings.stream_maxlen,
             )
-            return await call(service)
+            tenant = await _tenant(service, settings, platform, workspace)
+            return await call(service, _operator(tenant, name))
 
     try:
         return asyncio.run(run())
@@ -173,41 +230,47 @@ def _print(text: str) -> None:
 def case_show(
     case_id: Annotated[str, typer.Argument(help="the case number")],
     as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
     """One case: the message, the verdict and its evidence, actions and the full history."""
-    actor = _actor("console", "cli", name)
-    case = _with_service(lambda s: s.case(actor, case_id))
+    case = _with_service(lambda s, a: s.case(a, case_id), name=name, workspace=workspace)
     _print(case.model_dump_json(indent=2) if as_json else render_case(case))
 
 
 @case_app.command("channel")
 def case_channel(
     channel: Annotated[str, typer.Argument(help="channel id")],
-    platform: PlatformOpt = "console",
-    workspace: WorkspaceOpt = "console",
+    platform: PlatformOpt = None,
+    workspace: WorkspaceOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     name: AsOpt = None,
 ) -> None:
     """Cases about one channel's messages, newest first."""
-    actor = _actor(platform, workspace, name)
-    cases = _with_service(lambda s: s.channel_cases(actor, channel, limit=limit))
+    cases = _with_service(
+        lambda s, a: s.channel_cases(a, channel, limit=limit),
+        name=name,
+        platform=platform,
+        workspace=workspace,
+    )
     _print("\n".join(summary(c) for c in cases) or "no cases")
 
 
 @app.command()
-def queue(limit: Annotated[int, typer.Option(min=1, max=500)] = 20, name: AsOpt = None) -> None:
+def queue(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    workspace: WorkspaceOpt = None,
+    name: AsOpt = None,
+) -> None:
     """Cases waiting for a moderator (open and appealed), oldest first."""
-    actor = _actor("console", "cli", name)
-    cases = _with_service(lambda s: s.queue(actor, limit=limit))
+    cases = _with_service(lambda s, a: s.queue(a, limit=limit), name=name, workspace=workspace)
     _print("\n".join(summary(c) for c in cases) or "the queue is empty")
 
 
 @app.command()
-def claim(case_id: str, name: AsOpt = None) -> None:
+def claim(case_id: str, workspace: WorkspaceOpt = None, name: AsOpt = None) -> None:
     """Take a case so no other moderator decides it meanwhile."""
-    actor = _actor("console", "cli", name)
-    case = _with_service(lambda s: s.claim(actor, case_id))
+    case = _with_service(lambda s, a: s.claim(a, case_id), name=name, workspace=workspace)
     _print(f"claimed: {summary(case)}")
 
 
@@ -222,10 +285,10 @@ def decide(
     category: Annotated[
         str | None, typer.Option(help="the rule it breaks, if not the case's")
     ] = None,
+    workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
     """Decide a case; the actions go to the platform's action stream (performed once)."""
-    actor = _actor("console", "cli", name)
     try:
         seconds = parse_duration(duration) if duration is not None else None
         decision = Decision.model_validate(
@@ -234,7 +297,9 @@ def decide(
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         raise _fail(f"bad decision: {first}", 2) from exc
-    case, actions = _with_service(lambda s: s.decide(actor, case_id, decision))
+    case, actions = _with_service(
+        lambda s, a: s.decide(a, case_id, decision), name=name, workspace=workspace
+    )
     _print(f"decided: {summary(case)}")
     _print("actions: " + (", ".join(a.type for a in actions) or "none"))
 
@@ -242,31 +307,29 @@ def decide(
 @app.command()
 def history(
     user: Annotated[str, typer.Argument(help="the member's platform user id")],
-    platform: PlatformOpt = "console",
-    workspace: WorkspaceOpt = "console",
+    platform: PlatformOpt = None,
+    workspace: WorkspaceOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     name: AsOpt = None,
 ) -> None:
     """A member's cases, newest first, and their strike points in the current window."""
-    actor = _actor(platform, workspace, name)
 
-    async def both(service: ModerationService) -> tuple[list[Case], int]:
+    async def both(service: ModerationService, actor: Actor) -> tuple[list[Case], int]:
         return (
             await service.history(actor, user, limit=limit),
             await service.strikes(actor, user),
         )
 
-    cases, points = _with_service(both)
+    cases, points = _with_service(both, name=name, platform=platform, workspace=workspace)
     _print(f"{user}: {len(cases)} case(s), {points} strike point(s) in the current window")
     for case in cases:
         _print(summary(case))
 
 
 @app.command()
-def stats(as_json: JsonOpt = False, name: AsOpt = None) -> None:
+def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, name: AsOpt = None) -> None:
     """Volumes, actions, escalation share, reviewer agreement, time to decision, cost."""
-    actor = _actor("console", "cli", name)
-    numbers = _with_service(lambda s: s.stats(actor))
+    numbers = _with_service(lambda s, a: s.stats(a), name=name, workspace=workspace)
     if as_json:
         _print(json.dumps(numbers, indent=2, sort_keys=True))
         return
@@ -280,6 +343,7 @@ def shadow(
     state: Annotated[str, typer.Argument(help="on, off or status")],
     channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
     category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
     """Shadow mode: decide and record, act on nothing (moderators' decisions still act)."""
@@ -287,14 +351,13 @@ def shadow(
         raise _fail("say on, off or status", 2)
     if channel and category:
         raise _fail("give --channel or --category, not both", 2)
-    actor = _actor("console", "cli", name)
     mode: Literal["on", "off", "status"] = state  # type: ignore[assignment]  # checked above
 
-    async def run(service: ModerationService) -> dict[str, bool]:
+    async def run(service: ModerationService, actor: Actor) -> dict[str, bool]:
         if mode != "status":
             await service.set_shadow(actor, mode == "on", channel=channel, category=category)
-        return await service.shadow_state()
+        return await service.shadow_state(actor)
 
-    where = _with_service(run)
+    where = _with_service(run, name=name, workspace=workspace)
     on = [k for k, v in where.items() if v]
     _print("shadow mode: " + (", ".join(on) if on else "off everywhere"))

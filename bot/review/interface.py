@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from bot.action import Action, OpenCase
 from bot.case import Case
 from bot.message import Message
+from bot.pipeline.assessment import Assessment
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.opinion import Opinion
@@ -49,6 +50,10 @@ class Moderation(Protocol):
 
     async def test(self, actor: Actor, text: str) -> Verdict:
         """Decide a text under the current policy without acting or recording."""
+        ...
+
+    async def preview(self, actor: Actor, text: str) -> Assessment:
+        """What ``test`` decides, with the actions the pipeline would emit (FAQ reply too)."""
         ...
 
     async def ask(self, actor: Actor, message: Message) -> Opinion:

@@ -325,11 +325,17 @@ class DecisionPlanner:
             return 0
         return spec.strike_points
 
-    def strike_add(self, case: Case, points: int, now: datetime) -> StrikeChange:
+    def strike_add(
+        self, case: Case, points: int, now: datetime, *, warned: bool = False
+    ) -> StrikeChange:
+        """The strike and the ladder steps it may cross. ``warned``: the member was already
+        warned about this incident, so a step sends its sanction without a second notice."""
         factory = ActionFactory(case=case, policy=self._policy)
         steps = []
         for step in sorted(self._policy.strikes.ladder, key=lambda s: s.points):
             why, actions = factory.ladder(step)
+            if warned:
+                actions = [a for a in actions if a.type != "warn"]
             steps.append(
                 StrikeStepPlan(
                     threshold=step.points,

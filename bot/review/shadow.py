@@ -1,8 +1,9 @@
 """Shadow mode switched at run time: decide and record, act on nothing.
 
 The policy file's ``shadow`` settings are applied by the decide stage. The overrides here live
-in Redis (``{ns}:shadow``: ``all``, ``channel:<id>``, ``category:<name>``), so one command
-switches every worker and dispatcher at once; the dispatcher asks before each automatic action.
+in Redis, one hash per tenant (``all``, ``channel:<id>``, ``category:<name>``), so one command
+switches every worker and dispatcher of that tenant at once; the dispatcher asks before each
+automatic action.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.action import Action, OpenCase
+from bot.keys import Streams
 from bot.policy import Policy
 from bot.review.notices import ACTION_ID_PREFIX
-from bot.review.store import CaseKeys
-from bot.streams import Streams, read_decision
+from bot.streams import read_decision
+from bot.tenant import Tenant
 
 __all__ = ["ShadowSwitch"]
 
@@ -25,32 +27,38 @@ def _text(value: object) -> str:
 
 
 class ShadowSwitch:
-    def __init__(self, *, redis: aioredis.Redis, streams: Streams, keys: CaseKeys) -> None:
+    def __init__(self, *, redis: aioredis.Redis, streams: Streams) -> None:
         self._redis = redis
         self._streams = streams
-        self._keys = keys
 
     async def switch(
-        self, by: str, on: bool, *, channel: str | None = None, category: str | None = None
+        self,
+        tenant: Tenant,
+        by: str,
+        on: bool,
+        *,
+        channel: str | None = None,
+        category: str | None = None,
     ) -> None:
+        keys = self._streams.tenant(tenant)
         field = f"channel:{channel}" if channel else f"category:{category}" if category else "all"
         async with self._redis.pipeline(transaction=True) as pipe:
             if on:
-                pipe.hset(self._keys.shadow, field, "1")
+                pipe.hset(keys.shadow, field, "1")
             else:
-                pipe.hdel(self._keys.shadow, field)
+                pipe.hdel(keys.shadow, field)
             pipe.xadd(
-                self._keys.audit,
+                keys.audit,
                 {"actor": by, "op": "shadow", "detail": f"{field}={'on' if on else 'off'}"},
             )
             await pipe.execute()
 
-    async def _fields(self) -> set[str]:
-        raw: Any = await self._redis.hgetall(self._keys.shadow)
+    async def _fields(self, tenant: Tenant) -> set[str]:
+        raw: Any = await self._redis.hgetall(self._streams.tenant(tenant).shadow)
         return {_text(k) for k, v in raw.items() if _text(v) == "1"}
 
-    async def state(self, policy: Policy) -> dict[str, bool]:
-        state = dict.fromkeys(await self._fields(), True)
+    async def state(self, tenant: Tenant, policy: Policy) -> dict[str, bool]:
+        state = dict.fromkeys(await self._fields(tenant), True)
         if policy.shadow:
             state["all"] = True
         for name, spec in policy.categories.items():
@@ -61,8 +69,11 @@ class ShadowSwitch:
                 state[f"channel:{channel}"] = override.shadow
         return state
 
-    async def on(self, channel: str, category: str | None) -> bool:
-        fields = await self._fields()
+    async def on(self, tenant: Tenant, channel: str, category: str | None) -> bool:
+        return self._covers(await self._fields(tenant), channel, category)
+
+    @staticmethod
+    def _covers(fields: set[str], channel: str, category: str | None) -> bool:
         return bool(
             "all" in fields
             or f"channel:{channel}" in fields
@@ -73,11 +84,11 @@ class ShadowSwitch:
         """Moderators' own decisions (ids starting ``case-``) are never silenced."""
         if action.id.startswith(ACTION_ID_PREFIX) or isinstance(action, OpenCase):
             return False
-        fields = await self._fields()
+        fields = await self._fields(Tenant(platform=action.platform, workspace=action.workspace))
         if not fields:
             return False
         category = None
         if any(f.startswith("category:") for f in fields):
             decided = await read_decision(self._redis, self._streams, action.message_key)
             category = decided[1].category if decided is not None else None
-        return await self.on(action.channel, category)
+        return self._covers(fields, action.channel, category)

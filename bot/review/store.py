@@ -1,24 +1,7 @@
 """Where cases live in Redis, and the one script that changes them.
 
-Layout, every key under the ``{namespace}`` hash tag (one Redis Cluster slot)::
-
-    {ns}:case:<id>                  hash: doc (the Case as JSON, without history), version
-    {ns}:case:<id>:events           list: CaseEvent JSON, append-only
-    {ns}:case:<id>:actions          list: CaseAction JSON, append-only (a later entry with the
-                                    same action id records what became of it)
-    {ns}:case-seq                   counter behind the short numeric case ids
-    {ns}:case-for:<dedupe>          the case an OpenCase action id (or a report) created
-    {ns}:case-by-message:<key>      the first case about a message
-    {ns}:cases                      zset of every case, by opening time
-    {ns}:cases:user:<p>:<ws>:<uid>  zset per member     (per-user history, no scan)
-    {ns}:cases:channel:<p>:<ws>:<c> zset per channel
-    {ns}:cases:status:<status>      zset per status
-    {ns}:queue                      zset of cases waiting for a moderator (open or appealed)
-    {ns}:strikes:<p>:<ws>:<uid>     zset case id -> time; {ns}:strike-points:... case id -> points
-    {ns}:labels                     stream: every moderator decision as a labelled example
-    {ns}:stats                      hash of counters
-    {ns}:shadow                     hash: runtime shadow overrides
-    {ns}:audit                      stream: operator changes (shadow, policy reload)
+Key names: :mod:`bot.keys` (the case documents are global, numbered by one counter; their
+indexes, the queue, strikes, labels and stats belong to the case's tenant).
 
 Every change goes through ``_APPLY``: it checks the case's version (optimistic locking, so two
 moderators deciding at once cannot both win), writes the new state, moves the case between the
@@ -39,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.action import Action
 from bot.case import Case, CaseAction, CaseEvent
 from bot.errors import CaseNotFound
-from bot.message import Message
-from bot.streams import Streams
+from bot.keys import CaseKeys, Streams
+from bot.tenant import Tenant
 
-__all__ = ["Applied", "CaseKeys", "CaseStore", "Change", "StrikeChange", "StrikeStepPlan"]
+__all__ = ["Applied", "CaseStore", "Change", "StrikeChange", "StrikeStepPlan"]
 
 _APPLY = """
 local a = cjson.decode(ARGV[1])
@@ -50,11 +33,13 @@ local id = a.id
 if a.create then
   local existing = redis.call('GET', KEYS[12])
   if existing then return {0, existing, '-1', '-1'} end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, id, '-1', '-1'} end
   redis.call('SET', KEYS[12], id)
   redis.call('SET', KEYS[13], id, 'NX')
   redis.call('ZADD', KEYS[14], a.score, id)
   redis.call('ZADD', KEYS[15], a.score, id)
   redis.call('ZADD', KEYS[16], a.score, id)
+  redis.call('SADD', KEYS[17], a.tenant)
 else
   local current = redis.call('HGET', KEYS[1], 'version')
   if not current then return {-2, id, '-1', '-1'} end
@@ -113,62 +98,6 @@ return {1, id, tostring(before), tostring(after)}
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class CaseKeys:
-    """Key names for cases under one namespace."""
-
-    def __init__(self, streams: Streams) -> None:
-        self.prefix = streams.prefix
-        self.streams = streams
-        self.seq = f"{self.prefix}:case-seq"
-        self.all = f"{self.prefix}:cases"
-        self.queue = f"{self.prefix}:queue"
-        self.labels = f"{self.prefix}:labels"
-        self.stats = f"{self.prefix}:stats"
-        self.shadow = f"{self.prefix}:shadow"
-        self.audit = f"{self.prefix}:audit"
-        self.policy = f"{self.prefix}:policy"
-
-    def case(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}"
-
-    def events(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}:events"
-
-    def actions(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}:actions"
-
-    def dedupe(self, token: str) -> str:
-        return f"{self.prefix}:case-for:{token}"
-
-    def by_message(self, message_key: str) -> str:
-        return f"{self.prefix}:case-by-message:{message_key}"
-
-    def status(self, status: str) -> str:
-        return f"{self.prefix}:cases:status:{status}"
-
-    def user(self, platform: str, workspace: str, user_id: str) -> str:
-        return f"{self.prefix}:cases:user:{platform}:{workspace}:{user_id}"
-
-    def channel(self, platform: str, workspace: str, channel: str) -> str:
-        return f"{self.prefix}:cases:channel:{platform}:{workspace}:{channel}"
-
-    def strikes(self, platform: str, workspace: str, user_id: str) -> str:
-        return f"{self.prefix}:strikes:{platform}:{workspace}:{user_id}"
-
-    def strike_points(self, platform: str, workspace: str, user_id: str) -> str:
-        return f"{self.prefix}:strike-points:{platform}:{workspace}:{user_id}"
-
-    def member_keys(self, message: Message) -> tuple[str, str, str, str]:
-        """User index, channel index, strikes, strike points for a message's author."""
-        where = (message.platform, message.workspace)
-        return (
-            self.user(*where, message.author.id),
-            self.channel(*where, message.channel),
-            self.strikes(*where, message.author.id),
-            self.strike_points(*where, message.author.id),
-        )
 
 
 class StrikeStepPlan(BaseModel):
@@ -246,12 +175,21 @@ class CaseStore:
         self._maxlen = maxlen
         self._apply = redis.register_script(_APPLY)
 
+    async def tenants(self) -> list[Tenant]:
+        """Every tenant that has a case, sorted."""
+        raw = await self._redis.smembers(self.keys.tenants)
+        return sorted((Tenant.parse(_text(t)) for t in raw), key=str)
+
     async def next_id(self) -> str:
         return str(await self._redis.incr(self.keys.seq))
 
     async def existing(self, token: str) -> str | None:
         found = await self._redis.get(self.keys.dedupe(token))
         return None if found is None else _text(found)
+
+    async def claim_token(self, token: str, case_id: str) -> None:
+        """Remember that ``token`` (an action id) was handled by ``case_id``."""
+        await self._redis.set(self.keys.dedupe(token), case_id, nx=True)
 
     async def case_for_message(self, message_key: str) -> str | None:
         found = await self._redis.get(self.keys.by_message(message_key))
@@ -311,24 +249,26 @@ class CaseStore:
     async def apply(self, change: Change) -> Applied:
         case = change.case
         message = case.message
-        user_key, channel_key, strikes_key, points_key = self.keys.member_keys(message)
+        tenant = Tenant.of(message)
+        own = self.keys.tenant(tenant)
         keys = [
             self.keys.case(case.id),
             self.keys.events(case.id),
             self.keys.actions(case.id),
-            self.keys.queue,
-            self.keys.status(change.status_from or "none"),
-            self.keys.status(case.status.value),
+            own.queue,
+            own.status(change.status_from or "none"),
+            own.status(case.status.value),
             self.keys.streams.actions(message.platform),
-            self.keys.labels,
-            self.keys.stats,
-            strikes_key,
-            points_key,
+            own.labels,
+            own.stats,
+            own.strikes(message.author.id),
+            own.strike_points(message.author.id),
             self.keys.dedupe(change.create_token or "-"),
             self.keys.by_message(message.key),
             self.keys.all,
-            user_key,
-            channel_key,
+            own.user(message.author.id),
+            own.channel(message.channel),
+            self.keys.tenants,
         ]
         strike: dict[str, Any] | None = None
         if change.strike is not None:
@@ -367,6 +307,7 @@ class CaseStore:
             "stats": {k: repr(float(v)) for k, v in change.stats.items()},
             "strike": strike if strike is not None else False,
             "maxlen": str(self._maxlen),
+            "tenant": str(tenant),
         }
         # cjson turns an empty Lua table into {}, and an empty JSON array into an empty table:
         # both iterate as nothing, so empty lists are safe.

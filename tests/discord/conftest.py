@@ -20,6 +20,7 @@ from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.escalation import EscalateStage
 from bot.metrics import Metrics
+from bot.pipeline.judge import build_judge
 from bot.pipeline.worker import Worker
 from bot.policy import Policy
 from bot.review.service import ModerationService
@@ -56,6 +57,17 @@ def discord_errors() -> Iterator[_Errors]:
         for r in handler.records
     ]
     assert not problems, "\n".join(problems)
+
+
+#: The guild's Moderator role (tests/fixtures/discord/guild_create.json).
+MODERATOR_ROLE = "1200000000000000101"
+
+
+@pytest.fixture
+def default_policy(default_policy: Policy) -> Policy:
+    """The default policy, with this guild's moderators: its Moderator role, by id."""
+    mods = default_policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE,)})
+    return default_policy.model_copy(update={"moderators": mods})
 
 
 @pytest.fixture
@@ -104,6 +116,9 @@ class DiscordStack:
             policy=policy,
             policy_path=DEFAULT_POLICY,
             escalation=escalation,
+            judges=lambda judged: build_judge(
+                policy=judged, classifier=RulesOnlyClassifier(), settings=self.settings
+            ),
         )
         self.worker: Worker = build_worker(
             redis=redis,

@@ -129,6 +129,25 @@ class FakeDiscord:
     def user_id(self, username: str) -> str:
         return str(self.member(username)["user"]["id"])
 
+    @staticmethod
+    def elsewhere(payload: Json) -> Json:
+        """The same payload from another guild the bot is in: the guild, its channels and
+        roles get ids 17… instead of 12… (roles keep their names; users are the same)."""
+        return json.loads(json.dumps(payload).replace('"1200000000000000', '"1700000000000000'))
+
+    @property
+    def other_guild_id(self) -> str:
+        return str(self.elsewhere(self.guild)["id"])
+
+    async def join_other_guild(self) -> None:
+        """The bot is added to a second guild, with its own Moderator role (same name)."""
+        await self.dispatch("GUILD_CREATE", self.elsewhere(self.guild))
+
+    def _from(self, payload: Json, elsewhere: bool, permissions: str | None) -> Json:
+        if permissions is not None and "member" in payload:
+            payload["member"]["permissions"] = permissions
+        return self.elsewhere(payload) if elsewhere else payload
+
     def dm_channel_id(self, user_id: str) -> str:
         return f"19{user_id[2:]}"
 
@@ -244,6 +263,8 @@ class FakeDiscord:
         *path: str,
         user: str = "morgan",
         members: dict[str, str] | None = None,
+        elsewhere: bool = False,
+        permissions: str | None = None,
         **options: Json,
     ) -> Json:
         """``/mod queue`` is ``slash("queue")``; ``/mod policy reload`` is
@@ -273,6 +294,7 @@ class FakeDiscord:
         payload["data"]["options"] = [node]
         if members:
             payload["data"]["resolved"] = resolved
+        payload = self._from(payload, elsewhere, permissions)
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -283,7 +305,15 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    async def click(self, message: Json, custom_id: str, *, user: str = "morgan") -> Json:
+    async def click(
+        self,
+        message: Json,
+        custom_id: str,
+        *,
+        user: str = "morgan",
+        elsewhere: bool = False,
+        permissions: str | None = None,
+    ) -> Json:
         """A member clicks a button on a message the bot posted."""
         payload = self._interaction("interaction_component", user)
         payload["message"] = message
@@ -294,12 +324,20 @@ class FakeDiscord:
                 payload.pop(key, None)
             payload["user"] = self.member(user)["user"]
             payload["context"] = 1
+        payload = self._from(payload, elsewhere, permissions)
         self._interaction_messages[payload["token"]] = message
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
     async def submit(
-        self, message: Json, custom_id: str, values: dict[str, str], *, user: str = "morgan"
+        self,
+        message: Json,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        user: str = "morgan",
+        elsewhere: bool = False,
+        permissions: str | None = None,
     ) -> Json:
         """Submit a modal opened from a button on ``message``."""
         payload = self._interaction("interaction_modal_submit", user)
@@ -317,6 +355,7 @@ class FakeDiscord:
                 payload.pop(key, None)
             payload["user"] = self.member(user)["user"]
             payload["context"] = 1
+        payload = self._from(payload, elsewhere, permissions)
         self._interaction_messages[payload["token"]] = message
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload

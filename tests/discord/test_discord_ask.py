@@ -13,10 +13,11 @@ import pytest
 from bot.connection import Redis
 from bot.escalation import EscalateStage
 from bot.metrics import Metrics
-from bot.policy import Policy
+from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.streams import read_decision
-from tests.discord.conftest import DiscordStack
+from tests.conftest import DEFAULT_POLICY
+from tests.discord.conftest import MODERATOR_ROLE, DiscordStack
 from tests.discord.fake_discord import FakeDiscord
 from tests.frontier_chat import escalating_stage
 from tests.messages_api import MessagesApi, Reply
@@ -157,9 +158,7 @@ async def test_a_link_to_nothing_is_answered_plainly(
     assert api.received == []
 
 
-async def test_without_escalation_ask_says_so_and_faq_previews_an_answer(
-    stack: DiscordStack,
-) -> None:
+async def test_without_escalation_ask_says_so(stack: DiscordStack) -> None:
     fake = stack.fake
     said = await fake.say("free nitro at discord-gift.example.ru", user="mallory")
     await _decided(stack, said)
@@ -174,8 +173,51 @@ async def test_without_escalation_ask_says_so_and_faq_previews_an_answer(
     )
     assert fields["Small model"].startswith("act · spam: spam (")
 
-    question = await fake.slash("faq", question="how do I reset my password?")
-    [preview] = await fake.answered(question)
-    assert preview.body["data"]["content"] == (
+
+@pytest.fixture
+async def answering(
+    fake: FakeDiscord,
+    discord_errors: Any,
+    redis: Redis,
+    settings: Settings,
+    metrics: Metrics,
+) -> AsyncIterator[DiscordStack]:
+    """A server on the policy as shipped: FAQ answers on, from policies/faq.yaml."""
+    policy = load_policy(DEFAULT_POLICY)
+    mods = policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE,)})
+    running = DiscordStack(
+        fake=fake,
+        redis=redis,
+        settings=settings,
+        policy=policy.model_copy(update={"moderators": mods}),
+        metrics=metrics,
+    )
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def test_faq_previews_the_answer_a_member_asking_would_get(
+    answering: DiscordStack,
+) -> None:
+    fake = answering.fake
+    question = "the setup step fails on ubuntu, what do I need?"
+
+    previewed = await fake.slash("faq", question=question)
+    [preview] = await fake.answered(previewed)
+    content = preview.body["data"]["content"]
+    assert content.startswith("It would be answered with FAQ entry `install` (match ")
+    assert "> Install from PyPI into a virtual environment" in content
+
+    said = await fake.say(question, user="alice")
+    [reply] = await fake.wait_for("POST", rf"/channels/{said['channel_id']}/messages")
+    assert reply.body["content"].startswith("Install from PyPI into a virtual environment")
+    assert reply.body["message_reference"]["message_id"] == int(said["id"])
+
+    off_topic = await fake.slash("faq", question="how do I reset my password?")
+    [handed_off] = await fake.answered(off_topic)
+    assert handed_off.body["data"]["content"] == (
         "No approved FAQ answer fits: it would be left to a person."
     )

@@ -217,6 +217,14 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
+def default_policy(default_policy: Policy) -> Policy:
+    """The default policy, with this workspace's moderators: the ``@moderator`` user group
+    (admins and owners by Slack's own flags)."""
+    mods = default_policy.moderators.model_copy(update={"roles": ("usergroup:moderator",)})
+    return default_policy.model_copy(update={"moderators": mods})
+
+
+@pytest.fixture
 def moderation(redis: Redis, settings: Settings, default_policy: Policy) -> ModerationService:
     """The real moderation service on the test's Redis namespace and the default policy."""
     return ModerationService(

@@ -15,7 +15,7 @@ from tests.slack.conftest import MODS, SlackStack, payload
 
 pytestmark = pytest.mark.slack
 
-MOD = Actor(platform="slack", workspace="T0TEAM", user_id="U0MOD", roles=("moderator",))
+MOD = Actor(platform="slack", workspace="T0TEAM", user_id="U0MOD", roles=("usergroup:moderator",))
 
 
 def _json(value: Any) -> Any:
@@ -109,11 +109,11 @@ async def test_shadow_mode_and_policy_reload(
     slack: SlackStack, moderation: ModerationService
 ) -> None:
     assert "Shadow mode *on*" in await _mod(slack, "shadow on")
-    assert (await moderation.shadow_state())["all"] is True
+    assert (await moderation.shadow_state(MOD))["all"] is True
     assert "Shadow mode *off*" in await _mod(slack, "shadow off")
-    assert (await moderation.shadow_state()).get("all") is None
+    assert (await moderation.shadow_state(MOD)).get("all") is None
     await _mod(slack, "shadow on <#C0GENERAL|general>")
-    assert await moderation.shadow_state() == {"channel:C0GENERAL": True}
+    assert await moderation.shadow_state(MOD) == {"channel:C0GENERAL": True}
     assert (
         await _mod(slack, "policy reload")
         == f"Policy reloaded: version `{moderation.policy.version}`."
@@ -276,7 +276,8 @@ async def test_appeal_from_the_notice_reaches_the_moderators_and_can_be_granted(
     # overturning lifts the timeout (invited back) and tells the member
     [invite] = await slack.fake.wait_for("conversations.invite")
     assert (invite.args["channel"], invite.args["users"]) == ("C0GENERAL", "U0MALLORY")
-    notices = await slack.fake.wait_for("chat.postEphemeral", 3)
+    # one notice per incident (the warning), then the overturn
+    notices = await slack.fake.wait_for("chat.postEphemeral", 2)
     assert "was overturned" in notices[-1].args["text"]
 
 

@@ -51,7 +51,9 @@ def build_bot(
     streams = Streams(namespace=settings.namespace)
     return ModtriageBot(
         moderation=moderation,
-        ingest=Ingest(redis=redis, streams=streams, maxlen=settings.stream_maxlen),
+        ingest=Ingest(
+            redis=redis, streams=streams, maxlen=settings.stream_maxlen, tenants=settings.tenants
+        ),
         redis=redis,
         streams=streams,
         mod_channel=settings.discord_mod_channel or policy.moderators.channel,

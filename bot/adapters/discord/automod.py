@@ -21,9 +21,10 @@ _BLOCKED = "This message breaks this community's rules. modtriage blocked it."
 
 
 async def mirror_deny_lists(
-    guild: discord.Guild, *, terms: Iterable[str], exempt_role_names: Iterable[str] = ()
+    guild: discord.Guild, *, terms: Iterable[str], exempt_roles: Iterable[str] = ()
 ) -> discord.AutoModRule | None:
-    """Create or update the rule; None when there is nothing to mirror.
+    """Create or update the rule; None when there is nothing to mirror. ``exempt_roles`` are
+    the policy's moderator roles: role ids (a name matches nothing, as in the service).
 
     Raises:
         discord.Forbidden: the bot lacks Manage Server.
@@ -33,8 +34,8 @@ async def mirror_deny_lists(
     )[:_MAX_KEYWORDS]
     if not keywords:
         return None
-    exempt = {name.lower() for name in exempt_role_names}
-    roles = [role for role in guild.roles if role.name.lower() in exempt]
+    exempt = set(exempt_roles)
+    roles = [role for role in guild.roles if str(role.id) in exempt]
     trigger = discord.AutoModTrigger(
         type=discord.AutoModRuleTriggerType.keyword, keyword_filter=keywords
     )

@@ -107,7 +107,7 @@ class ModtriageBot(commands.AutoShardedBot):
             return
         try:
             await mirror_deny_lists(
-                guild, terms=self._automod_terms, exempt_role_names=self._automod_exempt_roles
+                guild, terms=self._automod_terms, exempt_roles=self._automod_exempt_roles
             )
         except discord.Forbidden:
             log.warning("AutoMod mirror refused: Manage Server missing", guild=guild.id)

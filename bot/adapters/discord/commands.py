@@ -11,6 +11,7 @@ import structlog
 from discord import app_commands
 from discord.ext import commands
 
+from bot.action import Reply
 from bot.adapters.discord.cards import (
     case_embed,
     opinion_embed,
@@ -194,14 +195,22 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
     async def faq(
         self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, 2000]
     ) -> None:
-        verdict = await self.bot.moderation.test(actor_of(interaction), question)
+        judged = await self.bot.moderation.preview(actor_of(interaction), question)
+        verdict = judged.verdict
+        if verdict is None:  # the service always decides; nothing to render otherwise
+            raise ValueError("the policy gave no verdict")
         faq = verdict.classification.faq if verdict.classification else None
+        answer = next((a for a in judged.actions if isinstance(a, Reply) and a.faq_id), None)
         if verdict.route is not Route.ALLOW:
             text = f"Not an FAQ question: it would be moderated ({verdict.explain()})."
-        elif faq is None:
+        elif faq is None or answer is None:
             text = "No approved FAQ answer fits: it would be left to a person."
         else:
-            text = f"It would be answered with FAQ entry `{faq.faq_id}` (match {faq.score:.2f})."
+            quoted = "\n".join(f"> {line}" for line in answer.text.splitlines())
+            text = (
+                f"It would be answered with FAQ entry `{faq.faq_id}` (match {faq.score:.2f}):"
+                f"\n{quoted}"
+            )[:2000]
         await _say(interaction, text, embed=verdict_embed(question, verdict))
 
     async def report_message(

@@ -24,7 +24,6 @@ from bot.action import (
     Reply,
     TimeoutUser,
     WarnUser,
-    action_id,
 )
 from bot.adapters.discord.cards import case_embed, warning_embed
 from bot.adapters.discord.views import appeal_view, case_view, feedback_view
@@ -158,7 +157,7 @@ class DiscordAdapter:
         return guild.get_member(user_id) or await guild.fetch_member(user_id)
 
     async def _warn(self, action: WarnUser) -> None:
-        case_id = await self.case_id_for(action)
+        case_id = action.case_id  # the worker numbered the case in its commit
         guild = self._client.get_guild(int(action.workspace))
         embed = warning_embed(
             guild=guild.name if guild else "the server",
@@ -207,31 +206,6 @@ class DiscordAdapter:
             view=view or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-
-    async def case_id_for(self, action: Action) -> str | None:
-        """The case an action belongs to, opening it when the action came before its OpenCase
-        (a warning is sent before the case is recorded, but its appeal button needs the id).
-        Opening is idempotent on the OpenCase action id that ``decide`` gives the same rule."""
-        if action.case_id:
-            return action.case_id
-        decision = await read_decision(self._redis, self._streams, action.message_key)
-        if decision is None:
-            return None
-        message, verdict = decision
-        if not verdict.evidence:
-            return None
-        common = action.model_dump(
-            include={"platform", "workspace", "channel", "message_id", "user_id",
-                     "message_key", "reason"}
-        )  # fmt: skip
-        opening = OpenCase(
-            id=action_id(action.message_key, "open_case", verdict.evidence[0].rule),
-            route=verdict.route.value,
-            category=verdict.category,
-            **common,
-        )
-        case = await self._moderation.open_case(opening, message, verdict)
-        return case.id
 
     async def _open_case(self, action: OpenCase) -> None:
         """Post the review card. The dispatcher has usually recorded the case already (and set

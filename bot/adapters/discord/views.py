@@ -63,12 +63,16 @@ def _bot(interaction: discord.Interaction[Any]) -> ModtriageBot:
 
 
 def actor_of(interaction: discord.Interaction[Any], *, workspace: str | None = None) -> Actor:
-    """Who clicked or typed: their lower-cased role names and whether they administer the
-    guild. ``workspace`` is needed where the interaction comes from a DM (appeals)."""
+    """Who clicked or typed: their role ids (the names only for display: another guild may
+    have a role of the same name) and whether they administer the guild. ``workspace`` is
+    needed where the interaction comes from a DM (appeals)."""
     user = interaction.user
     roles: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     if isinstance(user, discord.Member):
-        roles = tuple(role.name.lower() for role in user.roles if not role.is_default())
+        held = [role for role in user.roles if not role.is_default()]
+        roles = tuple(str(role.id) for role in held)
+        names = tuple(role.name for role in held)
     where = workspace or (str(interaction.guild_id) if interaction.guild_id else "")
     return Actor(
         platform=_PLATFORM,
@@ -76,6 +80,7 @@ def actor_of(interaction: discord.Interaction[Any], *, workspace: str | None = N
         user_id=str(user.id),
         name=user.display_name,
         roles=roles,
+        role_names=names,
         is_admin=interaction.guild_id is not None and interaction.permissions.administrator,
     )
 

@@ -91,7 +91,9 @@ def build_slack(
         signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
         redis=redis,
         streams=streams,
-        ingest=Ingest(redis=redis, streams=streams, maxlen=settings.stream_maxlen),
+        ingest=Ingest(
+            redis=redis, streams=streams, maxlen=settings.stream_maxlen, tenants=settings.tenants
+        ),
         moderation=moderation,
         adapter=adapter,
         directory=SlackDirectory(client=client),

@@ -286,7 +286,7 @@ class SlackBot:
         user = body["user"]["id"]
         member = await self._directory.actor(body["team"]["id"], user)
         try:
-            case_id = await self._adapter.case_for(view["private_metadata"])
+            case_id = str(view["private_metadata"])
             case = await self._moderation.appeal(member, case_id, text)
         except ReviewError as exc:
             await client.chat_postMessage(channel=user, text=f"Your appeal was not sent: {exc}")

@@ -1,9 +1,11 @@
 """Who is asking, as the moderation service needs it: an :class:`~bot.review.actor.Actor` with
 roles taken from Slack.
 
-Slack has no roles; modtriage maps workspace admins and owners to the role ``admin`` and every
-user group the member belongs to to its handle (``@moderators`` -> ``moderators``), so a policy's
-``moderators.roles`` can name a user group. Lookups are cached for ``ttl_s``. When Slack refuses
+Slack has no roles. ``admin`` and ``owner`` come only from Slack's own flags on the member
+(``is_admin``, ``is_owner``); every user group the member belongs to becomes
+``usergroup:<handle>`` (``@moderators`` -> ``usergroup:moderators``), so a policy's
+``moderators.roles`` can name a user group, and a group someone called ``@admin`` grants
+nothing. Lookups are cached for ``ttl_s``. When Slack refuses
 a lookup (a missing scope) the member gets no roles: permissions fail closed.
 """
 
@@ -42,7 +44,9 @@ class SlackDirectory:
     async def actor(self, team: str, user_id: str, name: str = "") -> Actor:
         display, is_admin, roles = await self._user(user_id)
         groups = await self._user_groups()
-        roles = roles + tuple(h for h, members in groups.items() if user_id in members)
+        roles = roles + tuple(
+            f"usergroup:{h}" for h, members in groups.items() if user_id in members
+        )
         return Actor(
             platform="slack",
             workspace=team,
@@ -63,9 +67,9 @@ class SlackDirectory:
             return "", False, ()
         user: dict[str, Any] = reply.get("user") or {}
         profile: dict[str, Any] = user.get("profile") or {}
-        is_admin = bool(user.get("is_admin") or user.get("is_owner"))
+        flags = tuple(flag for flag in ("admin", "owner") if user.get(f"is_{flag}"))
         name = str(profile.get("display_name") or user.get("real_name") or user.get("name") or "")
-        found = (name, is_admin, ("admin",) if is_admin else ())
+        found = (name, bool(flags), flags)
         self._users[user_id] = (self._clock(), found)
         return found
 

@@ -50,7 +50,7 @@ from bot.action import (
     WarnUser,
 )
 from bot.adapters.slack import cards
-from bot.errors import ActionError, CaseNotFound
+from bot.errors import ActionError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.streams import Streams
@@ -67,7 +67,6 @@ _ALREADY = {
     "delete": {"message_not_found"},
 }
 _FLAG_REACTION = "warning"
-_CASE_TTL_S = 90 * 86400
 _NETWORK_RETRY_S = 5.0
 
 
@@ -167,23 +166,6 @@ class SlackAdapter:
         ts = reply.get("ts")
         return ts if isinstance(ts, str) else None
 
-    def _case_key(self, message_key: str) -> str:
-        return f"{self._streams.prefix}:slack:case-of:{message_key}"
-
-    async def case_for(self, ref: str) -> str:
-        """The case id behind an Appeal button: the notice carries the message key when it was
-        sent before the case existed (a warning goes out before the case is opened).
-
-        Raises:
-            CaseNotFound: no case was opened for that message.
-        """
-        if not ref.startswith("slack:"):
-            return ref
-        found = await self._redis.get(self._case_key(ref))
-        if found is None:
-            raise CaseNotFound(ref)
-        return found.decode() if isinstance(found, bytes) else str(found)
-
     def _system(self, workspace: str) -> Actor:
         """modtriage itself, reading a case to render it."""
         return Actor(platform="slack", workspace=workspace, user_id="modtriage", is_admin=True)
@@ -195,7 +177,6 @@ class SlackAdapter:
                 action.id,
                 "open_case without a case id: run the dispatcher with the moderation service",
             )
-        await self._redis.set(self._case_key(action.message_key), action.case_id, ex=_CASE_TTL_S)
         case = await self._moderation.case(self._system(action.workspace), action.case_id)
         text, blocks = cards.review_card(case, permalink=await self.permalink(action))
         await self.post_card(action.id, text, blocks)

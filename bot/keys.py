@@ -1,0 +1,186 @@
+"""Every Redis key name modtriage uses, in one place.
+
+All keys sit under one namespace hash tag, ``{ns}`` (``{modtriage}`` by default), so they share
+one Redis Cluster slot and each Lua commit may touch any of them. Layout::
+
+    {ns}:ingest, :verdicts, :dead           streams: messages in, decisions, dead letters
+    {ns}:actions:<platform>                 stream: actions for one adapter
+    {ns}:done:<action id>                   set once an adapter performed the action
+    {ns}:attempts                           hash: action id -> attempts (the dispatcher)
+    {ns}:errors                             hash: ingest entry id -> last error (the worker)
+    {ns}:verdict:<message key>              hash: verdict, message (the worker's commit)
+    {ns}:rate:<kind>:…                      sorted sets behind flood and duplicate rules
+    {ns}:recent:<platform>:<ws>:<channel>…  the last messages of a channel or thread
+    {ns}:escalation:<message key>           what left the machine for a message, and came back
+    {ns}:frontier:cache|inflight:<digest>   frontier answers, and the request in flight
+    {ns}:frontier:spend:day|month:<date>    frontier spending
+    {ns}:faq:…                              FAQ channel switches, cooldowns, feedback
+    {ns}:case-seq                           counter behind the short numeric case ids
+    {ns}:case:<id>, :case:<id>:events|actions   one case (its doc names its tenant)
+    {ns}:case-for:<dedupe>, :case-by-message:<key>
+    {ns}:cases                              zset of every case, by opening time
+    {ns}:tenants                            set of tenants that have cases ("slack:T0…")
+    {ns}:tenant:<platform>:<workspace>:…    one tenant's review state (TenantKeys)
+
+A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
+``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
+``labels``, ``stats``, ``shadow``, ``audit``, ``policy``, ``incident:<channel>:<uid>``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.message import Message
+from bot.tenant import Tenant
+
+__all__ = ["CaseKeys", "FaqKeys", "Streams", "TenantKeys"]
+
+
+class Streams(BaseModel):
+    """Names under one namespace. The ``{namespace}`` hash tag keeps every key in one Redis
+    Cluster slot, so the worker's commit script may touch them together."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = "modtriage"
+    group: str = "workers"
+
+    @property
+    def prefix(self) -> str:
+        return "{" + self.namespace + "}"
+
+    @property
+    def ingest(self) -> str:
+        return f"{self.prefix}:ingest"
+
+    @property
+    def verdicts(self) -> str:
+        return f"{self.prefix}:verdicts"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def errors(self) -> str:
+        return f"{self.prefix}:errors"
+
+    @property
+    def attempts(self) -> str:
+        return f"{self.prefix}:attempts"
+
+    def actions(self, platform: str) -> str:
+        return f"{self.prefix}:actions:{platform}"
+
+    def done(self, action_id: str) -> str:
+        """Set by the action dispatcher once an adapter performed the action."""
+        return f"{self.prefix}:done:{action_id}"
+
+    def verdict_key(self, message_key: str) -> str:
+        return f"{self.prefix}:verdict:{message_key}"
+
+    def counter(self, kind: str, *parts: str) -> str:
+        return ":".join((self.prefix, "rate", kind, *parts))
+
+    def recent(self, *where: str) -> str:
+        """The last messages of a channel or thread (escalation context)."""
+        return ":".join((self.prefix, "recent", *where))
+
+    def escalation(self, message_key: str) -> str:
+        return f"{self.prefix}:escalation:{message_key}"
+
+    def frontier_cache(self, digest: str) -> str:
+        return f"{self.prefix}:frontier:cache:{digest}"
+
+    def frontier_inflight(self, digest: str) -> str:
+        return f"{self.prefix}:frontier:inflight:{digest}"
+
+    def frontier_spend(self, period: str, when: str) -> str:
+        """``period`` is ``day`` or ``month``; ``when`` its date."""
+        return f"{self.prefix}:frontier:spend:{period}:{when}"
+
+    def tenant(self, tenant: Tenant) -> TenantKeys:
+        return TenantKeys(prefix=self.prefix, tenant=tenant)
+
+
+class TenantKeys:
+    """One tenant's review state."""
+
+    def __init__(self, *, prefix: str, tenant: Tenant) -> None:
+        self.tenant = tenant
+        base = f"{prefix}:tenant:{tenant.platform}:{tenant.workspace}"
+        self._base = base
+        self.queue = f"{base}:queue"
+        self.labels = f"{base}:labels"
+        self.stats = f"{base}:stats"
+        self.shadow = f"{base}:shadow"
+        self.audit = f"{base}:audit"
+        self.policy = f"{base}:policy"
+
+    def status(self, status: str) -> str:
+        return f"{self._base}:cases:status:{status}"
+
+    def user(self, user_id: str) -> str:
+        return f"{self._base}:cases:user:{user_id}"
+
+    def channel(self, channel: str) -> str:
+        return f"{self._base}:cases:channel:{channel}"
+
+    def strikes(self, user_id: str) -> str:
+        return f"{self._base}:strikes:{user_id}"
+
+    def strike_points(self, user_id: str) -> str:
+        return f"{self._base}:strike-points:{user_id}"
+
+    def incident(self, channel: str, user_id: str) -> str:
+        """Hash: the case an author's incident in a channel has open, and its latest message's
+        time (the worker's commit)."""
+        return f"{self._base}:incident:{channel}:{user_id}"
+
+
+class CaseKeys:
+    """Key names for cases under one namespace; per-tenant indexes via :meth:`tenant`."""
+
+    def __init__(self, streams: Streams) -> None:
+        self.prefix = streams.prefix
+        self.streams = streams
+        self.seq = f"{self.prefix}:case-seq"
+        self.all = f"{self.prefix}:cases"
+        self.tenants = f"{self.prefix}:tenants"
+
+    def tenant(self, tenant: Tenant) -> TenantKeys:
+        return self.streams.tenant(tenant)
+
+    def case(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}"
+
+    def events(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}:events"
+
+    def actions(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}:actions"
+
+    def dedupe(self, token: str) -> str:
+        return f"{self.prefix}:case-for:{token}"
+
+    def by_message(self, message_key: str) -> str:
+        return f"{self.prefix}:case-by-message:{message_key}"
+
+
+class FaqKeys:
+    """FAQ state under one namespace."""
+
+    def __init__(self, streams: Streams) -> None:
+        self.prefix = f"{streams.prefix}:faq"
+        self.channels = f"{self.prefix}:channels"
+        self.feedback = f"{self.prefix}:feedback"
+
+    def said(self, message: Message, faq_id: str) -> str:
+        """The thread a message belongs to (itself when it starts one) and the entry."""
+        thread = message.thread or message.id
+        where = f"{message.platform}:{message.workspace}:{message.channel}:{thread}"
+        return f"{self.prefix}:said:{where}:{faq_id}"
+
+    def votes(self, answer: str) -> str:
+        return f"{self.prefix}:votes:{answer}"

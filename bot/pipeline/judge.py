@@ -1,0 +1,184 @@
+"""The one way to judge a message: the stages, built once, run in order, nothing committed.
+
+The worker commits what :meth:`Judge.assess` returns; ``/mod test``, ``/mod faq``,
+``modtriage classify`` and the escalation estimate read what it returns and commit nothing.
+All of them therefore truncate, time out, detect the language and match FAQ answers the same
+way, so a moderator's preview is the answer the pipeline would give.
+
+A judge built without Redis is a *preview* judge: rules without flood and duplicate counters
+(they need a conversation), no escalate stage (nothing leaves the machine: a message the
+frontier model would see keeps its ``escalate`` route), and FAQ answers matched as the policy
+switches them on per channel, without claiming the thread's cooldown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.classifiers.base import Classifier
+from bot.classifiers.encoder import Encoder
+from bot.errors import ConfigError
+from bot.message import Message
+from bot.metrics import Metrics
+from bot.pipeline.assessment import Assessment
+from bot.pipeline.classify import ClassifyStage
+from bot.pipeline.decide import DecideStage
+from bot.pipeline.language import LanguageDetector
+from bot.pipeline.rules import RulesStage
+from bot.pipeline.stage import Stage
+from bot.policy import Policy
+from bot.streams import Streams
+
+if TYPE_CHECKING:
+    from bot.escalation.stage import EscalateStage
+    from bot.settings import Settings
+
+__all__ = ["Judge", "JudgeFactory", "JudgeLimits", "build_judge"]
+
+#: Called after each stage with its name and the seconds it took (the worker's metrics).
+StageTimer = Callable[[str, float], None]
+
+
+class JudgeLimits(BaseModel):
+    """How much of a text the models read and how long they may take (per batch)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_chars: int = Field(default=2_000, ge=16)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JudgeLimits:
+        return cls(timeout_s=settings.model_timeout_s, max_chars=settings.model_max_chars)
+
+
+class Judge:
+    """The stages in order, for one policy."""
+
+    def __init__(self, *, stages: Sequence[Stage], policy: Policy) -> None:
+        self._stages = list(stages)
+        self.policy = policy
+
+    @property
+    def stages(self) -> list[Stage]:
+        return list(self._stages)
+
+    async def assess(
+        self, batch: Sequence[Assessment], *, timer: StageTimer | None = None
+    ) -> list[Assessment]:
+        """Every stage over the batch, in order; the result carries verdict and actions.
+
+        Raises what a stage raises (ClassifierError when the model cannot answer in time)."""
+        out = list(batch)
+        for stage in self._stages:
+            started = time.perf_counter()
+            out = await stage.run(out)
+            if timer is not None:
+                timer(stage.name, time.perf_counter() - started)
+        return out
+
+    async def judge(self, messages: Sequence[Message]) -> list[Assessment]:
+        """Each message judged as the pipeline would judge it; nothing is committed."""
+        return await self.assess(
+            [Assessment(entry_id=f"judge-{i}", message=m) for i, m in enumerate(messages)]
+        )
+
+    async def aclose(self) -> None:
+        """Release what stages hold (the escalate stage's HTTP client)."""
+        for stage in self._stages:
+            close = getattr(stage, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def build_judge(
+    *,
+    policy: Policy,
+    classifier: Classifier,
+    limits: JudgeLimits | None = None,
+    settings: Settings | None = None,
+    redis: aioredis.Redis | None = None,
+    streams: Streams | None = None,
+    encoder: Encoder | None = None,
+    metrics: Metrics | None = None,
+    escalation: EscalateStage | None = None,
+    languages: LanguageDetector | None = None,
+) -> Judge:
+    """The stages in order: rules, classify, decide, then escalate (``escalation.enabled``,
+    with Redis) and FAQ answers (``faq.file``, on ``encoder``: the embedded classifier's when
+    there is one, so there is one model, else the configured encoder).
+
+    ``limits`` default to the ``settings``' (or the defaults); ``escalation`` and
+    ``languages`` when the caller already holds them, so one process has one of each.
+    Without ``redis`` the judge previews (see the module).
+
+    Raises:
+        PolicyError: the FAQ file is invalid.
+        ConfigError: the encoder is not built, or escalation needs settings it lacks.
+    """
+    if limits is None:
+        limits = JudgeLimits.from_settings(settings) if settings is not None else JudgeLimits()
+    streams = streams or Streams(namespace=settings.namespace if settings else "modtriage")
+    stages: list[Stage] = [
+        RulesStage(redis=redis, policy=policy, streams=streams),
+        ClassifyStage(
+            classifier=classifier,
+            policy=policy,
+            timeout_s=limits.timeout_s,
+            max_chars=limits.max_chars,
+            # the language matters only to decide what to escalate
+            languages=(languages or LanguageDetector()) if policy.escalation.enabled else None,
+        ),
+        DecideStage(policy=policy),
+    ]
+    if policy.escalation.enabled and redis is not None:
+        # Only then does decide() route anything to ESCALATE. Without an API key the stage
+        # sends nothing and routes those messages to human review.
+        if escalation is None:
+            from bot.escalation.build import build_escalate_stage
+
+            if settings is None:
+                raise ConfigError("escalation needs the frontier settings: pass settings=")
+            escalation = build_escalate_stage(
+                redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
+            )
+        stages.append(escalation)
+    if policy.faq.file is not None:
+        from bot.faq.entries import load_faqs
+        from bot.faq.matcher import FaqMatcher, MatchSettings
+        from bot.faq.stage import FaqStage
+
+        if encoder is None:  # one model: the embedded classifier's encoder when there is one
+            from bot.classifiers import EmbeddedClassifier, build_encoder
+
+            if isinstance(classifier, EmbeddedClassifier):
+                encoder = classifier.encoder
+            elif settings is not None:
+                encoder = build_encoder(settings)
+            else:
+                raise ConfigError("FAQ answers need an encoder: pass encoder= or settings=")
+        matcher = FaqMatcher(
+            faqs=load_faqs(policy.faq.file),
+            encoder=encoder,
+            settings=MatchSettings.from_policy(policy.faq),
+        )
+        stages.append(
+            FaqStage(
+                redis=redis,
+                policy=policy,
+                streams=streams,
+                matcher=matcher,
+                timeout_s=limits.timeout_s,
+                max_chars=limits.max_chars,
+            )
+        )
+    return Judge(stages=stages, policy=policy)
+
+
+#: Builds the preview judge for a policy (the moderation service calls it per policy version).
+JudgeFactory = Callable[[Policy], Judge]

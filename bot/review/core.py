@@ -1,0 +1,136 @@
+"""What the moderation service's features share: collaborators, the tenant's policy, and the
+one permission check.
+
+A moderator's rights are checked against the tenant of what they act on: the actor must
+belong to that tenant (same platform, same workspace) and be an administrator there, hold a
+role that tenant's policy lists in ``moderators.roles``, or be named in ``moderators.users``.
+A moderator of another tenant learns nothing: a case of another tenant is "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bot.case import Case
+from bot.classifiers.rules_only import RulesOnlyClassifier
+from bot.errors import CaseNotFound, PermissionDenied
+from bot.escalation.record import EscalationStore
+from bot.escalation.stage import EscalateStage
+from bot.keys import Streams
+from bot.pipeline.judge import Judge, JudgeFactory, build_judge
+from bot.policy import Policy
+from bot.review.actor import Actor
+from bot.review.opinion import SecondOpinions
+from bot.review.planning import DecisionPlanner
+from bot.review.shadow import ShadowSwitch
+from bot.review.store import CaseStore
+from bot.tenant import Tenant
+
+__all__ = ["ServiceCore"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ServiceCore:
+    """Collaborators come in keyword-only: the Redis client, the stream names, the policy in
+    force (and the file it came from, for ``reload_policy``), what builds the preview judge
+    ``test`` uses for a policy (:func:`bot.pipeline.judge.build_judge` without Redis; rules
+    only when None), the escalate stage ``ask`` sends through (None: escalation off), and a
+    clock (tests pass their own)."""
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        streams: Streams,
+        policy: Policy,
+        policy_path: Path | None = None,
+        judges: JudgeFactory | None = None,
+        escalation: EscalateStage | None = None,
+        clock: Callable[[], datetime] = _now,
+        claim_ttl_s: int = 1800,
+        stream_maxlen: int = 100_000,
+    ) -> None:
+        self._redis = redis
+        self._streams = streams
+        self._policy = policy
+        self._policy_path = policy_path
+        self._judges = judges
+        self._judged: dict[str, Judge] = {}
+        self._clock = clock
+        self._claim_ttl = timedelta(seconds=claim_ttl_s)
+        self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
+        self.keys = self.store.keys
+        self._shadow = ShadowSwitch(redis=redis, streams=streams)
+        self._escalations = EscalationStore(redis=redis, streams=streams)
+        self._opinions = SecondOpinions(store=self.store, escalation=escalation, clock=clock)
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def policy_for(self, tenant: Tenant) -> Policy:
+        """The policy in force for a tenant."""
+        return self._policy
+
+    def judge_for(self, tenant: Tenant) -> Judge:
+        """The preview judge of the tenant's policy in force (built once per version)."""
+        policy = self.policy_for(tenant)
+        judge = self._judged.get(policy.version)
+        if judge is None:
+            if self._judges is not None:
+                judge = self._judges(policy)
+            else:
+                judge = build_judge(policy=policy, classifier=RulesOnlyClassifier())
+            self._judged[policy.version] = judge
+        return judge
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def is_moderator(self, actor: Actor, tenant: Tenant | None = None) -> bool:
+        """Whether the actor moderates ``tenant`` (their own when None)."""
+        where = tenant or actor.tenant
+        if actor.tenant != where:
+            return False
+        mods = self.policy_for(where).moderators
+        return (
+            actor.is_admin
+            or any(role in mods.roles for role in actor.roles)
+            or actor.user_id in mods.users
+            or actor.label() in mods.users
+        )
+
+    def _require_moderator(self, actor: Actor, operation: str) -> Tenant:
+        """The actor's own tenant, once they are known to moderate it.
+
+        Raises:
+            PermissionDenied: they do not.
+        """
+        if not self.is_moderator(actor):
+            raise PermissionDenied(actor.label(), operation)
+        return actor.tenant
+
+    def _require_case(self, actor: Actor, case: Case, operation: str) -> None:
+        """Raises CaseNotFound for a case of another tenant (nothing about it is revealed),
+        PermissionDenied for a member of the case's tenant who does not moderate it."""
+        if actor.tenant != Tenant.of(case.message):
+            raise CaseNotFound(case.id)
+        self._require_moderator(actor, operation)
+
+    @staticmethod
+    def _is_author(actor: Actor, case: Case) -> bool:
+        message = case.message
+        return (
+            actor.platform == message.platform
+            and actor.workspace == message.workspace
+            and actor.user_id == message.author.id
+        )
+
+    def _planner(self, tenant: Tenant) -> DecisionPlanner:
+        return DecisionPlanner(policy=self.policy_for(tenant), now=self._clock())

@@ -1,0 +1,171 @@
+"""The policy desk: try the policy on a text, ask the frontier model, reload the policy, switch
+shadow mode, read the stats. Each acts on the actor's own tenant only."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.case import CaseStatus
+from bot.errors import InvalidRequest, PermissionDenied, PolicyError, PolicyRejected
+from bot.message import Author, Message
+from bot.pipeline.assessment import Assessment
+from bot.policy import Policy, load_policy
+from bot.review.actor import Actor
+from bot.review.core import ServiceCore
+from bot.review.opinion import Opinion
+from bot.streams import read_decision
+from bot.tenant import Tenant
+from bot.verdict import Verdict
+
+__all__ = ["PolicyDesk"]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _verdict(judged: Assessment) -> Verdict:
+    if judged.verdict is None:
+        raise RuntimeError("the judge produced no verdict; is the decide stage missing?")
+    return judged.verdict
+
+
+class PolicyDesk(ServiceCore):
+    # -- shadow mode (bot.review.shadow) ------------------------------------------------
+
+    async def set_shadow(
+        self, actor: Actor, on: bool, *, channel: str | None = None, category: str | None = None
+    ) -> None:
+        """Switch shadow mode on or off at run time in the actor's tenant: for everything,
+        a channel or a category.
+
+        Persisted in Redis, it applies to every worker and dispatcher at once. It adds to what
+        the policy file says; a policy file with ``shadow: true`` is turned off in the file.
+        """
+        tenant = self._require_moderator(actor, "switch shadow mode")
+        if category is not None and category not in self.policy_for(tenant).categories:
+            raise InvalidRequest(f"unknown category {category!r}")
+        await self._shadow.switch(tenant, actor.label(), on, channel=channel, category=category)
+
+    async def shadow_state(self, actor: Actor) -> dict[str, bool]:
+        """Where shadow mode is on in the actor's tenant: 'all', 'channel:<id>',
+        'category:<name>' (runtime and policy file)."""
+        tenant = self._require_moderator(actor, "see shadow mode")
+        return await self._shadow.state(tenant, self.policy_for(tenant))
+
+    # -- stats ----------------------------------------------------------------------------
+
+    async def stats(self, actor: Actor) -> dict[str, float]:
+        """The actor's tenant's volumes, actions, escalation share, reviewer agreement, time to
+        decision, cost."""
+        tenant = self._require_moderator(actor, "see stats")
+        keys = self.keys.tenant(tenant)
+        raw: Any = await self._redis.hgetall(keys.stats)
+        stats = {_text(k): float(_text(v)) for k, v in raw.items()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(keys.queue)
+            for status in CaseStatus:
+                pipe.zcard(keys.status(status.value))
+            pipe.xlen(keys.labels)
+            counts = await pipe.execute()
+        stats["queue"] = float(counts[0])
+        for status, count in zip(CaseStatus, counts[1:-1], strict=True):
+            stats[f"status:{status.value}"] = float(count)
+        stats.setdefault("messages_decided", 0.0)
+        stats["labelled_examples"] = float(counts[-1])
+        opened = stats.get("cases_opened", 0.0)
+        stats["escalation_share"] = stats.get("route:escalate", 0.0) / opened if opened else 0.0
+        reviewed = stats.get("reviewed", 0.0)
+        stats["reviewer_agreement"] = stats.get("agreed", 0.0) / reviewed if reviewed else 0.0
+        decisions = stats.get("decisions", 0.0)
+        stats["mean_seconds_to_decision"] = (
+            stats.get("decision_seconds_total", 0.0) / decisions if decisions else 0.0
+        )
+        stats.setdefault("cost_usd", 0.0)
+        return dict(sorted(stats.items()))
+
+    # -- the policy -----------------------------------------------------------------------
+
+    async def test(self, actor: Actor, text: str) -> Verdict:
+        """Decide a text under the actor's tenant's policy without acting or recording, as
+        the pipeline would (with the FAQ answer it would give, in ``classification.faq``).
+
+        Flood and duplicate counters are not consulted (they need a conversation), and nothing
+        is sent to the frontier model (an ``escalate`` route says it would be)."""
+        return _verdict(await self.preview(actor, text))
+
+    async def preview(self, actor: Actor, text: str) -> Assessment:
+        """What :meth:`test` decides, with the actions the pipeline would emit (the FAQ
+        answer's reply among them)."""
+        self._require_moderator(actor, "test the policy")
+        message = Message(
+            platform=actor.platform,
+            workspace=actor.workspace,
+            channel="policy-test",
+            id="policy-test",
+            author=Author(id="policy-test"),
+            text=text,
+        )
+        [judged] = await self.judge_for(actor.tenant).judge([message])
+        return judged
+
+    async def _judge(self, message: Message) -> Verdict:
+        """The verdict the pipeline would give the message, committing nothing."""
+        [judged] = await self.judge_for(Tenant.of(message)).judge([message])
+        return _verdict(judged)
+
+    async def ask(self, actor: Actor, message: Message) -> Opinion:
+        """The frontier model's opinion on an existing message, with its thread (``/mod ask``).
+
+        The small model's verdict is the one the pipeline stored for the message when its text
+        is unchanged, else it is decided now. When escalation is off or no API key is set the
+        opinion says so, with the small model's verdict only.
+
+        Raises:
+            PermissionDenied: the actor does not moderate the message's tenant.
+            CaseConflict: the message's case kept changing while the answer was recorded.
+        """
+        tenant = self._require_moderator(actor, "ask the frontier model")
+        if Tenant.of(message) != tenant:
+            raise PermissionDenied(actor.label(), "ask about a message of another workspace")
+        stored = await read_decision(self._redis, self._streams, message.key)
+        if stored is not None and stored[0].text == message.text:
+            link = message.permalink or stored[0].permalink
+            message, small = stored[0].model_copy(update={"permalink": link}), stored[1]
+        else:
+            small = await self._judge(message)
+        return await self._opinions.ask(actor, message, small, self.policy_for(tenant))
+
+    async def reload_policy(self, actor: Actor) -> str:
+        """Reload the policy file; returns the new version. A bad file keeps the old one.
+
+        Raises:
+            PermissionDenied: the actor is not a moderator.
+            PolicyRejected: the file has a mistake (carries the PolicyError).
+            InvalidRequest: this service was built without a policy file.
+        """
+        tenant = self._require_moderator(actor, "reload the policy")
+        if self._policy_path is None:
+            raise InvalidRequest("this service has no policy file to reload")
+        try:
+            policy: Policy = await asyncio.to_thread(load_policy, self._policy_path)
+        except PolicyError as exc:
+            raise PolicyRejected(exc) from exc
+        self._policy = policy
+        keys = self.keys.tenant(tenant)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.policy,
+                mapping={
+                    "version": policy.version,
+                    "by": actor.label(),
+                    "at": self._clock().isoformat(),
+                },
+            )
+            pipe.xadd(
+                keys.audit,
+                {"actor": actor.label(), "op": "policy_reload", "detail": policy.version},
+            )
+            await pipe.execute()
+        return policy.version

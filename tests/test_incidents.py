@@ -1,0 +1,61 @@
+"""One incident, one case: repeats by one author in one channel within the rule's window join
+the case the first one opened, and the member hears about it once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.case import Case
+from bot.connection import Redis
+from bot.metrics import Metrics
+from bot.policy import Policy
+from bot.settings import Settings
+from tests.review_harness import ReviewHarness, moderator
+from tests.test_review_cases import _review
+
+pytestmark = [pytest.mark.review, pytest.mark.tenancy]
+
+
+@pytest.fixture
+def review(
+    redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
+) -> ReviewHarness:
+    return _review(redis, settings, default_policy, metrics)
+
+
+async def _cases(review: ReviewHarness, user: str) -> list[Case]:
+    return await review.service.history(moderator(), user)
+
+
+async def test_four_duplicates_then_a_flood_are_one_case_with_one_notice(
+    review: ReviewHarness,
+) -> None:
+    chat = review.chat
+    for _ in range(4):  # the fourth in a minute trips the duplicate rule
+        await chat.say("check out my channel", user="spammer", after=timedelta(seconds=2))
+    for n in range(3):  # then seven messages in ten seconds: a flood
+        await chat.say(f"hello {n}", user="spammer", after=timedelta(seconds=1))
+    await review.settle()
+
+    [case] = await _cases(review, "spammer")
+    assert case.category == "spam"
+    assert [e.kind for e in case.events].count("repeat") >= 1
+    assert review.platform.types("spammer").count("warn") == 1
+    deleted = [a for a in review.platform.performed if a.type == "delete"]
+    assert len(deleted) >= 2  # every offending message still goes
+    assert {a.case_id for a in review.platform.performed} == {case.id}
+
+
+async def test_the_same_author_later_or_elsewhere_is_another_incident(
+    review: ReviewHarness,
+) -> None:
+    chat = review.chat
+    await chat.say("discord.gg/ad1", user="carol", channel="C1")
+    await chat.say("discord.gg/ad2", user="carol", channel="C2")
+    await chat.say("discord.gg/ad3", user="carol", channel="C1", after=timedelta(hours=1))
+    await review.settle()
+
+    assert len(await _cases(review, "carol")) == 3
+    assert review.platform.types("carol").count("warn") == 3
