@@ -15,6 +15,7 @@ __all__ = ["Settings"]
 _REPO = Path(__file__).resolve().parent.parent
 _REPO_POLICY = _REPO / "policies" / "default.yaml"
 _REPO_ENCODER = Path(__file__).resolve().parent / "classifiers" / "model"
+_STOCK_ENCODER = _REPO / ".cache" / "encoder" / "all-minilm-l6-v2"
 
 
 class Settings(BaseSettings):
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     encoder_dir: Path = Field(
         default=_REPO_ENCODER,
         description="the ONNX sentence encoder: the fine-tuned one shipped in the package",
+    )
+    faq_encoder_dir: Path | None = Field(
+        default=_STOCK_ENCODER,
+        description="the ONNX encoder FAQ matching runs on (question-like messages only): the "
+        "stock all-MiniLM-L6-v2 export of `make encoder`, which matches questions better than "
+        "the moderation-tuned one; unset or missing: the classifier's encoder",
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
     encoder_precision: Literal["int8", "fp32"] = Field(

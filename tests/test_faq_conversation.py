@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.action import Reply
-from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.faq.channels import FaqChannels
@@ -27,7 +27,7 @@ INSTALL_ANSWER_START = "Install from PyPI into a virtual environment"
 
 @pytest.fixture(scope="module")
 def encoder() -> OnnxEncoder:
-    return OnnxEncoder()
+    return OnnxEncoder(model_dir=STOCK_ENCODER_DIR)  # the FAQ encoder the bot uses
 
 
 def _chat(

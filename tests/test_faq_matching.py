@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
 from bot.faq.entries import FaqEntry, FaqFile, load_faqs
 from bot.faq.matcher import FaqIndex, FaqMatcher, MatchSettings
 from tests.conftest import ROOT
@@ -15,7 +15,7 @@ SAMPLE = ROOT / "policies" / "faq.yaml"
 
 @pytest.fixture(scope="module")
 def encoder() -> OnnxEncoder:
-    return OnnxEncoder()
+    return OnnxEncoder(model_dir=STOCK_ENCODER_DIR)  # the FAQ encoder the bot uses
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ The public files are split into FOLDS (groups of sources); for each fold the enc
 fine-tuned without that fold's sources (``tools/finetune_encoder.py --exclude``), heads are
 fitted on a sample of the remaining training rows, and the held-out sources are scored: every
 score in the report comes from a model that never saw a row of that source. The same protocol
-runs on the frozen stock encoder (no fine-tuning) as the baseline.
+runs on the frozen stock encoder (no fine-tuning) as the baseline. Vectors come from the int8
+ONNX exports, as the bot runs them.
 
 Calibration and thresholds are chosen on out-of-source scores: each fold's scores are
 calibrated by an isotonic map fitted on the other folds' out-of-source scores (nested, so the
@@ -34,6 +35,7 @@ from bot.classifiers.calibration import Isotonic, fit_isotonic
 from bot.classifiers.dataset import ModerationRow
 from bot.classifiers.evaluation import evaluate
 from bot.classifiers.heads import Heads, TrainConfig, fit_mlp
+from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
 from bot.policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,36 +106,37 @@ def embeddings(
     work: Path,
     name: str,
     idx: list[int],
+    rows: list[dict],
     *,
     steps: int,
     exclude: tuple[str, ...],
     threads: int,
 ) -> np.ndarray:
+    """Vectors of ``rows[idx]`` from the int8 ONNX export of a fold model (fine-tuned without
+    ``exclude``), or of the stock export when ``steps`` is 0: what the bot would run."""
     out = work / f"{name}.npy"
     if out.is_file():
         return np.load(out)
-    wanted = work / f"{name}.rows.npy"
-    np.save(wanted, np.asarray(idx, dtype=np.int64))
-    cmd = [
-        str(BUILD_PYTHON),
-        str(REPO / "tools" / "finetune_encoder.py"),
-        str(table),
-        str(work / name),
-        "--steps",
-        str(steps),
-        "--exclude",
-        ",".join(exclude),
-        "--embed",
-        str(wanted),
-        "--embed-out",
-        str(out),
-        "--no-export",
-        "--threads",
-        str(threads),
-    ]
-    print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)  # noqa: S603 (our own script, arguments built here)
-    return np.load(out)
+    model_dir = STOCK_ENCODER_DIR if steps == 0 else work / name
+    if not (model_dir / "encoder.json").is_file():
+        cmd = [
+            str(BUILD_PYTHON),
+            str(REPO / "tools" / "finetune_encoder.py"),
+            str(table),
+            str(model_dir),
+            "--steps",
+            str(steps),
+            "--exclude",
+            ",".join(exclude),
+            "--threads",
+            str(threads),
+        ]
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)  # noqa: S603 (our own script, arguments built here)
+    encoder = OnnxEncoder(model_dir=model_dir, threads=threads, batch_size=32, remember=0)
+    vectors = encoder.embed_sync([rows[i]["text"] for i in idx])
+    np.save(out, vectors)
+    return vectors
 
 
 def fold_raw(
@@ -207,7 +210,14 @@ def run(args: argparse.Namespace) -> dict:
             if model == "frozen":  # one pass of the stock encoder serves every fold
                 need = sorted(set(sample) | {i for v in held.values() for i in v})
                 vec = embeddings(
-                    args.table, args.work, "frozen", need, steps=0, exclude=(), threads=args.threads
+                    args.table,
+                    args.work,
+                    "frozen",
+                    need,
+                    rows,
+                    steps=0,
+                    exclude=(),
+                    threads=args.threads,
                 )
             else:
                 need = sorted(set(sample) | set(held_idx))
@@ -216,6 +226,7 @@ def run(args: argparse.Namespace) -> dict:
                     args.work,
                     f"fold-{fold}",
                     need,
+                    rows,
                     steps=args.steps,
                     exclude=files,
                     threads=args.threads,

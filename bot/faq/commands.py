@@ -81,9 +81,8 @@ def _matcher(faqs: FaqFile, settings: Settings, match: MatchSettings) -> FaqMatc
     from bot.classifiers.onnx_encoder import OnnxEncoder
 
     encoder = OnnxEncoder(
-        model_dir=settings.encoder_dir,
+        model_dir=settings.faq_encoder_dir or settings.encoder_dir,
         threads=settings.encoder_threads,
-        precision=settings.encoder_precision,
     )
     return FaqMatcher(faqs=faqs, encoder=encoder, settings=match)
 

@@ -110,8 +110,9 @@ def build_judge(
     languages: LanguageDetector | None = None,
 ) -> Judge:
     """The stages in order: rules, classify, decide, then escalate (``escalation.enabled``,
-    with Redis) and FAQ answers (``faq.file``, on ``encoder``: the embedded classifier's when
-    there is one, so there is one model, else the configured encoder).
+    with Redis) and FAQ answers (``faq.file``, on ``encoder``, else the settings' FAQ encoder:
+    the stock sentence encoder, which matches questions better than the moderation-tuned
+    one; without settings, the embedded classifier's).
 
     ``limits`` default to the ``settings``' (or the defaults); ``escalation`` and
     ``languages`` when the caller already holds them, so one process has one of each.
@@ -153,13 +154,14 @@ def build_judge(
         from bot.faq.matcher import FaqMatcher, MatchSettings
         from bot.faq.stage import FaqStage
 
-        if encoder is None:  # one model: the embedded classifier's encoder when there is one
-            from bot.classifiers import EmbeddedClassifier, build_encoder
+        if encoder is None:
+            from bot.classifiers import EmbeddedClassifier, build_faq_encoder
 
-            if isinstance(classifier, EmbeddedClassifier):
-                encoder = classifier.encoder
-            elif settings is not None:
-                encoder = build_encoder(settings)
+            fallback = classifier.encoder if isinstance(classifier, EmbeddedClassifier) else None
+            if settings is not None:
+                encoder = build_faq_encoder(settings, fallback=fallback)
+            elif fallback is not None:
+                encoder = fallback
             else:
                 raise ConfigError("FAQ answers need an encoder: pass encoder= or settings=")
         matcher = FaqMatcher(
