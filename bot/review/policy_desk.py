@@ -107,12 +107,12 @@ class PolicyDesk(ServiceCore):
             author=Author(id="policy-test"),
             text=text,
         )
-        [judged] = await self.judge_for(actor.tenant).judge([message])
+        [judged] = await (await self.judge_for(actor.tenant)).judge([message])
         return judged
 
     async def _judge(self, message: Message) -> Verdict:
         """The verdict the pipeline would give the message, committing nothing."""
-        [judged] = await self.judge_for(Tenant.of(message)).judge([message])
+        [judged] = await (await self.judge_for(Tenant.of(message))).judge([message])
         return _verdict(judged)
 
     async def ask(self, actor: Actor, message: Message) -> Opinion:
@@ -135,10 +135,13 @@ class PolicyDesk(ServiceCore):
             message, small = stored[0].model_copy(update={"permalink": link}), stored[1]
         else:
             small = await self._judge(message)
-        return await self._opinions.ask(actor, message, small, self.policy_for(tenant))
+        policy = await self._policies.current_one(tenant)
+        return await self._opinions.ask(actor, message, small, policy)
 
     async def reload_policy(self, actor: Actor) -> str:
-        """Reload the policy file; returns the new version. A bad file keeps the old one.
+        """Reload the actor's tenant's policy file (its own, else the default one, which then
+        changes for every tenant without their own) and make it the current version for every
+        worker; returns the new version. A bad file keeps the old one.
 
         Raises:
             PermissionDenied: the actor is not a moderator.
@@ -146,26 +149,12 @@ class PolicyDesk(ServiceCore):
             InvalidRequest: this service was built without a policy file.
         """
         tenant = self._require_moderator(actor, "reload the policy")
-        if self._policy_path is None:
+        path = self._policies.path_for(tenant)
+        if path is None:
             raise InvalidRequest("this service has no policy file to reload")
         try:
-            policy: Policy = await asyncio.to_thread(load_policy, self._policy_path)
+            policy: Policy = await asyncio.to_thread(load_policy, path)
         except PolicyError as exc:
             raise PolicyRejected(exc) from exc
-        self._policy = policy
-        keys = self.keys.tenant(tenant)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.policy,
-                mapping={
-                    "version": policy.version,
-                    "by": actor.label(),
-                    "at": self._clock().isoformat(),
-                },
-            )
-            pipe.xadd(
-                keys.audit,
-                {"actor": actor.label(), "op": "policy_reload", "detail": policy.version},
-            )
-            await pipe.execute()
+        await self._policies.publish(tenant, policy, by=actor.label(), at=self._clock())
         return policy.version
