@@ -87,6 +87,11 @@ class PolicyBook:
     def default(self) -> Policy:
         return self._default
 
+    @property
+    def read(self) -> list[Policy]:
+        """The policies this process read from its files: the default, then the tenants'."""
+        return [self._default, *self._own.values()]
+
     def path_for(self, tenant: Tenant) -> Path | None:
         """The file a reload of the tenant's policy reads."""
         return self._sources.path_for(tenant)

@@ -71,10 +71,13 @@ def build_worker(
             languages=languages,
         )
 
+    judge = TenantJudge(policies=policies, build=judge_of)
+    for read in policies.read:  # a policy's FAQ file is read now: a mistake stops start-up
+        judge.judge_of(read)
     return Worker(
         redis=redis,
         streams=streams,
-        judge=TenantJudge(policies=policies, build=judge_of),
+        judge=judge,
         metrics=metrics,
         consumer=consumer or consumer_name(),
         config=WorkerConfig(

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.case import CaseStatus
 from bot.errors import InvalidRequest, PermissionDenied, PolicyError, PolicyRejected
+from bot.faq.entries import load_faqs
 from bot.message import Author, Message
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy, load_policy
@@ -154,6 +155,8 @@ class PolicyDesk(ServiceCore):
             raise InvalidRequest("this service has no policy file to reload")
         try:
             policy: Policy = await asyncio.to_thread(load_policy, path)
+            if policy.faq.file is not None:  # a bad FAQ file is refused here, not per batch
+                await asyncio.to_thread(load_faqs, policy.faq.file)
         except PolicyError as exc:
             raise PolicyRejected(exc) from exc
         await self._policies.publish(tenant, policy, by=actor.label(), at=self._clock())
