@@ -192,6 +192,7 @@ def worker() -> None:
                 redis=redis, settings=settings, policy=policy, classifier=classifier,
                 metrics=Metrics(),
             )  # fmt: skip
+            await w.judge.policies.publish_files(by=w.consumer, at=datetime.now(UTC))
             typer.echo(f"worker {w.consumer} ready (classifier {classifier.name})", err=True)
             await w.run(stop)
 

@@ -20,11 +20,15 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:case-for:<dedupe>, :case-by-message:<key>
     {ns}:cases                              zset of every case, by opening time
     {ns}:tenants                            set of tenants that have cases ("slack:T0…")
+    {ns}:policy:doc:<version>               one policy version, as JSON (content-addressed)
+    {ns}:policy:default                     hash: the default policy's current version, by, at
     {ns}:tenant:<platform>:<workspace>:…    one tenant's review state (TenantKeys)
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
-``labels``, ``stats``, ``shadow``, ``audit``, ``policy``, ``incident:<channel>:<uid>``.
+``labels``, ``stats``, ``shadow``, ``audit``, ``incident:<channel>:<uid>``, and ``policy``
+(hash: the current version of the tenant's own policy file, by, at; a tenant without one
+follows ``{ns}:policy:default``).
 """
 
 from __future__ import annotations
@@ -102,6 +106,15 @@ class Streams(BaseModel):
 
     def tenant(self, tenant: Tenant) -> TenantKeys:
         return TenantKeys(prefix=self.prefix, tenant=tenant)
+
+    @property
+    def policy_default(self) -> str:
+        """Hash: the default policy's current version (tenants without their own file)."""
+        return f"{self.prefix}:policy:default"
+
+    def policy_doc(self, version: str) -> str:
+        """One policy version as JSON; the version is the file's content hash."""
+        return f"{self.prefix}:policy:doc:{version}"
 
 
 class TenantKeys:

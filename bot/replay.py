@@ -65,6 +65,7 @@ class Replay:
         )  # fmt: skip
         self.moderation = ModerationService(
             redis=redis, streams=self.streams, policy=policy, policy_path=settings.policy,
+            policies=self._worker.judge.policies,
             judges=lambda judged: build_judge(
                 policy=judged, classifier=classifier, settings=settings, streams=self.streams
             ),

@@ -11,10 +11,12 @@ import redis.asyncio as aioredis
 from bot.classifiers.base import Classifier
 from bot.classifiers.encoder import Encoder
 from bot.metrics import Metrics
-from bot.pipeline.judge import build_judge
+from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
+from bot.pipeline.tenant_judge import TenantJudge
 from bot.pipeline.worker import Worker, WorkerConfig
 from bot.policy import Policy
+from bot.policy_book import PolicyBook
 from bot.settings import Settings
 from bot.streams import Streams
 
@@ -40,24 +42,42 @@ def build_worker(
     encoder: Encoder | None = None,
     escalation: EscalateStage | None = None,
     languages: LanguageDetector | None = None,
+    policies: PolicyBook | None = None,
 ) -> Worker:
-    """A worker over :func:`~bot.pipeline.judge.build_judge`; it closes the judge's stages
-    when it stops."""
+    """A worker judging each tenant's messages under its current policy
+    (:class:`~bot.pipeline.tenant_judge.TenantJudge` over
+    :func:`~bot.pipeline.judge.build_judge`); it closes the judges' stages when it stops.
+
+    ``policies`` when the process already holds the book, else it is read from the settings
+    (``policy`` the default).
+
+    Raises:
+        PolicyError: the tenants file or a policy it names has a mistake.
+    """
     streams = Streams(namespace=settings.namespace)
-    return Worker(
-        redis=redis,
-        streams=streams,
-        judge=build_judge(
+    if policies is None:
+        policies = PolicyBook.from_settings(redis=redis, settings=settings, default=policy)
+
+    def judge_of(version: Policy) -> Judge:
+        return build_judge(
             redis=redis,
             settings=settings,
-            policy=policy,
+            policy=version,
             classifier=classifier,
             streams=streams,
             encoder=encoder,
             metrics=metrics,
             escalation=escalation,
             languages=languages,
-        ),
+        )
+
+    judge = TenantJudge(policies=policies, build=judge_of)
+    for read in policies.read:  # a policy's FAQ file is read now: a mistake stops start-up
+        judge.judge_of(read)
+    return Worker(
+        redis=redis,
+        streams=streams,
+        judge=judge,
         metrics=metrics,
         consumer=consumer or consumer_name(),
         config=WorkerConfig(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,6 +20,7 @@ from bot.metrics import Metrics
 from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
+from bot.policy_book import PolicyBook
 from bot.review.service import ModerationService
 from bot.runtime import build_worker
 from bot.settings import Settings
@@ -52,11 +54,16 @@ async def serve(
 
     Raises:
         ConfigError: no platform is configured, or a platform's settings are incomplete.
+        PolicyError: the tenants file or a policy it names has a mistake.
     """
     names = platforms(settings)
     if not names:
         raise ConfigError("no platform token is set (MODTRIAGE_SLACK_BOT_TOKEN, _DISCORD_TOKEN)")
     streams = Streams(namespace=settings.namespace)
+    # Every tenant's policy, one book for the worker and the service; the files read now
+    # become the current versions for every process.
+    policies = PolicyBook.from_settings(redis=redis, settings=settings, default=policy)
+    await policies.publish_files(by="start-up", at=datetime.now(UTC))
     # One escalate stage and one language model for the worker and moderators' `/mod ask`;
     # the worker closes the stage when it stops.
     escalation, languages = None, None
@@ -76,11 +83,12 @@ async def serve(
 
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
-        judges=preview, stream_maxlen=settings.stream_maxlen, escalation=escalation,
+        judges=preview, policies=policies, stream_maxlen=settings.stream_maxlen,
+        escalation=escalation,
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,
-        escalation=escalation, languages=languages,
+        escalation=escalation, languages=languages, policies=policies,
     )  # fmt: skip
     jobs: list[Coroutine[Any, Any, None]] = [worker.run(stop)]
     if "slack" in names:

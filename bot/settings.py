@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".modtriage"), description="embedded Redis, caches")
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
     policy: Path = Field(default=_REPO_POLICY)
+    tenants_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MODTRIAGE_TENANTS", "MODTRIAGE_TENANTS_FILE"),
+        description="YAML 'tenants: {<platform>:<workspace>: policy.yaml}'; others use policy",
+    )
     classifier: Literal["embedded", "rules", "vllm"] = Field(
         default="embedded",
         description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",

@@ -331,10 +331,12 @@ async def test_shadow_mode_from_the_policy_file(
 
 @pytest.fixture
 def policy_file(tmp_path: Path) -> tuple[Path, str]:
-    """A writable copy of the default policy, and its text."""
-    text = (Path(__file__).resolve().parent.parent / "policies" / "default.yaml").read_text()
+    """A writable copy of the default policy beside its FAQ file, and its text."""
+    policies = Path(__file__).resolve().parent.parent / "policies"
+    text = (policies / "default.yaml").read_text()
     path = tmp_path / "policy.yaml"
     path.write_text(text)
+    (tmp_path / "faq.yaml").write_text((policies / "faq.yaml").read_text())
     return path, text
 
 
@@ -356,3 +358,9 @@ async def test_policy_test_and_reload(review: ReviewHarness, policy_file: tuple[
         await service.reload_policy(moderator())
     assert info.value.error.fix.startswith("use one of")
     assert service.policy.version == review.chat.policy.version
+
+    # A policy whose FAQ file is missing is refused too, rather than failing every batch.
+    (path.parent / "faq.yaml").unlink()
+    await asyncio.to_thread(path.write_text, text)
+    with pytest.raises(PolicyRejected, match=r"faq\.yaml"):
+        await service.reload_policy(moderator())

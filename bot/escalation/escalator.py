@@ -13,6 +13,7 @@ redacted prompt waits (at most the first one's deadline) and takes its answer fr
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -78,6 +79,18 @@ class FrontierEscalator:
         self._tool = self._schema.tool()
         self._system = system_prompt(policy)
         self._overhead = estimate_tokens(json.dumps(self._tool)) + TOOL_OVERHEAD_TOKENS
+
+    def for_policy(self, policy: Policy) -> FrontierEscalator:
+        """This escalator (its client, budget and cache) asking under another policy version."""
+        if policy.version == self._policy.version:
+            return self
+        other = copy.copy(self)
+        other._policy = policy
+        other._schema = AnswerSchema(policy=policy)
+        other._tool = other._schema.tool()
+        other._system = system_prompt(policy)
+        other._overhead = estimate_tokens(json.dumps(other._tool)) + TOOL_OVERHEAD_TOKENS
+        return other
 
     @property
     def unavailable(self) -> str | None:

@@ -90,6 +90,24 @@ class EscalateStage:
         self._concurrency = concurrency
 
     @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def for_policy(self, policy: Policy) -> EscalateStage:
+        """This stage (its client, budget, cache and context) under another policy version:
+        the judge of each version escalates with its own."""
+        if policy.version == self._policy.version:
+            return self
+        return EscalateStage(
+            escalator=self._escalator.for_policy(policy),
+            context=self._context,
+            store=self._store,
+            policy=policy,
+            metrics=self._metrics,
+            concurrency=self._concurrency,
+        )
+
+    @property
     def unavailable(self) -> str | None:
         """Why nothing can be sent (no API key), or None when requests can go out."""
         return self._escalator.unavailable

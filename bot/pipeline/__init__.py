@@ -10,6 +10,7 @@ from bot.pipeline.judge import Judge, JudgeLimits, build_judge
 from bot.pipeline.language import LanguageDetector
 from bot.pipeline.rules import RulesStage
 from bot.pipeline.stage import Stage
+from bot.pipeline.tenant_judge import TenantJudge
 from bot.pipeline.worker import Worker, WorkerConfig
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "LanguageDetector",
     "RulesStage",
     "Stage",
+    "TenantJudge",
     "Worker",
     "WorkerConfig",
     "build_judge",

@@ -148,7 +148,7 @@ def build_judge(
             escalation = build_escalate_stage(
                 redis=redis, settings=settings, policy=policy, streams=streams, metrics=metrics
             )
-        stages.append(escalation)
+        stages.append(escalation.for_policy(policy))
     if policy.faq.file is not None:
         from bot.faq.entries import load_faqs
         from bot.faq.matcher import FaqMatcher, MatchSettings

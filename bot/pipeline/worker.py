@@ -28,7 +28,7 @@ from bot.errors import MalformedMessage
 from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
-from bot.pipeline.judge import Judge
+from bot.pipeline.tenant_judge import TenantJudge
 from bot.policy import Policy
 from bot.streams import Streams, decode_message
 from bot.tenant import Tenant
@@ -122,7 +122,7 @@ class Worker:
         *,
         redis: aioredis.Redis,
         streams: Streams,
-        judge: Judge,
+        judge: TenantJudge,
         metrics: Metrics,
         consumer: str,
         config: WorkerConfig | None = None,
@@ -307,7 +307,9 @@ class Worker:
                         message.model_dump_json(),
                         self._config.stream_maxlen,
                         self._config.verdict_ttl_s,
-                        incident_window(verdict, self.judge.policy) if opens else 0,
+                        incident_window(verdict, self.judge.policy_for(Tenant.of(message)))
+                        if opens
+                        else 0,
                         repr(message.ts.timestamp()),
                         *(action.model_dump_json() for action in item.actions),
                     ],

@@ -34,6 +34,7 @@ from bot.connection import connect
 from bot.errors import ConfigError, ReviewError, StoreUnavailable
 from bot.message import Platform
 from bot.policy import load_policy, parse_duration
+from bot.policy_book import PolicyBook
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.service import ModerationService
@@ -142,7 +143,7 @@ def _with_service(
                 redis=redis,
                 streams=Streams(namespace=settings.namespace),
                 policy=policy,
-                policy_path=settings.policy,
+                policies=PolicyBook.from_settings(redis=redis, settings=settings, default=policy),
                 stream_maxlen=settings.stream_maxlen,
             )
             tenant = await _tenant(service, settings, platform, workspace)

@@ -1,6 +1,10 @@
 """What the moderation service's features share: collaborators, the tenant's policy, and the
 one permission check.
 
+Each tenant's policy is the current version in the :class:`~bot.policy_book.PolicyBook`
+(its own file's, else the default's): ``test``, ``ask`` and ``reload`` read it from Redis,
+the other operations use the version last read.
+
 A moderator's rights are checked against the tenant of what they act on: the actor must
 belong to that tenant (same platform, same workspace) and be an administrator there, hold a
 role that tenant's policy lists in ``moderators.roles``, or be named in ``moderators.users``.
@@ -22,7 +26,10 @@ from bot.escalation.record import EscalationStore
 from bot.escalation.stage import EscalateStage
 from bot.keys import Streams
 from bot.pipeline.judge import Judge, JudgeFactory, build_judge
+from bot.pipeline.tenant_judge import TenantJudge
 from bot.policy import Policy
+from bot.policy_book import PolicyBook
+from bot.policy_sources import PolicySources
 from bot.review.actor import Actor
 from bot.review.opinion import SecondOpinions
 from bot.review.planning import DecisionPlanner
@@ -38,11 +45,12 @@ def _now() -> datetime:
 
 
 class ServiceCore:
-    """Collaborators come in keyword-only: the Redis client, the stream names, the policy in
-    force (and the file it came from, for ``reload_policy``), what builds the preview judge
-    ``test`` uses for a policy (:func:`bot.pipeline.judge.build_judge` without Redis; rules
-    only when None), the escalate stage ``ask`` sends through (None: escalation off), and a
-    clock (tests pass their own)."""
+    """Collaborators come in keyword-only: the Redis client, the stream names, the default
+    policy (and the file it came from, for ``reload_policy``) or the whole ``policies`` book
+    (tenants with their own files), what builds the preview judge ``test`` uses for a policy
+    version (:func:`bot.pipeline.judge.build_judge` without Redis; rules only when None), the
+    escalate stage ``ask`` sends through (None: escalation off), and a clock (tests pass
+    their own)."""
 
     def __init__(
         self,
@@ -52,6 +60,7 @@ class ServiceCore:
         policy: Policy,
         policy_path: Path | None = None,
         judges: JudgeFactory | None = None,
+        policies: PolicyBook | None = None,
         escalation: EscalateStage | None = None,
         clock: Callable[[], datetime] = _now,
         claim_ttl_s: int = 1800,
@@ -59,10 +68,14 @@ class ServiceCore:
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._policy = policy
-        self._policy_path = policy_path
-        self._judges = judges
-        self._judged: dict[str, Judge] = {}
+        self._policies = policies or PolicyBook(
+            redis=redis, streams=streams, default=policy, sources=PolicySources(default=policy_path)
+        )
+
+        def rules_only(version: Policy) -> Judge:
+            return build_judge(policy=version, classifier=RulesOnlyClassifier())
+
+        self._judges = TenantJudge(policies=self._policies, build=judges or rules_only)
         self._clock = clock
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
         self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
@@ -73,23 +86,24 @@ class ServiceCore:
 
     @property
     def policy(self) -> Policy:
-        return self._policy
+        """The default policy (tenants without their own file)."""
+        return self._policies.default
+
+    @property
+    def policies(self) -> PolicyBook:
+        return self._policies
 
     def policy_for(self, tenant: Tenant) -> Policy:
-        """The policy in force for a tenant."""
-        return self._policy
+        """The tenant's policy, as last read."""
+        return self._policies.latest(tenant)
 
-    def judge_for(self, tenant: Tenant) -> Judge:
-        """The preview judge of the tenant's policy in force (built once per version)."""
-        policy = self.policy_for(tenant)
-        judge = self._judged.get(policy.version)
-        if judge is None:
-            if self._judges is not None:
-                judge = self._judges(policy)
-            else:
-                judge = build_judge(policy=policy, classifier=RulesOnlyClassifier())
-            self._judged[policy.version] = judge
-        return judge
+    async def judge_for(self, tenant: Tenant) -> Judge:
+        """The preview judge of the tenant's current policy (built once per version).
+
+        Raises:
+            RedisError: the current version cannot be read.
+        """
+        return await self._judges.current(tenant)
 
     # -- permissions ----------------------------------------------------------------------
 

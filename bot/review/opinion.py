@@ -74,7 +74,7 @@ class SecondOpinions:
             return Opinion(message=message, small=small, unavailable=_RESTART)
         if escalation.unavailable is not None:
             return Opinion(message=message, small=small, unavailable=escalation.unavailable)
-        record = await escalation.ask(message, small.classification)
+        record = await escalation.for_policy(policy).ask(message, small.classification)
         verdict = None
         unavailable = None
         if record.outcome.judged:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.case import CaseStatus
 from bot.errors import InvalidRequest, PermissionDenied, PolicyError, PolicyRejected
+from bot.faq.entries import load_faqs
 from bot.message import Author, Message
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy, load_policy
@@ -107,12 +108,12 @@ class PolicyDesk(ServiceCore):
             author=Author(id="policy-test"),
             text=text,
         )
-        [judged] = await self.judge_for(actor.tenant).judge([message])
+        [judged] = await (await self.judge_for(actor.tenant)).judge([message])
         return judged
 
     async def _judge(self, message: Message) -> Verdict:
         """The verdict the pipeline would give the message, committing nothing."""
-        [judged] = await self.judge_for(Tenant.of(message)).judge([message])
+        [judged] = await (await self.judge_for(Tenant.of(message))).judge([message])
         return _verdict(judged)
 
     async def ask(self, actor: Actor, message: Message) -> Opinion:
@@ -135,10 +136,13 @@ class PolicyDesk(ServiceCore):
             message, small = stored[0].model_copy(update={"permalink": link}), stored[1]
         else:
             small = await self._judge(message)
-        return await self._opinions.ask(actor, message, small, self.policy_for(tenant))
+        policy = await self._policies.current_one(tenant)
+        return await self._opinions.ask(actor, message, small, policy)
 
     async def reload_policy(self, actor: Actor) -> str:
-        """Reload the policy file; returns the new version. A bad file keeps the old one.
+        """Reload the actor's tenant's policy file (its own, else the default one, which then
+        changes for every tenant without their own) and make it the current version for every
+        worker; returns the new version. A bad file keeps the old one.
 
         Raises:
             PermissionDenied: the actor is not a moderator.
@@ -146,26 +150,14 @@ class PolicyDesk(ServiceCore):
             InvalidRequest: this service was built without a policy file.
         """
         tenant = self._require_moderator(actor, "reload the policy")
-        if self._policy_path is None:
+        path = self._policies.path_for(tenant)
+        if path is None:
             raise InvalidRequest("this service has no policy file to reload")
         try:
-            policy: Policy = await asyncio.to_thread(load_policy, self._policy_path)
+            policy: Policy = await asyncio.to_thread(load_policy, path)
+            if policy.faq.file is not None:  # a bad FAQ file is refused here, not per batch
+                await asyncio.to_thread(load_faqs, policy.faq.file)
         except PolicyError as exc:
             raise PolicyRejected(exc) from exc
-        self._policy = policy
-        keys = self.keys.tenant(tenant)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.policy,
-                mapping={
-                    "version": policy.version,
-                    "by": actor.label(),
-                    "at": self._clock().isoformat(),
-                },
-            )
-            pipe.xadd(
-                keys.audit,
-                {"actor": actor.label(), "op": "policy_reload", "detail": policy.version},
-            )
-            await pipe.execute()
+        await self._policies.publish(tenant, policy, by=actor.label(), at=self._clock())
         return policy.version

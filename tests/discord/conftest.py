@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -96,6 +97,7 @@ class DiscordStack:
         policy: Policy,
         metrics: Metrics,
         escalation: EscalateStage | None = None,
+        policy_path: Path = DEFAULT_POLICY,
         **overrides: Any,
     ) -> None:
         self.fake = fake
@@ -114,7 +116,7 @@ class DiscordStack:
             redis=redis,
             streams=self.streams,
             policy=policy,
-            policy_path=DEFAULT_POLICY,
+            policy_path=policy_path,
             escalation=escalation,
             judges=lambda judged: build_judge(
                 policy=judged, classifier=RulesOnlyClassifier(), settings=self.settings

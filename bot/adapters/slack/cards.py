@@ -147,7 +147,8 @@ def review_card(
                 _md(
                     _clip(
                         f"Why: {_escape(verdict.explain())} · by {verdict.stage}"
-                        + (f" ({verdict.model})" if verdict.model else ""),
+                        + (f" ({verdict.model})" if verdict.model else "")
+                        + f" · policy {verdict.policy_version or '-'}",
                         2000,
                     )
                 )
