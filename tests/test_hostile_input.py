@@ -62,7 +62,10 @@ def test_every_rule_finishes_quickly_on_slacks_largest_hostile_message(
     book = RuleBook(policy=default_policy)
     started = time.perf_counter()
     book.evidence(_message(HOSTILE[name]))
-    assert time.perf_counter() - started < 1.0
+    # Not a speed test (that is `make bench`): the backtracking patterns took 44 s on this
+    # input and fixed ones take well under a second, so 15 s tells them apart on a loaded
+    # CI machine too.
+    assert time.perf_counter() - started < 15.0
 
 
 def test_a_long_dotted_domain_is_still_a_link() -> None:

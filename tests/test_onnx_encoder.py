@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
 from bot.errors import ConfigError
 
 
@@ -22,9 +22,23 @@ async def test_vectors_are_unit_length_in_input_order(encoder: OnnxEncoder) -> N
     assert vectors.shape == (4, 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    similar = float(vectors[0] @ vectors[2])
-    unrelated = float(vectors[0] @ vectors[1])
-    assert similar > 0.6 > unrelated
+    # the moderation-tuned encoder puts harmless chat close together on purpose; meaning
+    # between harmless questions is the stock encoder's job (FAQ matching runs on it)
+    stock = await OnnxEncoder(model_dir=STOCK_ENCODER_DIR).embed(texts)
+    assert float(stock[0] @ stock[2]) > 0.6 > float(stock[0] @ stock[1])
+
+
+async def test_the_tuned_encoder_separates_abuse_from_chat_more_than_the_stock_one(
+    encoder: OnnxEncoder,
+) -> None:
+    chat = ["thanks for the help with the release!", "does anyone know when the meetup is?"]
+    abuse = ["you are a worthless idiot, kys", "immigrants are vermin and should be thrown out"]
+
+    async def gap(model: OnnxEncoder) -> float:
+        c, a = await model.embed(chat), await model.embed(abuse)
+        return float((c @ c.T).mean() - (c @ a.T).mean())
+
+    assert await gap(encoder) > await gap(OnnxEncoder(model_dir=STOCK_ENCODER_DIR))
 
 
 async def test_batching_does_not_change_a_vector(encoder: OnnxEncoder) -> None:

@@ -192,6 +192,29 @@ def calibrated(raw: np.ndarray, categories: list[str], maps: dict[str, Isotonic 
     return out
 
 
+def best_thresholds(
+    rows: list[dict], categories: list[str], idx: list[int], scores: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Per category, the score from which flagging maximises F1 over the pooled
+    out-of-source (nested-calibrated) scores of every fold, on rows that annotate it."""
+    out: dict[str, dict[str, float]] = {}
+    for j, category in enumerate(categories):
+        keep = [k for k, i in enumerate(idx) if rows[i]["mask"][j] and rows[i]["weight"][j] >= 0.5]
+        y = np.array([rows[idx[k]]["y"][j] for k in keep], dtype=bool)
+        if y.sum() < 10 or (~y).sum() < 10:
+            continue
+        s = scores[keep, j]
+        best = (0.0, 0.5)
+        for t in np.arange(0.05, 0.96, 0.05):
+            pred = s >= t
+            tp = float((pred & y).sum())
+            f1 = 2 * tp / max(float(pred.sum() + y.sum()), 1.0)
+            if f1 > best[0]:
+                best = (f1, float(round(t, 2)))
+        out[category] = {"threshold": best[1], "f1": round(best[0], 4), "n": len(keep)}
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     categories, rows = read_table(args.table)
     policy = load_policy(args.policy)
@@ -235,11 +258,15 @@ def run(args: argparse.Namespace) -> dict:
             raw = fold_raw(rows, categories, vectors, sample, held_idx, files)
             raw_by_fold[fold] = (held_idx, raw)
         per_source: dict[str, dict] = {}
+        pooled_idx: list[int] = []
+        pooled_scores: list[np.ndarray] = []
         for fold, (held_idx, raw) in raw_by_fold.items():
             others = [f for f in FOLDS if f != fold]
             o_idx = [i for f in others for i in raw_by_fold[f][0]]
             o_raw = np.concatenate([raw_by_fold[f][1] for f in others])
             scores = calibrated(raw, categories, calibrations(rows, categories, o_idx, o_raw))
+            pooled_idx += held_idx
+            pooled_scores.append(scores)
             pos = {i: p for p, i in enumerate(held_idx)}
             for file in FOLDS[fold]:
                 idx = [i for i in held.get(file, []) if i in pos]
@@ -289,6 +316,9 @@ def run(args: argparse.Namespace) -> dict:
             json.dumps({c: (m.model_dump() if m else None) for c, m in maps.items()}, indent=1)
         )
         report[model] = {
+            "review_thresholds": best_thresholds(
+                rows, categories, pooled_idx, np.concatenate(pooled_scores)
+            ),
             "per_source": per_source,
             "mean_f1": round(float(np.mean(with_pos)), 4),
             "sources_averaged": len(with_pos),
