@@ -1,5 +1,7 @@
 """Reads an adapter's action stream and hands each action to the adapter, exactly once when
 the adapter succeeds: an action id is marked done after success, and a done id is skipped.
+Actions another consumer read but never acknowledged (its process died; a restarted one has a
+new consumer name) are reclaimed once pending longer than ``claim_idle_ms`` (XAUTOCLAIM).
 
 With a ``moderation`` service, an ``OpenCase`` action first records the case (the adapter then
 gets the action with its ``case_id``, if it handles ``open_case``, to post a review card), an
@@ -41,6 +43,7 @@ class ActionDispatcher:
         adapter: Adapter,
         consumer: str,
         block_ms: int = 200,
+        claim_idle_ms: int = 30_000,
         max_attempts: int = 5,
         done_ttl_s: int = 30 * 86400,
         moderation: Moderation | None = None,
@@ -50,6 +53,7 @@ class ActionDispatcher:
         self._adapter = adapter
         self._consumer = consumer
         self._block_ms = block_ms
+        self._claim_idle_ms = claim_idle_ms
         self._max_attempts = max_attempts
         self._done_ttl_s = done_ttl_s
         self._moderation = moderation
@@ -63,11 +67,24 @@ class ActionDispatcher:
         await run_until_stopped(stop, setup=self.ensure_group, step=self.step)
 
     async def step(self) -> int:
-        """Retry this consumer's own pending actions first, then read new ones."""
+        """Retry this consumer's own pending actions first, then those another consumer left
+        idle, then read new ones."""
         pending: Any = await self._redis.xreadgroup(
             _GROUP, self._consumer, {self._stream: "0"}, count=16
         )
         entries = [(_text(i), f) for _, got in pending or [] for i, f in got if f]
+        if not entries:
+            claimed: Any = await self._redis.xautoclaim(
+                self._stream,
+                _GROUP,
+                self._consumer,
+                min_idle_time=self._claim_idle_ms,
+                start_id="0-0",
+                count=16,
+            )
+            entries = [(_text(i), f) for i, f in claimed[1] if f]
+            if entries:
+                log.info("reclaimed idle actions", count=len(entries))
         if not entries:
             reply: Any = await self._redis.xreadgroup(
                 _GROUP, self._consumer, {self._stream: ">"}, count=16, block=self._block_ms

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classifiers.base import Classifier
 from bot.classifiers.dataset import split_of
+from bot.errors import ClassifierError
 from bot.escalation.answer import AnswerSchema
 from bot.escalation.cache import content_hash
 from bot.escalation.escalator import TOOL_OVERHEAD_TOKENS
@@ -123,6 +124,9 @@ async def estimate_escalation(
     judged = []
     for start in range(0, len(messages), size):
         judged += await judge.judge(messages[start : start + size])
+    failed = next((item.model_unavailable for item in judged if item.model_unavailable), None)
+    if failed is not None:  # an estimate on the rules alone would understate escalations
+        raise ClassifierError(classifier.name, failed)
     recent: dict[str, deque[Message]] = {}
     routes: Counter[str] = Counter()
     categories: Counter[str] = Counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.action import Action
 from bot.classification import Classification
@@ -23,3 +23,7 @@ class Assessment(BaseModel):
     classification: Classification | None = None
     verdict: Verdict | None = None
     actions: tuple[Action, ...] = ()
+    model_unavailable: str | None = Field(
+        default=None,
+        description="why the model could not judge the message's batch; rules alone decide",
+    )

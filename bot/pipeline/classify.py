@@ -1,9 +1,16 @@
-"""Stage: score each message with the configured small model."""
+"""Stage: score each message with the configured small model.
+
+When the model fails for a batch (no answer in time, server down, an answer out of schema) the
+batch is not retried to death: each message carries ``model_unavailable`` with the reason, and
+:func:`~bot.pipeline.decide.decide` judges it on the rules' evidence alone, sending what the rules
+did not decide to human review, degraded. A rule hit (a deny-listed slur) is still acted on."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+
+import structlog
 
 from bot.classification import Classification
 from bot.classifiers.base import Classifier
@@ -14,6 +21,8 @@ from bot.policy import Policy
 from bot.verdict import Evidence, Route
 
 __all__ = ["ClassifyStage", "model_evidence"]
+
+log = structlog.get_logger(__name__)
 
 
 def model_evidence(
@@ -70,26 +79,23 @@ class ClassifyStage:
         self._languages = languages
 
     async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
-        """Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
+        """Never raises ClassifierError: a batch the model cannot judge is marked
+        ``model_unavailable`` (see the module)."""
         todo = [i for i, item in enumerate(batch) if not item.message.is_blank]
         texts = [batch[i].message.text[: self._max_chars] for i in todo]
         results: list[Classification] = []
         if texts:
             try:
-                results = await asyncio.wait_for(
-                    self._classifier.classify(texts), timeout=self._timeout_s
+                results = await self._classify(texts)
+            except ClassifierError as exc:
+                log.warning(
+                    "model unavailable, deciding on rules alone", error=str(exc), size=len(texts)
                 )
-            except TimeoutError as exc:
-                raise ClassifierTimeout(
-                    self._classifier.name, f"no answer in {self._timeout_s}s"
-                ) from exc
-            if len(results) != len(texts):
-                raise ClassifierError(self._classifier.name, "returned a wrong number of results")
-            if self._languages is not None:
-                detected = await self._languages.detect_many(texts)
-                results = [
-                    r.model_copy(update={"language": lang})
-                    for r, lang in zip(results, detected, strict=True)
+                reason = f"the model was unavailable ({exc})"[:300]
+                failed = set(todo)
+                return [
+                    item.model_copy(update={"model_unavailable": reason}) if i in failed else item
+                    for i, item in enumerate(batch)
                 ]
         by_index = dict(zip(todo, results, strict=True))
         out = []
@@ -105,3 +111,23 @@ class ClassifyStage:
                 )
             )
         return out
+
+    async def _classify(self, texts: list[str]) -> list[Classification]:
+        """Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
+        try:
+            results = await asyncio.wait_for(
+                self._classifier.classify(texts), timeout=self._timeout_s
+            )
+        except TimeoutError as exc:
+            raise ClassifierTimeout(
+                self._classifier.name, f"no answer in {self._timeout_s}s"
+            ) from exc
+        if len(results) != len(texts):
+            raise ClassifierError(self._classifier.name, "returned a wrong number of results")
+        if self._languages is not None:
+            detected = await self._languages.detect_many(texts)
+            results = [
+                r.model_copy(update={"language": lang})
+                for r, lang in zip(results, detected, strict=True)
+            ]
+        return results

@@ -1,5 +1,5 @@
 """Stage: turn evidence into a verdict and actions. ``decide`` is a pure function of
-(message, evidence, classification, policy)."""
+(message, evidence, classification, policy, and why the model could not judge, if it could not)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from bot.pipeline.assessment import Assessment
 from bot.policy import Category, Policy
 from bot.verdict import Evidence, Route, Verdict
 
-__all__ = ["DecideStage", "decide"]
+__all__ = ["MODEL_UNAVAILABLE_RULE", "DecideStage", "decide"]
+
+#: The evidence rule of a message the model could not judge and the rules did not decide.
+MODEL_UNAVAILABLE_RULE = "model_unavailable"
 
 _SEVERITY = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 _QUOTE_CHARS = 300
@@ -102,8 +105,13 @@ def decide(
     evidence: Sequence[Evidence],
     classification: Classification | None,
     policy: Policy,
+    *,
+    model_unavailable: str | None = None,
 ) -> tuple[Verdict, list[Action]]:
-    """The verdict and the actions it calls for. Pure: no I/O, no clock beyond the timestamp."""
+    """The verdict and the actions it calls for. Pure: no I/O, no clock beyond the timestamp.
+
+    With ``model_unavailable`` (the reason) the rules' evidence alone decides and the verdict is
+    degraded; a message no rule decided goes to human review with evidence naming the reason."""
     escalation = policy.escalation.enabled
     kept = []
     for item in evidence:
@@ -116,7 +124,9 @@ def decide(
         kept.append(item)
     kept.sort(key=lambda e: _rank(policy, e), reverse=True)
     model = classification.model if classification else None
-    degraded = bool(classification and classification.degraded)
+    degraded = bool(classification and classification.degraded) or model_unavailable is not None
+    if not kept and model_unavailable is not None:
+        return _unjudged(message, model_unavailable, policy)
     if not kept:
         verdict = Verdict(
             message_key=message.key,
@@ -155,6 +165,36 @@ def decide(
     return verdict, actions
 
 
+def _unjudged(message: Message, reason: str, policy: Policy) -> tuple[Verdict, list[Action]]:
+    """No rule fired and the model could not judge: a person decides."""
+    evidence = Evidence(
+        category="unclassified", rule=MODEL_UNAVAILABLE_RULE, score=0.0, route=Route.REVIEW,
+        note=reason,
+    )  # fmt: skip
+    case = OpenCase(
+        id=action_id(message.key, "open_case", MODEL_UNAVAILABLE_RULE),
+        route=Route.REVIEW.value,
+        platform=message.platform,
+        workspace=message.workspace,
+        channel=message.channel,
+        message_id=message.id,
+        user_id=message.author.id,
+        message_key=message.key,
+        reason=f"needs a person: {reason}",
+    )
+    verdict = Verdict(
+        message_key=message.key,
+        route=Route.REVIEW,
+        stage="classify",
+        evidence=(evidence,),
+        action_ids=(case.id,),
+        shadow=policy.is_shadow(None, message.channel),
+        degraded=True,
+        policy_version=policy.version,
+    )
+    return verdict, [case]
+
+
 class DecideStage:
     name = "decide"
 
@@ -165,7 +205,11 @@ class DecideStage:
         out = []
         for item in batch:
             verdict, actions = decide(
-                item.message, item.evidence, item.classification, self._policy
+                item.message,
+                item.evidence,
+                item.classification,
+                self._policy,
+                model_unavailable=item.model_unavailable,
             )
             out.append(item.model_copy(update={"verdict": verdict, "actions": tuple(actions)}))
         return out

@@ -73,7 +73,8 @@ class Judge:
     ) -> list[Assessment]:
         """Every stage over the batch, in order; the result carries verdict and actions.
 
-        Raises what a stage raises (ClassifierError when the model cannot answer in time)."""
+        Raises what a stage raises. A model that cannot answer in time raises nothing: its
+        messages carry ``model_unavailable`` and are decided on the rules alone."""
         out = list(batch)
         for stage in self._stages:
             started = time.perf_counter()
