@@ -26,12 +26,14 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
-``labels``, ``stats``, ``shadow``, ``audit``, ``incident:<channel>:<uid>``, and ``policy``
+``labels``, ``stats:<UTC day>``, ``shadow``, ``audit``, ``incident:<channel>:<uid>``, and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
@@ -126,10 +128,13 @@ class TenantKeys:
         self._base = base
         self.queue = f"{base}:queue"
         self.labels = f"{base}:labels"
-        self.stats = f"{base}:stats"
         self.shadow = f"{base}:shadow"
         self.audit = f"{base}:audit"
         self.policy = f"{base}:policy"
+
+    def stats(self, day: date) -> str:
+        """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""
+        return f"{self._base}:stats:{day.isoformat()}"
 
     def status(self, status: str) -> str:
         return f"{self._base}:cases:status:{status}"

@@ -6,6 +6,8 @@ that server received (redacted text, capped context, the tool schema) and on the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from anthropic import transform_schema
 
@@ -19,6 +21,7 @@ from bot.escalation import (
 )
 from bot.metrics import Metrics
 from bot.policy import Policy
+from bot.stats import Counter, StatsBook
 from bot.tenant import Tenant
 from bot.verdict import Route
 from tests.frontier_chat import HARD, UNSURE, ChatFactory, record_of
@@ -314,10 +317,11 @@ async def test_the_same_redacted_conversation_is_answered_from_the_cache(
     assert sample("modtriage_frontier_tokens_total", kind="output") == 96
     assert sample("modtriage_frontier_cost_total") == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
     # ... and the moderators' /mod stats see the same counts and spend.
-    stats = await redis.hgetall(chat.streams.tenant(Tenant.parse("console:T1")).stats)
-    assert float(stats[b"escalated"]) == 2
-    assert float(stats[b"escalated:cached"]) == 1
-    assert float(stats[b"cost_usd"]) == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
+    book = StatsBook(redis=redis, streams=chat.streams)
+    stats = await book.window(Tenant.parse("console:T1"), days=1, until=datetime.now(UTC))
+    assert stats[Counter.ESCALATED] == 2
+    assert stats[Counter.escalated("cached")] == 1
+    assert stats[Counter.cost("USD")] == pytest.approx((1843 * 3 + 96 * 15) / 1e6)
 
 
 async def test_without_an_api_key_escalations_go_to_review_and_nothing_leaves(

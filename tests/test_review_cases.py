@@ -161,7 +161,7 @@ async def test_sanctioning_a_member_who_left(review: ReviewHarness) -> None:
     assert "they left the server" in case.events[-1].detail
     dead = await review.chat.redis.xrange(review.chat.streams.dead)
     assert len(dead) == 2
-    assert (await review.service.stats(moderator()))["actions_failed"] == 2
+    assert (await review.service.stats(moderator())).actions_failed == 2
     # The history outlives the membership.
     assert [c.id for c in await review.service.history(moderator(), "dave")] == [case_id]
 
@@ -326,7 +326,7 @@ async def test_shadow_mode_from_the_policy_file(
     [case] = await review.service.queue(moderator())
     assert case.shadow
     assert [e.kind for e in case.events] == ["opened", "shadow"]
-    assert (await review.service.stats(moderator()))["cases_shadow"] == 1
+    assert (await review.service.stats(moderator())).cases_shadow == 1
 
 
 @pytest.fixture

@@ -85,8 +85,24 @@ def test_an_operator_works_the_queue(cli: typer.Typer, redis_url: str, namespace
     )
     assert f"{case_id:>5}  actioned" in channel.output
     stats = json.loads(runner.invoke(cli, ["stats", "--json"]).output)
-    assert stats["decided:timeout"] == 1
+    assert stats["decided"] == {"timeout": 1}
     assert stats["labelled_examples"] == 1
+    assert stats["days"] == 7
+
+
+def test_stats_over_a_window(cli: typer.Typer, redis_url: str, namespace: str) -> None:
+    runner = CliRunner()
+    _reported(redis_url, namespace)
+    today = runner.invoke(cli, ["stats", "--days", "1"])
+    assert today.exit_code == 0, today.output
+    assert today.output.startswith("stats over the last day (")
+    lines = dict(line.split(None, 1) for line in today.output.splitlines()[1:])
+    assert lines["cases_opened"] == "1"
+    assert lines["route:report"] == "1"
+    week = runner.invoke(cli, ["stats", "--since", "30d"])
+    assert week.output.startswith("stats over the last 30 days (")
+    assert runner.invoke(cli, ["stats", "--since", "7x"]).exit_code == 2
+    assert runner.invoke(cli, ["stats", "--days", "2", "--since", "2d"]).exit_code == 2
 
 
 @pytest.mark.tenancy

@@ -125,14 +125,14 @@ async def test_the_whole_story(
     ]
 
     stats = await service.stats(ana)
-    assert stats["cases_opened"] == 5
-    assert stats["status:actioned"] == 3
-    assert stats["status:dismissed"] == 1
-    assert stats["status:overturned"] == 1
-    assert stats["appeals"] == 1
-    assert stats["actions:timeout"] == 2
-    assert stats["reviewer_agreement"] == 0.0
-    assert stats["queue"] == 0
+    assert stats.cases_opened == 5
+    assert stats.statuses["actioned"] == 3
+    assert stats.statuses["dismissed"] == 1
+    assert stats.statuses["overturned"] == 1
+    assert stats.appeals == 1
+    assert stats.actions["timeout"] == 2
+    assert stats.reviewer_agreement == 0.0
+    assert stats.queue == 0
 
     # The operators see every state change from the command line.
     monkeypatch.setenv("REDIS_URL", redis_url)
@@ -155,4 +155,4 @@ async def test_the_whole_story(
         assert line in shown.output
     totals = await asyncio.to_thread(runner.invoke, review_app, ["stats", "--json"])
     assert totals.exit_code == 0, totals.output
-    assert json.loads(totals.output)["status:overturned"] == 1
+    assert json.loads(totals.output)["statuses"]["overturned"] == 1

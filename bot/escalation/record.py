@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.case import CaseEscalation
 from bot.classification import Classification
 from bot.escalation.pricing import Usage
+from bot.stats import Counter, StatsBook
 from bot.streams import Streams
 from bot.tenant import Tenant
 
@@ -87,13 +88,15 @@ class EscalationStore:
         self._redis = redis
         self._streams = streams
         self._ttl_s = ttl_s
+        self._stats = StatsBook(redis=redis, streams=streams)
 
     def key(self, message_key: str) -> str:
         return self._streams.escalation(message_key)
 
     async def save(self, record: EscalationRecord) -> bool:
         """Store the record and count it in the moderators' stats (``/mod stats``):
-        ``escalated``, ``escalated:<outcome>`` and ``cost_<currency>``.
+        ``escalated``, ``escalated:<outcome>`` and ``cost:<currency>``, in the day bucket
+        of the record's time.
 
         A cache hit does not replace the record of the request that paid for the same prompt
         about the same message (a redelivered message, a repeated ``/mod ask``): that record
@@ -104,13 +107,13 @@ class EscalationStore:
             if stored is not None and stored.sent and stored.cache_key == record.cache_key:
                 return False
         platform, workspace, _ = record.message_key.split(":", 2)
-        stats = self._streams.tenant(Tenant.parse(f"{platform}:{workspace}")).stats
+        counts = {Counter.ESCALATED: 1.0, Counter.escalated(record.outcome.value): 1.0}
+        if record.cost:
+            counts[Counter.cost(record.currency)] = record.cost
+        tenant = Tenant.parse(f"{platform}:{workspace}")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self.key(record.message_key), record.model_dump_json(), ex=self._ttl_s)
-            pipe.hincrbyfloat(stats, "escalated", 1.0)
-            pipe.hincrbyfloat(stats, f"escalated:{record.outcome.value}", 1.0)
-            if record.cost:
-                pipe.hincrbyfloat(stats, f"cost_{record.currency.lower()}", record.cost)
+            self._stats.add_to(pipe, tenant, counts, at=record.at)
             await pipe.execute()
         return True
 

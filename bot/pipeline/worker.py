@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,6 +31,7 @@ from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.tenant_judge import TenantJudge
 from bot.policy import Policy
+from bot.stats import BUCKET_TTL_S, Counter, day_of
 from bot.streams import Streams, decode_message
 from bot.tenant import Tenant
 from bot.verdict import Verdict
@@ -44,7 +46,8 @@ Entry = tuple[str, dict[Any, Any]]
 # joins the incident its author has open in that channel (KEYS[8]: the case and the latest
 # repeat's time, by the messages' own timestamps as the rate rules count) when it comes within
 # the rule's window, or numbers a new case; every action carries the case id, and a repeat that
-# joins an incident sends no second warning.
+# joins an incident sends no second warning. KEYS[6] is the tenant's stats bucket of the day,
+# ARGV[9] the counter it increments and ARGV[10] the bucket's TTL (both from bot.stats).
 _COMMIT = """
 local fresh = redis.call('HSETNX', KEYS[1], 'verdict', ARGV[3]) == 1
 local case_id = ''
@@ -65,7 +68,7 @@ if fresh then
     redis.call('EXPIRE', KEYS[8], window + 3600)
     redis.call('HSET', KEYS[1], 'case', case_id)
   end
-  for i = 9, #ARGV do
+  for i = 11, #ARGV do
     local action = cjson.decode(ARGV[i])
     if joined and action.type == 'warn' then
       redis.call('HSET', KEYS[1], 'held:' .. action.id, case_id)
@@ -74,7 +77,8 @@ if fresh then
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', cjson.encode(action))
     end
   end
-  redis.call('HINCRBYFLOAT', KEYS[6], 'messages_decided', 1)
+  redis.call('HINCRBYFLOAT', KEYS[6], ARGV[9], 1)
+  redis.call('EXPIRE', KEYS[6], ARGV[10])
 end
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
@@ -112,6 +116,10 @@ def incident_window(verdict: Verdict, policy: Policy) -> int:
     return max(1, int(chosen.window)) if chosen is not None else 60
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -126,6 +134,7 @@ class Worker:
         metrics: Metrics,
         consumer: str,
         config: WorkerConfig | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -137,6 +146,7 @@ class Worker:
         self._errors_key = streams.errors
         self._case_seq = CaseKeys(streams).seq
         self._last_claim = 0.0
+        self._clock = clock
 
     async def aclose(self) -> None:
         """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
@@ -296,7 +306,7 @@ class Worker:
                         self._streams.ingest,
                         self._streams.actions(message.platform),
                         self._errors_key,
-                        tenant.stats,
+                        tenant.stats(day_of(self._clock())),
                         self._case_seq,
                         tenant.incident(message.channel, message.author.id),
                     ],
@@ -311,6 +321,8 @@ class Worker:
                         if opens
                         else 0,
                         repr(message.ts.timestamp()),
+                        Counter.MESSAGES_DECIDED,
+                        BUCKET_TTL_S,
                         *(action.model_dump_json() for action in item.actions),
                     ],
                     client=pipe,

@@ -8,7 +8,7 @@ Mounted flat on the main app (``app.add_typer(bot.review.commands.app)``), it gi
     modtriage claim 17
     modtriage decide 17 timeout --duration 1h --reason "..."
     modtriage history U123                a member's cases, newest first, and strike points
-    modtriage stats [--json]
+    modtriage stats [--days N | --since 7d] [--json]
     modtriage shadow on|off [--channel C] [--category spam]   /   modtriage shadow status
 
 The operator acts as an administrator of one tenant (``--as`` names them in the record):
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -39,6 +39,7 @@ from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings
+from bot.stats import MAX_DAYS
 from bot.streams import Streams
 from bot.tenant import Tenant
 
@@ -327,14 +328,38 @@ def history(
         _print(summary(case))
 
 
+def _window_days(days: int | None, since: str | None) -> int:
+    """``--days N`` or ``--since Nd`` (default 7)."""
+    if days is not None and since is not None:
+        raise _fail("give --days or --since, not both", 2)
+    if since is not None:
+        match = re.fullmatch(r"(\d+)d", since.strip())
+        if match is None:
+            raise _fail(f"--since takes days like 7d, not {since!r}", 2)
+        days = int(match.group(1))
+    days = 7 if days is None else days
+    if not 1 <= days <= MAX_DAYS:
+        raise _fail(f"a stats window is 1 to {MAX_DAYS} days", 2)
+    return days
+
+
 @app.command()
-def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, name: AsOpt = None) -> None:
-    """Volumes, actions, escalation share, reviewer agreement, time to decision, cost."""
-    numbers = _with_service(lambda s, a: s.stats(a), name=name, workspace=workspace)
+def stats(
+    days: Annotated[int | None, typer.Option(help="the last N UTC days, today included")] = None,
+    since: Annotated[str | None, typer.Option(help="the same as a span: 7d, 30d")] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+    name: AsOpt = None,
+) -> None:
+    """Volumes, actions, escalation share, reviewer agreement, time to decision, cost, over
+    a window of days (default the last 7)."""
+    window = _window_days(days, since)
+    numbers = _with_service(lambda s, a: s.stats(a, days=window), name=name, workspace=workspace)
     if as_json:
-        _print(json.dumps(numbers, indent=2, sort_keys=True))
+        _print(numbers.model_dump_json(indent=2))
         return
-    for key, value in numbers.items():
+    _print(f"stats over the {numbers.window}")
+    for key, value in numbers.numbers().items():
         shown = f"{value:.3f}" if value != int(value) else f"{int(value)}"
         _print(f"{key:<32} {shown}")
 

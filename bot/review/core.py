@@ -35,6 +35,7 @@ from bot.review.opinion import SecondOpinions
 from bot.review.planning import DecisionPlanner
 from bot.review.shadow import ShadowSwitch
 from bot.review.store import CaseStore
+from bot.stats import StatsBook
 from bot.tenant import Tenant
 
 __all__ = ["ServiceCore"]
@@ -78,7 +79,8 @@ class ServiceCore:
         self._judges = TenantJudge(policies=self._policies, build=judges or rules_only)
         self._clock = clock
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
-        self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen)
+        self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen, clock=clock)
+        self._stats = StatsBook(redis=redis, streams=streams)
         self.keys = self.store.keys
         self._shadow = ShadowSwitch(redis=redis, streams=streams)
         self._escalations = EscalationStore(redis=redis, streams=streams)

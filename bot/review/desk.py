@@ -16,6 +16,7 @@ from bot.review.core import ServiceCore
 from bot.review.decision import Decision
 from bot.review.notices import ActionFactory
 from bot.review.store import Applied, Change
+from bot.stats import Counter
 from bot.tenant import Tenant
 
 __all__ = ["ReviewDesk"]
@@ -190,7 +191,7 @@ class ReviewDesk(ServiceCore):
                 events=(CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),),
                 records=(planner.record(notify, member, now),),
                 actions=(notify,),
-                stats={"appeals": 1.0},
+                stats={Counter.APPEALS: 1.0},
             ),
         )
         return await self.store.load(case_id)

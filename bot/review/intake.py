@@ -17,6 +17,7 @@ from bot.review.actor import Actor
 from bot.review.core import ServiceCore
 from bot.review.planning import SYSTEM
 from bot.review.store import Change
+from bot.stats import Counter
 from bot.tenant import Tenant
 from bot.verdict import Route, Verdict
 
@@ -72,14 +73,14 @@ class Intake(ServiceCore):
             done = ", ".join(f"{r.type} ({r.state})" for r in records) or "nothing"
             events.append(CaseEvent(at=now, actor=SYSTEM, kind="actioned", detail=done))
         stats = {
-            "cases_opened": 1.0,
-            f"route:{verdict.route.value}": 1.0,
-            f"category:{category or 'none'}": 1.0,
+            Counter.CASES_OPENED: 1.0,
+            Counter.route(verdict.route.value): 1.0,
+            Counter.category(category): 1.0,
         }
         if shadow:
-            stats["cases_shadow"] = 1.0
+            stats[Counter.CASES_SHADOW] = 1.0
         for record in records:
-            stats[f"actions:{record.type}"] = stats.get(f"actions:{record.type}", 0.0) + 1
+            stats[Counter.action(record.type)] = stats.get(Counter.action(record.type), 0.0) + 1
         strike = None
         planner = self._planner(tenant)
         if acted and category is not None:
@@ -170,7 +171,11 @@ class Intake(ServiceCore):
                 queue="add",
                 queue_score=now.timestamp(),
                 events=(CaseEvent(at=now, actor=reporter.label(), kind="reported", detail=detail),),
-                stats={"cases_opened": 1.0, "route:report": 1.0, "category:none": 1.0},
+                stats={
+                    Counter.CASES_OPENED: 1.0,
+                    Counter.route("report"): 1.0,
+                    Counter.category(None): 1.0,
+                },
             )
         )
         return await self.store.load(applied.case_id)
@@ -241,7 +246,7 @@ class Intake(ServiceCore):
                 )
             )
             tenant = Tenant(platform=action.platform, workspace=action.workspace)
-            await self._redis.hincrbyfloat(self.keys.tenant(tenant).stats, "actions_failed", 1.0)
+            await self._stats.add(tenant, {Counter.ACTIONS_FAILED: 1.0}, at=self._clock())
         await self.store.append(case_id, records=[record], events=events)
 
     async def shadowed(self, action: Action) -> bool:

@@ -18,6 +18,7 @@ from bot.pipeline.assessment import Assessment
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.opinion import Opinion
+from bot.stats import Stats
 from bot.verdict import Verdict
 
 __all__ = ["Moderation"]
@@ -46,7 +47,9 @@ class Moderation(Protocol):
 
     async def history(self, actor: Actor, user_id: str, *, limit: int = 20) -> list[Case]: ...
 
-    async def stats(self, actor: Actor) -> dict[str, float]: ...
+    async def stats(self, actor: Actor, *, days: int = 7) -> Stats:
+        """The tenant's numbers over the last ``days`` UTC days."""
+        ...
 
     async def test(self, actor: Actor, text: str) -> Verdict:
         """Decide a text under the current policy without acting or recording."""

@@ -24,6 +24,7 @@ from bot.pipeline.assessment import Assessment
 from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.store import CaseStore, Change
+from bot.stats import Counter
 from bot.verdict import Route, Verdict
 
 __all__ = ["ESCALATION_OFF", "Opinion", "SecondOpinions"]
@@ -142,9 +143,9 @@ class SecondOpinions:
                     queue_score=now.timestamp(),
                     events=(event.model_copy(update={"kind": "opened"}),),
                     stats={
-                        "cases_opened": 1.0,
-                        "route:ask": 1.0,
-                        f"category:{verdict.category or 'none'}": 1.0,
+                        Counter.CASES_OPENED: 1.0,
+                        Counter.route("ask"): 1.0,
+                        Counter.category(verdict.category): 1.0,
                     },
                 )
             )

@@ -15,6 +15,7 @@ from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.notices import ActionFactory, human_duration
 from bot.review.store import Change, StrikeChange, StrikeStepPlan
+from bot.stats import Counter
 
 __all__ = ["SYSTEM", "DecisionPlanner", "count_actions"]
 
@@ -24,7 +25,7 @@ _SANCTIONS = ("timeout", "kick", "ban")
 
 def count_actions(actions: list[Action], stats: dict[str, float]) -> dict[str, float]:
     for action in actions:
-        stats[f"actions:{action.type}"] = stats.get(f"actions:{action.type}", 0.0) + 1
+        stats[Counter.action(action.type)] = stats.get(Counter.action(action.type), 0.0) + 1
     return stats
 
 
@@ -123,13 +124,13 @@ class DecisionPlanner:
     def _decision_stats(
         self, case: Case, decision: Decision, agreed: bool | None, now: datetime
     ) -> dict[str, float]:
-        stats = {f"decided:{decision.kind}": 1.0}
+        stats = {Counter.decided(decision.kind): 1.0}
         if agreed is not None and case.source == "pipeline":
-            stats["reviewed"] = 1.0
-            stats["agreed"] = 1.0 if agreed else 0.0
+            stats[Counter.REVIEWED] = 1.0
+            stats[Counter.AGREED] = 1.0 if agreed else 0.0
         waited = (now - case.opened_at).total_seconds()
-        stats["decision_seconds_total"] = max(0.0, waited)
-        stats["decisions"] = 1.0
+        stats[Counter.DECISION_SECONDS] = max(0.0, waited)
+        stats[Counter.DECISIONS] = 1.0
         return stats
 
     def _plan_dismiss(
@@ -273,7 +274,7 @@ class DecisionPlanner:
                 )
             )
         stats = self._decision_stats(case, decision, agreed=False, now=now)
-        stats["cases_overturned"] = 1.0
+        stats[Counter.CASES_OVERTURNED] = 1.0
         count_actions(actions, stats)
         change = self._decided(
             case,
@@ -342,7 +343,7 @@ class DecisionPlanner:
                     emit=tuple(a.model_dump_json() for a in actions),
                     records=tuple(self.record(a, None, now) for a in actions),
                     events=(CaseEvent(at=now, actor=SYSTEM, kind="strike_sanction", detail=why),),
-                    stats=count_actions(actions, {"strike_sanctions": 1.0}),
+                    stats=count_actions(actions, {Counter.STRIKE_SANCTIONS: 1.0}),
                 )
             )
         return StrikeChange(

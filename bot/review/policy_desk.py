@@ -4,7 +4,6 @@ shadow mode, read the stats. Each acts on the actor's own tenant only."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from bot.case import CaseStatus
 from bot.errors import InvalidRequest, PermissionDenied, PolicyError, PolicyRejected
@@ -15,15 +14,12 @@ from bot.policy import Policy, load_policy
 from bot.review.actor import Actor
 from bot.review.core import ServiceCore
 from bot.review.opinion import Opinion
+from bot.stats import MAX_DAYS, Stats, day_of
 from bot.streams import read_decision
 from bot.tenant import Tenant
 from bot.verdict import Verdict
 
 __all__ = ["PolicyDesk"]
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _verdict(judged: Assessment) -> Verdict:
@@ -57,34 +53,36 @@ class PolicyDesk(ServiceCore):
 
     # -- stats ----------------------------------------------------------------------------
 
-    async def stats(self, actor: Actor) -> dict[str, float]:
-        """The actor's tenant's volumes, actions, escalation share, reviewer agreement, time to
-        decision, cost."""
+    async def stats(self, actor: Actor, *, days: int = 7) -> Stats:
+        """The actor's tenant's numbers over the last ``days`` UTC days, today included:
+        volumes, routes, actions, escalations and cost, reviewer agreement, time to decision;
+        with the queue, cases by status and labelled examples as they are now.
+
+        Raises:
+            PermissionDenied: the actor is not a moderator.
+            InvalidRequest: ``days`` is outside 1..MAX_DAYS.
+        """
         tenant = self._require_moderator(actor, "see stats")
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidRequest(f"a stats window is 1 to {MAX_DAYS} days, not {days}")
+        now = self._clock()
+        counts = await self._stats.window(tenant, days=days, until=now)
         keys = self.keys.tenant(tenant)
-        raw: Any = await self._redis.hgetall(keys.stats)
-        stats = {_text(k): float(_text(v)) for k, v in raw.items()}
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zcard(keys.queue)
             for status in CaseStatus:
                 pipe.zcard(keys.status(status.value))
             pipe.xlen(keys.labels)
-            counts = await pipe.execute()
-        stats["queue"] = float(counts[0])
-        for status, count in zip(CaseStatus, counts[1:-1], strict=True):
-            stats[f"status:{status.value}"] = float(count)
-        stats.setdefault("messages_decided", 0.0)
-        stats["labelled_examples"] = float(counts[-1])
-        opened = stats.get("cases_opened", 0.0)
-        stats["escalation_share"] = stats.get("route:escalate", 0.0) / opened if opened else 0.0
-        reviewed = stats.get("reviewed", 0.0)
-        stats["reviewer_agreement"] = stats.get("agreed", 0.0) / reviewed if reviewed else 0.0
-        decisions = stats.get("decisions", 0.0)
-        stats["mean_seconds_to_decision"] = (
-            stats.get("decision_seconds_total", 0.0) / decisions if decisions else 0.0
+            sizes = await pipe.execute()
+        statuses = {s.value: int(n) for s, n in zip(CaseStatus, sizes[1:-1], strict=True)}
+        return Stats.of(
+            counts,
+            days=days,
+            until=day_of(now),
+            queue=int(sizes[0]),
+            statuses=statuses,
+            labelled_examples=int(sizes[-1]),
         )
-        stats.setdefault("cost_usd", 0.0)
-        return dict(sorted(stats.items()))
 
     # -- the policy -----------------------------------------------------------------------
 

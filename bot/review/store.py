@@ -13,7 +13,8 @@ step they cross, all in one atomic step.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from bot.action import Action
 from bot.case import Case, CaseAction, CaseEvent
 from bot.errors import CaseNotFound
 from bot.keys import CaseKeys, Streams
+from bot.stats import BUCKET_TTL_S, day_of
 from bot.tenant import Tenant
 
 __all__ = ["Applied", "CaseStore", "Change", "StrikeChange", "StrikeStepPlan"]
@@ -67,6 +69,7 @@ for _, l in ipairs(a.labels) do
   redis.call('XADD', KEYS[8], 'MAXLEN', '~', a.maxlen, '*', 'label', l)
 end
 for k, v in pairs(a.stats) do redis.call('HINCRBYFLOAT', KEYS[9], k, v) end
+redis.call('EXPIRE', KEYS[9], a.stats_ttl)
 local before, after = -1, -1
 local s = a.strike
 if type(s) == 'table' then
@@ -94,6 +97,10 @@ if type(s) == 'table' then
 end
 return {1, id, tostring(before), tostring(after)}
 """
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _text(value: object) -> str:
@@ -169,8 +176,17 @@ class Applied(BaseModel):
 class CaseStore:
     """Reads and writes cases. Raises redis errors when Redis is unreachable."""
 
-    def __init__(self, *, redis: aioredis.Redis, streams: Streams, maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        streams: Streams,
+        maxlen: int = 100_000,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        """``clock`` picks the day bucket a change's stats are counted in."""
         self._redis = redis
+        self._clock = clock
         self.keys = CaseKeys(streams)
         self._maxlen = maxlen
         self._apply = redis.register_script(_APPLY)
@@ -260,7 +276,7 @@ class CaseStore:
             own.status(case.status.value),
             self.keys.streams.actions(message.platform),
             own.labels,
-            own.stats,
+            own.stats(day_of(self._clock())),
             own.strikes(message.author.id),
             own.strike_points(message.author.id),
             self.keys.dedupe(change.create_token or "-"),
@@ -307,6 +323,7 @@ class CaseStore:
             "stats": {k: repr(float(v)) for k, v in change.stats.items()},
             "strike": strike if strike is not None else False,
             "maxlen": str(self._maxlen),
+            "stats_ttl": str(BUCKET_TTL_S),
             "tenant": str(tenant),
         }
         # cjson turns an empty Lua table into {}, and an empty JSON array into an empty table:

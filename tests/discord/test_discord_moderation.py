@@ -264,6 +264,11 @@ async def test_in_shadow_mode_a_slur_is_only_recorded_and_history_shows_it(
     fields = {f["name"]: f["value"] for f in numbers.body["data"]["embeds"][0]["fields"]}
     assert fields["cases opened"] == "1"
     assert fields["cases shadow"] == "1"
+    assert numbers.body["data"]["embeds"][0]["description"].startswith("Over the last 7 days (")
+    today = await fake.answered(await fake.slash("stats", days=1))
+    [embed] = today[0].body["data"]["embeds"]
+    assert embed["description"].startswith("Over the last day (")
+    assert {f["name"]: f["value"] for f in embed["fields"]}["cases opened"] == "1"
 
 
 async def test_a_ban_asks_for_a_reason_then_bans(stack: DiscordStack) -> None:

@@ -66,6 +66,12 @@ async def test_queue_case_history_and_stats(
     assert f"`{case_id}`" in await _mod(slack, "history <@U0EVE|eve>")
     assert await _mod(slack, "history <@U0ALICE>") == "No cases for <@U0ALICE>."
     assert "• queue: 1" in await _mod(slack, "stats")
+    today = await _mod(slack, "stats 1")
+    assert today.startswith("*Stats, last day (")
+    assert "• cases_opened: 1" in today
+    assert "• route:report: 1" in today
+    assert (await _mod(slack, "stats")).startswith("*Stats, last 7 days (")
+    assert "a number of days, 1 to 400" in await _mod(slack, "stats 0")
 
 
 async def test_members_cannot_use_mod(slack: SlackStack) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import discord
 
 from bot.case import Case, CaseEscalation, CaseStatus
 from bot.review.opinion import Opinion
+from bot.stats import Stats
 from bot.verdict import Route, Verdict
 
 __all__ = [
@@ -202,11 +203,11 @@ def queue_embed(cases: Sequence[Case], *, title: str) -> discord.Embed:
     return embed
 
 
-def stats_embed(stats: Mapping[str, float]) -> discord.Embed:
+def stats_embed(stats: Stats) -> discord.Embed:
+    """The window in the description, the non-zero numbers as fields (an embed holds 25)."""
     embed = discord.Embed(title="Moderation stats", colour=discord.Colour.blurple())
-    for name, value in list(stats.items())[:25]:
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
-        embed.add_field(name=name.replace("_", " "), value=shown, inline=True)
-    if not stats:
-        embed.description = "No numbers yet."
+    shown = {k: v for k, v in stats.numbers().items() if v}
+    embed.description = f"Over the {stats.window}." + ("" if shown else " No numbers yet.")
+    for name, value in list(shown.items())[:25]:
+        embed.add_field(name=name.replace("_", " "), value=f"{value:g}", inline=True)
     return embed

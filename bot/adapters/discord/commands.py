@@ -24,6 +24,7 @@ from bot.adapters.discord.events import role_names
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
 from bot.message import Message
+from bot.stats import MAX_DAYS
 from bot.verdict import Route
 
 if TYPE_CHECKING:
@@ -108,8 +109,11 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
         await _say(interaction, "", embed=verdict_embed(text, verdict))
 
     @app_commands.command(description="Volumes, decisions and review times")
-    async def stats(self, interaction: discord.Interaction[Any]) -> None:
-        numbers = await self.bot.moderation.stats(actor_of(interaction))
+    @app_commands.describe(days="the last how many days, today included (default 7)")
+    async def stats(
+        self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, MAX_DAYS] = 7
+    ) -> None:
+        numbers = await self.bot.moderation.stats(actor_of(interaction), days=days)
         await _say(interaction, "", embed=stats_embed(numbers))
 
     @policy.command(name="reload", description="Reload the policy file (a bad file is refused)")

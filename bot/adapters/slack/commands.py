@@ -6,7 +6,7 @@
     /mod case <id>             one case with its history
     /mod history @user         a member's cases
     /mod test <text>           what the policy would decide, without acting
-    /mod stats                 volumes and rates
+    /mod stats [days]          volumes and rates over the last days (default 7)
     /mod policy reload         load the policy file again (a bad file keeps the old one)
     /mod shadow on|off [#channel|category]
                                decide and record only, or enforce (everywhere or in one place)
@@ -31,6 +31,7 @@ from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.review.opinion import Opinion
+from bot.stats import MAX_DAYS
 from bot.verdict import Verdict
 
 __all__ = ["USAGE", "ModCommand", "parse", "run"]
@@ -42,7 +43,7 @@ PostCard = Callable[[Case], Awaitable[None]]
 """Post a case's review card to the moderators' channel."""
 
 USAGE = (
-    "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats` · "
+    "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats [days]` · "
     "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>` (the "
     "frontier model's opinion)"
 )
@@ -74,6 +75,8 @@ def parse(text: str) -> ModCommand:
         raise ValueError(f"{name} needs an argument: {_NEEDS_ARG[name]}")
     if name == "history" and not _USER.match(arg):
         raise ValueError("history needs a member: `/mod history @user`")
+    if name == "stats" and arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_DAYS):
+        raise ValueError(f"stats takes a number of days, 1 to {MAX_DAYS}: `/mod stats 30`")
     if name == "policy" and arg.lower() != "reload":
         raise ValueError("did you mean `/mod policy reload`?")
     if name == "shadow":
@@ -205,8 +208,9 @@ async def run(
                 await moderation.test(actor, command.arg)
             )
         case "stats":
-            stats = await moderation.stats(actor)
-            return "*Stats*\n" + "\n".join(f"• {k}: {v:g}" for k, v in sorted(stats.items()))
+            stats = await moderation.stats(actor, days=int(command.arg or 7))
+            lines = (f"• {k}: {v:g}" for k, v in stats.numbers().items())
+            return f"*Stats, {stats.window}*\n" + "\n".join(lines)
         case "policy":
             version = await moderation.reload_policy(actor)
             return f"Policy reloaded: version `{version}`."
