@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Isotonic", "fit_isotonic"]
+from bot.errors import ConfigError
+
+__all__ = ["Isotonic", "fit_isotonic", "read_calibration"]
 
 
 class Isotonic(BaseModel):
@@ -61,3 +66,18 @@ def fit_isotonic(
     if len(knots_x) == 1:
         knots_x, knots_y = [0.0, 1.0], [knots_y[0], knots_y[0]]
     return Isotonic(x=tuple(knots_x), y=tuple(round(v, 6) for v in knots_y))
+
+
+def read_calibration(path: Path) -> dict[str, Isotonic | None]:
+    """Isotonic maps per category from JSON (``{category: {"x": [...], "y": [...]} | null}``).
+
+    Raises:
+        ConfigError: the file cannot be read or is not such a map.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(k): (Isotonic.model_validate(v) if v is not None else None) for k, v in raw.items()
+        }
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"cannot read the calibration file {path}: {exc}") from exc

@@ -19,11 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.classifiers.calibration import read_calibration
 from bot.classifiers.dataset import ModerationRow, read_rows
 from bot.classifiers.evaluation import EvalReport, evaluate, source_reference
 from bot.classifiers.heads import TrainConfig
 from bot.classifiers.onnx_encoder import OnnxEncoder
-from bot.classifiers.training import read_calibration, train_heads
+from bot.classifiers.training import train_heads
 from bot.errors import ConfigError
 from bot.policy import Policy, load_policy
 from bot.settings import Settings

@@ -17,7 +17,6 @@ written positives learn where their boundary is.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ from bot.classifiers.dataset import ModerationRow, cached_embeddings, read_rows,
 from bot.classifiers.evaluation import EvalReport, evaluate
 from bot.classifiers.heads import HeadCard, Heads, TrainConfig, fit_mlp
 from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.slices import HARD_NEGATIVE_SOURCES, SliceRate, hate_slice
 from bot.errors import ConfigError
 from bot.policy import Policy
 
@@ -41,7 +41,6 @@ __all__ = [
     "TrainingRow",
     "collect_rows",
     "public_split",
-    "read_calibration",
     "row_matrices",
     "train_heads",
     "written_rows",
@@ -68,18 +67,6 @@ class TrainingRow(BaseModel):
     origin: str  # public | written | policy
     split: str  # train | calib | val
     file: str  # the cache label: which file the text came from
-
-
-class SliceRate(BaseModel):
-    """How often held-out rows of a slice were routed anything but allow for one category."""
-
-    model_config = ConfigDict(frozen=True)
-
-    category: str
-    sources: tuple[str, ...]
-    n: int
-    flagged: int
-    rate: float
 
 
 class TrainResult(BaseModel):
@@ -341,8 +328,8 @@ def train_heads(
     validation = _validate(heads, rows, x, policy)
     hard = perturbed = None
     if "hate" in categories:
-        hard = _hate_slice(heads, rows, x, policy, HARD_NEGATIVE_SOURCES)
-        perturbed = _hate_slice(heads, rows, x, policy, ("dynahate",), level="perturbation")
+        hard = hate_slice(heads, rows, x, policy, HARD_NEGATIVE_SOURCES)
+        perturbed = hate_slice(heads, rows, x, policy, ("dynahate",), level="perturbation")
     counts: dict[str, dict[str, int]] = {}
     for item in rows:
         per = counts.setdefault(item.row.source, {"train": 0, "calib": 0, "val": 0})
@@ -378,60 +365,3 @@ def _validate(
             source_rows, source_scores, policy, dataset=source, seconds=0.0, latencies_ms=[]
         )
     return reports
-
-
-HARD_NEGATIVE_SOURCES = (
-    "toxigen-seeds",
-    "written-counter-speech",
-    "written-report",
-    "written-negation",
-    "written-group-mention",
-    "written-reclaimed",
-)
-
-
-def _hate_slice(
-    heads: Heads,
-    rows: Sequence[TrainingRow],
-    x: NDArray[np.float32],
-    policy: Policy,
-    sources: tuple[str, ...],
-    *,
-    level: str | None = None,
-) -> SliceRate:
-    """Held-out rows of ``sources`` that are not hate (of ``meta.level``, when given): the
-    share the policy would route past allow as hate."""
-    idx = [
-        i
-        for i, r in enumerate(rows)
-        if r.split == "val"
-        and r.row.source in sources
-        and r.row.labels.get("hate") == 0
-        and (level is None or r.row.meta.get("level") == level)
-    ]
-    j = heads.categories.index("hate")
-    scores = heads.scores(x[idx])[:, j] if idx else np.zeros(0, dtype=np.float32)
-    review = policy.thresholds("hate").review
-    flagged = int((scores >= review).sum())
-    return SliceRate(
-        category="hate",
-        sources=sources,
-        n=len(idx),
-        flagged=flagged,
-        rate=flagged / len(idx) if idx else 0.0,
-    )
-
-
-def read_calibration(path: Path) -> dict[str, Isotonic | None]:
-    """Isotonic maps per category from JSON (``{category: {"x": [...], "y": [...]} | null}``).
-
-    Raises:
-        ConfigError: the file cannot be read or is not such a map.
-    """
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return {
-            str(k): (Isotonic.model_validate(v) if v is not None else None) for k, v in raw.items()
-        }
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"cannot read the calibration file {path}: {exc}") from exc
