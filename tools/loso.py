@@ -10,12 +10,12 @@ ONNX exports, as the bot runs them.
 Calibration and thresholds are chosen on out-of-source scores: each fold's scores are
 calibrated by an isotonic map fitted on the other folds' out-of-source scores (nested, so the
 per-source figures stay honest), and the map fitted on all folds together is what the shipped
-heads use (``--apply HEADS_STEM``), so that a 0.9 means about the same on a source the model
-never saw.
+heads use (``calibration-finetuned.json``, given to ``modtriage train --calibration``), so that
+a 0.9 means about the same on a source the model never saw. ``review_thresholds`` in the
+report are the F1-best review points on the pooled out-of-source scores.
 
 Runs in the bot's venv; calls the build venv for torch. Usage:
-  .venv/bin/python tools/loso.py TABLE WORK_DIR [--steps 500] [--json OUT.json]
-  .venv/bin/python tools/loso.py TABLE WORK_DIR --apply bot/classifiers/heads/default
+  .venv/bin/python tools/loso.py TABLE WORK_DIR [--steps 300] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -331,20 +331,6 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
-def apply(args: argparse.Namespace) -> None:
-    """Give the shipped heads the out-of-source calibration of the fine-tuned folds."""
-    maps = json.loads((args.work / "calibration-finetuned.json").read_text())
-    heads = Heads.load(args.apply)
-    cards = {}
-    for category, card in heads.cards.items():
-        found = maps.get(category)
-        update = {"calibration": Isotonic.model_validate(found)} if found else {}
-        cards[category] = card.model_copy(update=update)
-    extra = {**heads.extra, "calibration": "out-of-source (leave-source-out folds)"}
-    heads.model_copy(update={"cards": cards, "extra": extra}).save(args.apply)
-    print(f"out-of-source calibration applied to {args.apply}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table", type=Path)
@@ -354,11 +340,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--models", default="frozen,finetuned", help="which to run")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per fold")
-    parser.add_argument("--apply", type=Path, help="heads stem to give the calibration")
     args = parser.parse_args()
-    if args.apply:
-        apply(args)
-        return
     report = run(args)
     text = json.dumps(report, indent=1)
     if args.json:
