@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from bot.message import Platform
+from bot.message import Message, Platform
 
 __all__ = [
     "ACTION_ADAPTER",
@@ -22,6 +22,7 @@ __all__ = [
     "Reply",
     "TimeoutUser",
     "WarnUser",
+    "about",
     "action_id",
 ]
 
@@ -29,6 +30,19 @@ __all__ = [
 def action_id(message_key: str, kind: str, rule: str) -> str:
     """Stable id from message, action type and rule, so a redelivered message never acts twice."""
     return hashlib.sha256(f"{message_key}|{kind}|{rule}".encode()).hexdigest()[:20]
+
+
+def about(message: Message, *, reason: str) -> dict[str, str]:
+    """The fields every action on ``message`` carries: where it is, whose it is, and why."""
+    return {
+        "platform": message.platform,
+        "workspace": message.workspace,
+        "channel": message.channel,
+        "message_id": message.id,
+        "user_id": message.author.id,
+        "message_key": message.key,
+        "reason": reason,
+    }
 
 
 class ActionBase(BaseModel):

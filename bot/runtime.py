@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -23,12 +24,29 @@ from bot.streams import Streams
 if TYPE_CHECKING:
     from bot.escalation.stage import EscalateStage
 
-__all__ = ["build_worker", "consumer_name"]
+__all__ = ["build_worker", "consumer_name", "faq_encoder"]
 
 
 def consumer_name(role: str = "worker") -> str:
     """Unique per process, stable for its life: host and pid."""
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def faq_encoder(
+    settings: Settings, classifier: Classifier, policies: Iterable[Policy]
+) -> Encoder | None:
+    """The encoder a process's FAQ stages share, when a policy it read answers FAQs (else
+    None: a judge built later for a policy with a FAQ file builds its own).
+
+    Raises:
+        ConfigError: no encoder can be built.
+    """
+    if not any(p.faq.file is not None for p in policies):
+        return None
+    from bot.classifiers import EmbeddedClassifier, build_faq_encoder
+
+    fallback = classifier.encoder if isinstance(classifier, EmbeddedClassifier) else None
+    return build_faq_encoder(settings, fallback=fallback)
 
 
 def build_worker(
@@ -57,6 +75,8 @@ def build_worker(
     streams = Streams(namespace=settings.namespace)
     if policies is None:
         policies = PolicyBook.from_settings(redis=redis, settings=settings, default=policy)
+    # one FAQ encoder for every policy version this worker judges with, not one per version
+    encoder = encoder or faq_encoder(settings, classifier, policies.read)
 
     def judge_of(version: Policy) -> Judge:
         return build_judge(

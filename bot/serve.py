@@ -22,7 +22,7 @@ from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
 from bot.policy_book import PolicyBook
 from bot.review.service import ModerationService
-from bot.runtime import build_worker
+from bot.runtime import build_worker, faq_encoder
 from bot.settings import Settings
 from bot.streams import Streams
 
@@ -75,10 +75,12 @@ async def serve(
         )
         languages = LanguageDetector()
 
+    encoder = faq_encoder(settings, classifier, policies.read)  # the worker's and previews'
+
     def preview(judged: Policy) -> Judge:  # what `/mod test` and `/mod faq` judge with
         return build_judge(
             policy=judged, classifier=classifier, settings=settings, streams=streams,
-            languages=languages,
+            encoder=encoder, languages=languages,
         )  # fmt: skip
 
     moderation = ModerationService(
@@ -88,7 +90,7 @@ async def serve(
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,
-        escalation=escalation, languages=languages, policies=policies,
+        encoder=encoder, escalation=escalation, languages=languages, policies=policies,
     )  # fmt: skip
     jobs: list[Coroutine[Any, Any, None]] = [worker.run(stop)]
     if "slack" in names:

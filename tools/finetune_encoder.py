@@ -23,8 +23,6 @@ Writes into OUT_DIR unless --no-export: ``hf/`` and ``hf-fp16/`` (Hugging Face +
 sentence-transformers model folders, fp32 and fp16: what vLLM serves on /v1/embeddings),
 ``model.fp32.onnx``, ``model.onnx`` (int8, what the bot runs), ``tokenizer.json`` and
 ``encoder.json`` (hashes, agreement, recipe, time).
-``--embed ROWS.npy --embed-out X.npy`` embeds those table rows (fp32, 256 tokens) after
-training: leave-one-source-out folds use it.
 
 Usage: .venv-build/bin/python tools/finetune_encoder.py TABLE OUT_DIR [--steps N] [--exclude F,G]
 """
@@ -46,7 +44,7 @@ from tokenizers import Tokenizer
 from transformers import BertModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export_encoder import MAX_TOKENS, PACKAGE, Pooled, export_onnx
+from export_encoder import PACKAGE, Pooled, export_onnx
 
 SCALE = 20.0  # logits = head(SCALE * unit vector): a cosine classifier with a fixed temperature
 POS_SCALE_CAP = 20.0  # sexual_minors has a handful of positives: do not let them dominate
@@ -133,7 +131,6 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
     texts = [rows[i]["text"] for i in train_idx]
     lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(texts)])
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
     plan = batches(lengths, probs, steps=args.steps, batch=args.batch, seed=args.seed)
 
     params = [
@@ -199,23 +196,6 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
     return model.eval()
 
 
-def embed(model: Pooled, texts: list[str], *, batch: int = 64) -> np.ndarray:
-    tokenizer = Tokenizer.from_file(str(source_model_dir() / "tokenizer.json"))
-    tokenizer.enable_truncation(MAX_TOKENS)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
-    lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(texts)])
-    order = np.argsort(lengths, kind="stable")
-    out = np.empty((len(texts), model.bert.config.hidden_size), dtype=np.float32)
-    with torch.no_grad():
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            ids, mask = encode(tokenizer, [texts[i] for i in idx])
-            out[idx] = model(ids, mask).numpy()
-            if start // batch % 50 == 0:
-                print(f"embedded {start + len(idx)}/{len(texts)}", flush=True)
-    return out
-
-
 def save_hf(model: Pooled, hf: Path, *, half: bool = False) -> None:
     """The encoder as a model folder sentence-transformers and vLLM load (mean pooling);
     ``half``: fp16 weights (half the size; what the repository keeps for vLLM)."""
@@ -251,8 +231,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--exclude", default="", help="table files left out of training")
     parser.add_argument("--checkpoint-every", type=int, default=100)
-    parser.add_argument("--embed", type=Path, help="npy of table row indices to embed")
-    parser.add_argument("--embed-out", type=Path)
     parser.add_argument("--no-export", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -261,10 +239,6 @@ def main() -> None:
     started = time.perf_counter()
     model = train(args, categories, rows)
     train_s = time.perf_counter() - started
-    if args.embed is not None:
-        idx = np.load(args.embed)
-        vectors = embed(model, [rows[i]["text"] for i in idx])
-        np.save(args.embed_out, vectors)
     if args.no_export:
         return
     save_hf(model, args.out / "hf")
@@ -273,7 +247,7 @@ def main() -> None:
     recipe = {
         "name": "modtriage-minilm-l6-moderation",
         "base": f"{PACKAGE} (all-MiniLM-L6-v2), fine-tuned end to end",
-        "recipe": {k: str(v) for k, v in vars(args).items() if k not in ("embed", "embed_out")},
+        "recipe": {k: str(v) for k, v in vars(args).items()},
         "categories": categories,
         "train_rows": sum(1 for r in rows if r["split"] == "train"),
         "train_seconds": round(train_s, 1),

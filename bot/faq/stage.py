@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 import structlog
 
-from bot.action import Reply, action_id
+from bot.action import Reply, about, action_id
 from bot.classification import Classification, FaqMatch
 from bot.errors import ClassifierError
 from bot.faq.channels import FaqChannels
@@ -136,13 +136,7 @@ class FaqStage:
 def _reply(message: Message, faq_id: str, answer: str, reason: str) -> Reply:
     return Reply(
         id=action_id(message.key, "reply", f"faq:{faq_id}"),
-        platform=message.platform,
-        workspace=message.workspace,
-        channel=message.channel,
-        message_id=message.id,
-        user_id=message.author.id,
-        message_key=message.key,
-        reason=f"faq {faq_id}: {reason}",
+        **about(message, reason=f"faq {faq_id}: {reason}"),
         text=answer,
         thread=message.thread or message.id,
         feedback_buttons=True,

@@ -15,6 +15,7 @@ from bot.action import (
     Reply,
     TimeoutUser,
     WarnUser,
+    about,
     action_id,
 )
 from bot.classification import Classification
@@ -46,15 +47,7 @@ def _actions(
 ) -> list[Action]:
     rule = top.rule
     reason = f"{name}: {top.explain()}"
-    common = {
-        "platform": message.platform,
-        "workspace": message.workspace,
-        "channel": message.channel,
-        "message_id": message.id,
-        "user_id": message.author.id,
-        "message_key": message.key,
-        "reason": reason,
-    }
+    common = about(message, reason=reason)
 
     def aid(kind: str) -> str:
         return action_id(message.key, kind, rule)
@@ -174,13 +167,7 @@ def _unjudged(message: Message, reason: str, policy: Policy) -> tuple[Verdict, l
     case = OpenCase(
         id=action_id(message.key, "open_case", MODEL_UNAVAILABLE_RULE),
         route=Route.REVIEW.value,
-        platform=message.platform,
-        workspace=message.workspace,
-        channel=message.channel,
-        message_id=message.id,
-        user_id=message.author.id,
-        message_key=message.key,
-        reason=f"needs a person: {reason}",
+        **about(message, reason=f"needs a person: {reason}"),
     )
     verdict = Verdict(
         message_key=message.key,
