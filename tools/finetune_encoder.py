@@ -128,9 +128,10 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
 
     tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
     tokenizer.enable_truncation(args.max_tokens)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
     texts = [rows[i]["text"] for i in train_idx]
+    # lengths before padding is on: padded, every text would measure as long as the longest
     lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(texts)])
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
     plan = batches(lengths, probs, steps=args.steps, batch=args.batch, seed=args.seed)
 
     params = [
