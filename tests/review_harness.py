@@ -86,6 +86,7 @@ class ReviewHarness:
     def __init__(self, *, chat: ChatHarness, clock: Clock) -> None:
         self.chat = chat
         self.clock = clock
+        chat.use_clock(clock)
         self.platform = RecordingPlatform()
         self.service = ModerationService(
             redis=chat.redis, streams=chat.streams, policy=chat.policy, clock=clock
