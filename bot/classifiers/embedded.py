@@ -49,6 +49,7 @@ class EmbeddedClassifier:
         self._encoder = encoder
         self._heads = heads
         self._columns = [(j, c) for j, c in enumerate(heads.categories) if c in policy.categories]
+        self.categories = tuple(policy.categories)
         self.unscored = tuple(c for c in policy.categories if c not in heads.categories)
         self.name = f"embedded:{encoder.name}+heads@{heads.revision}"
         if heads.encoder_sha256 != getattr(encoder, "sha256", heads.encoder_sha256):
@@ -67,6 +68,17 @@ class EmbeddedClassifier:
     @property
     def heads(self) -> Heads:
         return self._heads
+
+    def for_policy(
+        self, policy: Policy, data_dir: Path, explicit: Path | None = None
+    ) -> EmbeddedClassifier:
+        """The classifier for another policy (a tenant's own, a new version) on the same
+        encoder: the heads :func:`find_heads` picks for it, scoring its categories. Itself when
+        nothing would change."""
+        heads = Heads.load(find_heads(policy, data_dir, explicit))
+        if heads.revision == self._heads.revision and tuple(policy.categories) == self.categories:
+            return self
+        return EmbeddedClassifier(encoder=self._encoder, heads=heads, policy=policy)
 
     @property
     def encoder(self) -> Encoder:
