@@ -69,13 +69,13 @@ class EmbeddedClassifier:
     def heads(self) -> Heads:
         return self._heads
 
-    def for_policy(
-        self, policy: Policy, data_dir: Path, explicit: Path | None = None
-    ) -> EmbeddedClassifier:
+    def for_policy(self, policy: Policy, data_dir: Path) -> EmbeddedClassifier:
         """The classifier for another policy (a tenant's own, a new version) on the same
-        encoder: the heads :func:`find_heads` picks for it, scoring its categories. Itself when
-        nothing would change."""
-        heads = Heads.load(find_heads(policy, data_dir, explicit))
+        encoder, scoring that policy's categories: with the heads ``modtriage train`` fitted
+        for that very version under ``data_dir`` when there are some, else with these heads.
+        Itself when nothing would change."""
+        found = find_heads(policy, data_dir)
+        heads = self._heads if found == PACKAGED_HEADS else Heads.load(found)
         if heads.revision == self._heads.revision and tuple(policy.categories) == self.categories:
             return self
         return EmbeddedClassifier(encoder=self._encoder, heads=heads, policy=policy)

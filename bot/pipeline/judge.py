@@ -131,7 +131,7 @@ def build_judge(
         from bot.classifiers import EmbeddedClassifier
 
         if isinstance(classifier, EmbeddedClassifier):  # the heads fitted for this policy
-            classifier = classifier.for_policy(policy, settings.data_dir, settings.heads)
+            classifier = classifier.for_policy(policy, settings.data_dir)
     streams = streams or Streams(namespace=settings.namespace if settings else "modtriage")
     stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),
