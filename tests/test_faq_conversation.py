@@ -12,11 +12,11 @@ from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.faq.channels import FaqChannels
 from bot.faq.feedback import FaqFeedback, FeedbackCount
-from bot.faq.keys import FaqKeys
 from bot.metrics import Metrics
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.streams import Streams
+from bot.tenant import Tenant
 from bot.verdict import Route
 from tests.conftest import DEFAULT_POLICY
 from tests.harness import ChatHarness
@@ -105,13 +105,17 @@ async def test_bots_are_not_answered(chat: ChatHarness) -> None:
 async def test_channels_switch_at_run_time_over_the_policy(
     chat: ChatHarness, redis: Redis, settings: Settings
 ) -> None:
-    channels = FaqChannels(redis=redis, keys=FaqKeys(Streams(namespace=settings.namespace)))
-    await channels.switch("C-random", False)
-    await chat.say(QUESTION, channel="C-random")
-    assert await chat.actions() == []
-    await channels.switch("C-random", None)  # back to the policy: answers on
-    await chat.say(QUESTION, channel="C-random")
+    channels = FaqChannels(redis=redis, streams=Streams(namespace=settings.namespace))
+    here = Tenant(platform=chat.platform, workspace=chat.workspace)
+    await channels.switch(Tenant(platform=chat.platform, workspace="OTHER"), "C-random", False)
+    await chat.say(QUESTION, channel="C-random")  # another workspace's switch changes nothing
     assert [a.type for a in await chat.actions()] == ["reply"]
+    await channels.switch(here, "C-random", False)
+    await chat.say(QUESTION, channel="C-random", user="bob")
+    assert [a.type for a in await chat.actions()] == ["reply"]  # no second answer
+    await channels.switch(here, "C-random", None)  # back to the policy: answers on
+    await chat.say(QUESTION, channel="C-random", user="carol")
+    assert [a.type for a in await chat.actions()] == ["reply", "reply"]
 
 
 async def test_policy_switches_channels_and_shadow_mode(
