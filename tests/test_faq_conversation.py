@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from bot.faq.feedback import FaqFeedback, FeedbackCount
 from bot.metrics import Metrics
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.stats import Stats, StatsBook
 from bot.streams import Streams
 from bot.tenant import Tenant
 from bot.verdict import Route
@@ -68,6 +70,18 @@ async def test_a_covered_question_gets_the_approved_answer_in_its_thread(
     assert verdict.classification is not None
     assert verdict.classification.faq is not None
     assert verdict.classification.faq.faq_id == "install"
+
+
+async def test_answers_count_in_the_tenants_stats_by_entry(chat: ChatHarness) -> None:
+    await chat.say(QUESTION, user="newbie", channel="C-help")
+    await chat.say("see you all tomorrow", user="newbie", channel="C-help")
+    tenant = Tenant(platform=chat.platform, workspace=chat.workspace)
+    counts = await StatsBook(redis=chat.redis, streams=chat.streams).window(
+        tenant, days=1, until=datetime.now(UTC)
+    )
+    stats = Stats.of(counts, days=1, until=datetime.now(UTC).date())
+    assert (stats.messages_decided, stats.faq_answered) == (2, 1)
+    assert stats.faq_answers == {"install": 1}
 
 
 async def test_the_bot_never_repeats_an_answer_in_a_thread(chat: ChatHarness) -> None:

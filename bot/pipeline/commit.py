@@ -9,6 +9,7 @@ A message decided before (a redelivery) changes nothing and is acknowledged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from bot.action import OpenCase
+from bot.action import Action, OpenCase, Reply
 from bot.escalation.record import EscalationStore
 from bot.keys import CaseKeys, Streams
 from bot.pipeline.assessment import Assessment
@@ -40,9 +41,9 @@ _ATTEMPTS = 5
 # new case, the keys apply_change names, or for a repeat, 8 the open case's events and 9 the
 # action's dedupe key.
 # ARGV: 1 group, 2 entry id, 3 verdict, 4 message, 5 verdicts' maxlen, 6 decision TTL,
-# 7 counter, 8 bucket TTL, 9 incident window in seconds (0: no case), 10 the message's time,
-# 11 the incident case the plan assumed ('' none), 12 the case id, 13 the change (new case)
-# or the repeat event, 14.. the actions.
+# 7 the stats counters to add (JSON), 8 bucket TTL, 9 incident window in seconds (0: no
+# case), 10 the message's time, 11 the incident case the plan assumed ('' none), 12 the case
+# id, 13 the change (new case) or the repeat event, 14.. the actions.
 _COMMIT = """
 if redis.call('HEXISTS', KEYS[1], 'verdict') == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
@@ -82,7 +83,7 @@ elseif case_id ~= '' then
   for i = 8, #KEYS do K[#K + 1] = KEYS[i] end
   apply_change(K, cjson.decode(ARGV[13]))
 end
-redis.call('HINCRBYFLOAT', KEYS[6], ARGV[7], 1)
+for name, n in pairs(cjson.decode(ARGV[7])) do redis.call('HINCRBYFLOAT', KEYS[6], name, n) end
 redis.call('EXPIRE', KEYS[6], ARGV[8])
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
@@ -297,7 +298,7 @@ class Committer:
             message.model_dump_json(),
             self._maxlen,
             self._ttl,
-            Counter.MESSAGES_DECIDED,
+            json.dumps(_counters(actions)),
             BUCKET_TTL_S,
             window,
             repr(message.ts.timestamp()),
@@ -307,6 +308,16 @@ class Committer:
             *(action.model_dump_json() for action in actions),
         ]
         return keys, args
+
+
+def _counters(actions: Sequence[Action]) -> dict[str, int]:
+    """What a decided message adds to its tenant's stats: itself, and any FAQ answer."""
+    counts = {Counter.MESSAGES_DECIDED: 1}
+    for action in actions:
+        if isinstance(action, Reply) and action.faq_id:
+            counts[Counter.FAQ_ANSWERED] = counts.get(Counter.FAQ_ANSWERED, 0) + 1
+            counts[Counter.faq(action.faq_id)] = counts.get(Counter.faq(action.faq_id), 0) + 1
+    return counts
 
 
 def _opens(item: Assessment) -> bool:
