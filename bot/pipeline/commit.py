@@ -239,7 +239,8 @@ class Committer:
                 if abs(item.message.ts.timestamp() - float(_text(at))) <= window:
                     incident = _text(case)
             fields = {_text(k) for k, v in shadow.items() if _text(v) == "1"}
-            category = verdict.category
+            opens = next((a for a in item.actions if isinstance(a, OpenCase)), None)
+            category = verdict.category or (opens.category if opens is not None else None)
             seen.append(
                 _Seen(
                     decided=bool(decided),

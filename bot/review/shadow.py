@@ -69,11 +69,9 @@ class ShadowSwitch:
                 state[f"channel:{channel}"] = override.shadow
         return state
 
-    async def on(self, tenant: Tenant, channel: str, category: str | None) -> bool:
-        return self.covers(await self._fields(tenant), channel, category)
-
     @staticmethod
     def covers(fields: set[str], channel: str, category: str | None) -> bool:
+        """Whether switched-on ``fields`` (a tenant's hash) cover a channel and category."""
         return bool(
             "all" in fields
             or f"channel:{channel}" in fields

@@ -210,10 +210,6 @@ class CaseStore:
         found = await self._redis.get(self.keys.dedupe(token))
         return None if found is None else _text(found)
 
-    async def claim_token(self, token: str, case_id: str) -> None:
-        """Remember that ``token`` (an action id) was handled by ``case_id``."""
-        await self._redis.set(self.keys.dedupe(token), case_id, nx=True)
-
     async def case_for_message(self, message_key: str) -> str | None:
         found = await self._redis.get(self.keys.by_message(message_key))
         return None if found is None else _text(found)
