@@ -112,6 +112,12 @@ class ModtriageBot(commands.AutoShardedBot):
                 log.warning("leaving a guild this deployment does not serve", guild=guild.id)
                 with contextlib.suppress(discord.HTTPException):
                     await guild.leave()
+            else:
+                log.warning(
+                    "a guild this deployment does not serve: its messages are not moderated "
+                    "(add it to MODTRIAGE_WORKSPACES, or set MODTRIAGE_DISCORD_LEAVE_UNLISTED)",
+                    guild=guild.id,
+                )
             return
         await self.mirror(guild)
 
