@@ -123,6 +123,7 @@ class FaqStage:
             update={
                 "classification": classification,
                 "action_ids": (*verdict.action_ids, reply.id),
+                "action_types": (*verdict.action_types, reply.type),
             }
         )
         return item.model_copy(
