@@ -109,19 +109,22 @@ class World:
     async def __aenter__(self) -> World:
         self.server.start()
         self.redis = redis_client(self.server.url)
-        # the groups the processes would create, made now so that faults can look at them
-        await ensure_group(self.redis, self.streams.ingest, self.streams.group)
-        await ensure_group(self.redis, self.streams.actions("console"), ADAPTER_GROUP)
         self.cluster = Cluster(
             redis_url=self.server.url, namespace=self.streams.namespace, workdir=self.workdir,
             record=self.record, env=self._env,
         )  # fmt: skip
-        self.cluster.start_worker()
-        self.cluster.start_worker()
-        self.cluster.start_dispatcher()
-        if not await self.until(self._ready, timeout_s=120.0):
-            self.cluster.stop()
-            raise RuntimeError(f"the processes did not start; see the logs in {self.workdir}")
+        try:
+            # the groups the processes would create, made now so that faults can look at them
+            await ensure_group(self.redis, self.streams.ingest, self.streams.group)
+            await ensure_group(self.redis, self.streams.actions("console"), ADAPTER_GROUP)
+            self.cluster.start_worker()
+            self.cluster.start_worker()
+            self.cluster.start_dispatcher()
+            if not await self.until(self._ready, timeout_s=120.0):
+                raise RuntimeError(f"the processes did not start; see the logs in {self.workdir}")
+        except BaseException:
+            await self.__aexit__(None, None, None)  # nothing started may outlive the run
+            raise
         return self
 
     async def _ready(self) -> bool:
