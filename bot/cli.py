@@ -253,6 +253,7 @@ def bench(
 
 
 def _mount() -> None:
+    from bot.chaos.commands import chaos
     from bot.classifiers import commands as classifier_commands
     from bot.escalation import commands as escalation_commands
     from bot.faq import commands as faq_commands
@@ -266,6 +267,7 @@ def _mount() -> None:
     app.add_typer(escalation_commands.app, name="escalation")
     classifier_commands.eval_app.command("faq")(faq_commands.eval_faq)
     app.add_typer(classifier_commands.eval_app, name="eval")
+    app.command("chaos")(chaos)
 
 
 _mount()

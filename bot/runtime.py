@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["build_worker", "consumer_name", "faq_encoder"]
 
 
-def consumer_name(role: str = "worker") -> str:
-    """Unique per process, stable for its life: host and pid."""
-    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+def consumer_name(role: str = "worker", *, pid: int | None = None) -> str:
+    """Unique per process, stable for its life: host and pid (``pid``: another process's on
+    this host, this one's by default)."""
+    return f"{role}-{socket.gethostname()}-{os.getpid() if pid is None else pid}"
 
 
 def faq_encoder(
