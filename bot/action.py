@@ -11,6 +11,7 @@ from bot.message import Message, Platform
 
 __all__ = [
     "ACTION_ADAPTER",
+    "REPEATABLE",
     "Action",
     "ActionBase",
     "BanUser",
@@ -25,6 +26,12 @@ __all__ = [
     "about",
     "action_id",
 ]
+
+
+#: Action types a platform absorbs when they are repeated: a message deleted, a member timed
+#: out, kicked, banned or let back in stays so. Notices (warn, reply, notify, a review card)
+#: would reach people twice.
+REPEATABLE = frozenset({"delete", "timeout", "kick", "ban", "lift"})
 
 
 def action_id(message_key: str, kind: str, rule: str) -> str:

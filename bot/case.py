@@ -43,7 +43,7 @@ class CaseAction(BaseModel):
     type: str = Field(description="the Action type: delete, warn, timeout, ban, lift, ...")
     by: str = Field(description="'modtriage' or the moderator's id")
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    state: Literal["emitted", "performed", "failed", "shadow", "skipped"] = "emitted"
+    state: Literal["emitted", "performed", "failed", "shadow", "skipped", "unknown"] = "emitted"
     duration_s: int | None = None
     detail: str = ""
 

@@ -6,6 +6,7 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:ingest, :verdicts, :dead           streams: messages in, decisions, dead letters
     {ns}:actions:<platform>                 stream: actions for one adapter
     {ns}:done:<action id>                   set once an adapter performed the action
+    {ns}:inflight:<action id>               set while an adapter performs it
     {ns}:attempts                           hash: action id -> attempts (the dispatcher)
     {ns}:errors                             hash: ingest entry id -> last error (the worker)
     {ns}:verdict:<message key>              hash: verdict, message (the worker's commit)
@@ -83,6 +84,10 @@ class Streams(BaseModel):
     def done(self, action_id: str) -> str:
         """Set by the action dispatcher once an adapter performed the action."""
         return f"{self.prefix}:done:{action_id}"
+
+    def inflight(self, action_id: str) -> str:
+        """Set by the action dispatcher before an adapter performs the action."""
+        return f"{self.prefix}:inflight:{action_id}"
 
     def verdict_key(self, message_key: str) -> str:
         return f"{self.prefix}:verdict:{message_key}"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from bot.action import Action
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.dispatch import ActionDispatcher
-from bot.chaos import SCENARIOS, ChaosReport, ChaosSize, ScenarioResult, run_chaos
+from bot.chaos import SCENARIOS, ChaosReport, ChaosSize, run_chaos
 from bot.chaos.redis_server import RedisServer
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.cli import app
@@ -31,12 +31,6 @@ from tests.harness import ChatHarness
 
 pytestmark = pytest.mark.chaos
 
-# The known bug behind the duplicates the suite reports (see the two reproductions below).
-KNOWN_DUPLICATES = (
-    "ActionDispatcher performs an action, then marks it done in a second step: a dispatcher "
-    "killed, or cut off from Redis, between the two performs it again"
-)
-
 # Each scenario's own expectation, on top of what every scenario must show.
 EXPECT = {
     "model-down": lambda r: r.degraded > 0 and r.rules_acted == r.slurs > 0,
@@ -44,10 +38,6 @@ EXPECT = {
     "classifier-timeout": lambda r: r.model_unavailable > 0 and r.rules_acted == r.slurs > 0,
     "hostile-input": lambda r: r.dead_lettered == 10 and r.rules_acted == r.slurs,
 }
-
-
-def _known(result: ScenarioResult, problem: str) -> bool:
-    return problem.startswith(f"{result.duplicated_actions} actions performed twice")
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +58,10 @@ def test_scenario_loses_nothing_and_acts_once(name: str, short_run: ChaosReport)
     assert result.faults == result.faults_planned, result.evidence  # each fault really happened
     assert not result.crashed
     assert result.dead_without_reason == 0
-    assert [p for p in result.problems if not _known(result, p)] == []
+    assert not result.problems, result.problems
     if name in EXPECT:
         assert EXPECT[name](result), result
-    assert result.unexplained_duplicates == 0, result.problems
-    if result.duplicated_actions:
-        pytest.xfail(f"{result.duplicated_actions} duplicated: {KNOWN_DUPLICATES}")
+    assert result.duplicated_actions == 0, result.problems
     assert result.ok
 
 
@@ -105,7 +93,6 @@ def _performed(far_side: ConsoleAdapter) -> list[str]:
     return [line for lines in far_side.performed.values() for line in lines]
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_DUPLICATES)
 async def test_an_action_its_dispatcher_performed_just_before_dying_runs_once(
     chat: ChatHarness, redis: Redis, settings: Settings
 ) -> None:
@@ -149,7 +136,6 @@ class _RedisDiesAfterPerforming:
             asyncio.get_running_loop().call_later(2.5, self._server.start)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_DUPLICATES)
 async def test_an_action_performed_as_redis_went_away_runs_once(
     tmp_path: Path, settings: Settings, default_policy: Policy, metrics: Metrics
 ) -> None:

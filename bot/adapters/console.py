@@ -9,6 +9,7 @@ outlives the process (the chaos suite, :mod:`bot.chaos`, counts actions run twic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections import defaultdict
@@ -19,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.action import Action
+from bot.action import REPEATABLE, Action
 from bot.errors import MalformedMessage
 from bot.message import Author, Message
 from bot.review.notices import human_duration
@@ -139,6 +140,10 @@ class ConsoleAdapter:
     ``record``: a JSON Lines file that each performed action is appended to (``id``, ``type``,
     ``message_key``, ``pid``) with one ``write`` on a file opened for appending, so a line is either
     there whole or not at all, and it stays when this process is killed right after.
+
+    Like a real platform, it absorbs a repeat of an action that leaves things as they are
+    (``REPEATABLE``: a message already deleted, a member already banned...): the repeat is
+    not performed again. With a record file, what an earlier process did counts too.
     """
 
     platform = "console"
@@ -151,16 +156,40 @@ class ConsoleAdapter:
         self.done_ids: set[str] = set()
         self._changed = asyncio.Condition()
         self._record = record
+        self._earlier: set[str] = set()
+        self._read_to = 0  # how far the record file has been read
 
     async def perform(self, action: Action) -> None:
         if action.type not in self.handles:
             raise TypeError(f"console adapter cannot perform {action.type!r}")
+        if action.type in REPEATABLE and (
+            action.id in self.done_ids or action.id in self._recorded()
+        ):
+            async with self._changed:  # already so: nothing changes
+                self.done_ids.add(action.id)
+                self._changed.notify_all()
+            return
         if self._record is not None:
             _append(self._record, _record_line(action))
         self.performed[action.message_key].append(describe_action(action))
         async with self._changed:
             self.done_ids.add(action.id)
             self._changed.notify_all()
+
+    def _recorded(self) -> set[str]:
+        """The ids the record file says were performed, by any process (read on from where
+        the last call stopped; a line still being written waits for the next call)."""
+        if self._record is None or not self._record.is_file():
+            return self._earlier
+        with self._record.open("rb") as fh:
+            fh.seek(self._read_to)
+            chunk = fh.read()
+        whole = chunk[: chunk.rfind(b"\n") + 1]
+        self._read_to += len(whole)
+        for line in whole.splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self._earlier.add(str(json.loads(line)["id"]))
+        return self._earlier
 
     async def wait_for(self, action_ids: Iterable[str]) -> None:
         """Until every id was performed; callers bound it with ``asyncio.timeout``."""

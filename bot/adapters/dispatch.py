@@ -6,7 +6,13 @@ new consumer name) are reclaimed once pending longer than ``claim_idle_ms`` (XAU
 The worker's commit opened the case an ``OpenCase`` action names (``case_id``); an adapter that
 handles ``open_case`` gets it to post the review card. With a ``moderation`` service, an
 automatic action that runtime shadow mode silences is skipped, and what became of each action
-is noted on its case."""
+is noted on its case.
+
+An action is marked in flight before the adapter performs it. Found in flight again (its
+dispatcher died, or lost Redis, between performing and marking it done), an action the
+platform absorbs when repeated (delete, timeout, kick, ban, lift: ``REPEATABLE``) is performed
+again, and a notice (warn, reply, notify, a review card) is not: it is recorded as ``unknown``
+on its case, so no member hears the same thing twice."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 import structlog
 
-from bot.action import Action, OpenCase
+from bot.action import REPEATABLE, Action, OpenCase
 from bot.adapters.base import Adapter
 from bot.connection import ensure_group, run_until_stopped
 from bot.errors import ActionError, MalformedMessage
@@ -28,6 +34,10 @@ __all__ = ["ActionDispatcher"]
 log = structlog.get_logger(__name__)
 
 _GROUP = "adapters"
+_INTERRUPTED = (
+    "a dispatcher stopped while doing this and could not record the result; not sent again "
+    "so the member gets no duplicate (check that it arrived)"
+)
 
 
 def _text(value: object) -> str:
@@ -109,16 +119,27 @@ class ActionDispatcher:
                 await self._dead_letter(entry_id, fields, "open_case without a case id")
                 return
             if "open_case" not in self._adapter.handles:
-                await self._done(done_key, entry_id)
+                await self._done(action.id, entry_id)
                 return
         moderation = self._moderation
         if moderation is not None and await moderation.shadowed(action):
             await moderation.record_outcome(action, "shadow", "shadow mode: not performed")
-            await self._done(done_key, entry_id)
+            await self._done(action.id, entry_id)
+            return
+        inflight = self._streams.inflight(action.id)
+        began = await self._redis.set(inflight, self._consumer, nx=True, ex=self._done_ttl_s)
+        if not began and action.type not in REPEATABLE:
+            # A dispatcher began this one and stopped (killed, or cut off from Redis) before
+            # it could mark it done: it was most likely sent. A second notice is worse than
+            # none, so it is not sent again, and the case says so.
+            log.warning("action interrupted earlier, not repeated", action_id=action.id)
+            await self._done(action.id, entry_id)
+            await self._outcome(action, "unknown", _INTERRUPTED)
             return
         try:
             await self._adapter.perform(action)
         except ActionError as exc:
+            await self._redis.delete(inflight)  # the platform refused it: it was not done
             attempts = await self._redis.hincrby(self._streams.attempts, action.id, 1)
             if exc.retry_after is not None and attempts < self._max_attempts:
                 log.warning("action deferred", action_id=action.id, retry_after=exc.retry_after)
@@ -127,17 +148,18 @@ class ActionDispatcher:
             await self._dead_letter(entry_id, fields, str(exc))
             await self._outcome(action, "failed", exc.reason)
             return
-        await self._done(done_key, entry_id)
+        await self._done(action.id, entry_id)
         await self._outcome(action, "performed")
 
-    async def _done(self, done_key: str, entry_id: str) -> None:
+    async def _done(self, action_id: str, entry_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(done_key, entry_id, ex=self._done_ttl_s)
+            pipe.set(self._streams.done(action_id), entry_id, ex=self._done_ttl_s)
             pipe.xack(self._stream, _GROUP, entry_id)
+            pipe.delete(self._streams.inflight(action_id))
             await pipe.execute()
 
     async def _outcome(
-        self, action: Action, state: Literal["performed", "failed"], detail: str = ""
+        self, action: Action, state: Literal["performed", "failed", "unknown"], detail: str = ""
     ) -> None:
         if self._moderation is not None and not isinstance(action, OpenCase):
             await self._moderation.record_outcome(action, state, detail)

@@ -80,7 +80,7 @@ class Intake(ServiceCore):
     async def record_outcome(
         self,
         action: Action,
-        state: Literal["performed", "failed", "shadow"],
+        state: Literal["performed", "failed", "shadow", "unknown"],
         detail: str = "",
     ) -> None:
         """Note on the action's case that the adapter performed it, or could not."""

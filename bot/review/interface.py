@@ -85,7 +85,10 @@ class Moderation(Protocol):
         ...
 
     async def record_outcome(
-        self, action: Action, state: Literal["performed", "failed", "shadow"], detail: str = ""
+        self,
+        action: Action,
+        state: Literal["performed", "failed", "shadow", "unknown"],
+        detail: str = "",
     ) -> None:
         """Called by the action dispatcher: note on the case what became of an action."""
         ...
