@@ -14,7 +14,7 @@ import yaml
 
 from bot.errors import PolicyError
 from bot.message import Author, Message
-from bot.pipeline.rules import RuleBook, find_links
+from bot.pipeline.rules import MAX_EVIDENCE_PER_RULE, RuleBook, find_links
 from bot.policy import LinkRules, Policy, load_policy
 from bot.verdict import Route
 from tests.conftest import DEFAULT_POLICY
@@ -147,3 +147,20 @@ def test_bidi_controls_are_evidence_and_reversed_slurs_act(
         assert "right-to-left" in deny.note
     if "bidi" in routes:
         assert routes["bidi"] is Route.REVIEW
+
+
+def test_a_million_characters_of_slurs_and_invites_carry_bounded_evidence(
+    default_policy: Policy,
+) -> None:
+    """A flood in one message still acts, but the verdict names a handful of hits, not one
+    per hit (37,000 invite links made a 4.7 MB verdict, copied into its case)."""
+    book = RuleBook(policy=default_policy)
+    text = ("discord.gg/raid f4gg0t " * 40_000)[:1_000_000]
+    found = book.evidence(_message(text))
+    by_rule: dict[str, int] = {}
+    for item in found:
+        by_rule[item.rule] = by_rule.get(item.rule, 0) + 1
+    assert by_rule == {"deny:faggot": 1, "link:invite": MAX_EVIDENCE_PER_RULE}
+    invites = [e for e in found if e.rule == "link:invite"]
+    assert invites[-1].note == "more links like it not listed"
+    assert all(e.route is Route.ACT for e in found)

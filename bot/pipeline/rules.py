@@ -18,7 +18,11 @@ from bot.policy import Policy, RateRule
 from bot.streams import Streams
 from bot.verdict import Evidence, Route
 
-__all__ = ["RuleBook", "RulesStage", "find_links"]
+__all__ = ["MAX_EVIDENCE_PER_RULE", "RuleBook", "RulesStage", "find_links"]
+
+#: Invite links listed as evidence for one message: enough to show a moderator, bounded for a
+#: flood (each deny-listed term is listed once however often it occurs).
+MAX_EVIDENCE_PER_RULE = 5
 
 # Every repetition is bounded or cannot overlap its neighbour: on 40,000 characters of "a."
 # an unbounded ``(?:[a-z0-9-]+\.)+`` took 44 s. A host has at most 8 labels of at most 63.
@@ -104,6 +108,7 @@ class RuleBook:
             )
         links = self._policy.rules.links
         allowed = links.allowed_domains
+        invites = 0
         for url, host, start, end in find_links(text):
             if any(host == d or host.endswith("." + d) for d in allowed):
                 continue
@@ -116,11 +121,16 @@ class RuleBook:
                     found.append(self._gave_up("link:invite", pattern, url[:200]))
                     break
                 if invite:
+                    invites += 1
                     found.append(
                         Evidence(category=links.category, rule="link:invite", score=1.0,
                                  route=Route.ACT, matched=url, span=(start, end))
                     )  # fmt: skip
                     break
+            if invites == MAX_EVIDENCE_PER_RULE:
+                last = found[-1]
+                found[-1] = last.model_copy(update={"note": "more links like it not listed"})
+                break
         folded = normalize(text)
         for pattern in self._scams:
             try:
