@@ -6,7 +6,11 @@ new consumer name) are reclaimed once pending longer than ``claim_idle_ms`` (XAU
 With a ``moderation`` service, an ``OpenCase`` action first records the case (the adapter then
 gets the action with its ``case_id``, if it handles ``open_case``, to post a review card), an
 automatic action that runtime shadow mode silences is skipped, and what became of each action
-is noted on its case."""
+is noted on its case.
+
+The dispatcher also keeps its actions stream near ``maxlen`` entries (every ``trim_interval_s``),
+never past an action its consumer group has not performed (:mod:`bot.trim`): while the adapter
+is down, actions wait in the stream instead of being trimmed away."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from bot.connection import ensure_group, run_until_stopped
 from bot.errors import ActionError, MalformedMessage
 from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action, read_decision
+from bot.trim import Trimmer
 
 __all__ = ["ActionDispatcher"]
 
@@ -47,6 +52,8 @@ class ActionDispatcher:
         max_attempts: int = 5,
         done_ttl_s: int = 30 * 86400,
         moderation: Moderation | None = None,
+        maxlen: int = 100_000,
+        trim_interval_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -58,6 +65,9 @@ class ActionDispatcher:
         self._done_ttl_s = done_ttl_s
         self._moderation = moderation
         self._stream = streams.actions(adapter.platform)
+        self._trimmer = Trimmer(
+            redis=redis, stream=self._stream, cap=maxlen, interval_s=trim_interval_s
+        )
 
     async def ensure_group(self) -> None:
         await ensure_group(self._redis, self._stream, _GROUP)
@@ -68,7 +78,7 @@ class ActionDispatcher:
 
     async def step(self) -> int:
         """Retry this consumer's own pending actions first, then those another consumer left
-        idle, then read new ones."""
+        idle, then read new ones; trim the stream when due."""
         pending: Any = await self._redis.xreadgroup(
             _GROUP, self._consumer, {self._stream: "0"}, count=16
         )
@@ -92,6 +102,7 @@ class ActionDispatcher:
             entries = [(_text(i), f) for _, got in reply or [] for i, f in got]
         for entry_id, fields in entries:
             await self._handle(entry_id, fields)
+        await self._trimmer.tick()
         return len(entries)
 
     async def _handle(self, entry_id: str, fields: dict[Any, Any]) -> None:
