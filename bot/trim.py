@@ -109,9 +109,10 @@ class Backlog(BaseModel):
 
 
 async def read_backlog(redis: aioredis.Redis, stream: str, *, count_limit: int = 10_000) -> Backlog:
-    """The stream's length and each group's pending and undelivered entries (three round trips;
-    on Redis 6.2 the undelivered count costs up to ``count_limit`` entries read in the server).
-    A stream that does not exist has length 0 and no groups. Raises redis errors."""
+    """The stream's length and each group's pending and undelivered entries (two round trips;
+    on Redis 6.2 the undelivered count costs up to ``count_limit`` entries read in the server,
+    and 0 skips it: ``undelivered`` is then 0, ``counted_up_to`` 0). A stream that does not
+    exist has length 0 and no groups. Raises redis errors."""
     try:
         infos: Any = await redis.xinfo_groups(stream)
     except ResponseError as exc:
@@ -123,7 +124,7 @@ async def read_backlog(redis: aioredis.Redis, stream: str, *, count_limit: int =
         pipe.xlen(stream)
         for info in infos:
             pipe.xpending(stream, _text(info["name"]))
-            if info.get("lag") is None:  # Redis 6.2, or a lag Redis 7 cannot tell
+            if info.get("lag") is None and count_limit > 0:  # Redis 6.2, or no lag to tell
                 last = _text(info["last-delivered-id"])
                 await count_after(keys=[stream], args=[last, count_limit], client=pipe)
         replies = iter(await pipe.execute())
@@ -133,7 +134,7 @@ async def read_backlog(redis: aioredis.Redis, stream: str, *, count_limit: int =
         summary = next(replies)
         counted_up_to = None
         if info.get("lag") is None:
-            undelivered = int(next(replies))
+            undelivered = int(next(replies)) if count_limit > 0 else 0
             counted_up_to = count_limit if undelivered >= count_limit else None
         else:
             undelivered = int(info["lag"])
@@ -165,7 +166,7 @@ async def trim_stream(
     at most ``limit`` in one call (a longer overshoot goes over several calls). Returns how many
     went. ``backlog``: when the caller just read it (the floor only moves forward, so an older
     reading is safe). Raises redis errors."""
-    backlog = backlog or await read_backlog(redis, stream)
+    backlog = backlog or await read_backlog(redis, stream, count_limit=0)  # floors only
     floor = backlog.floor
     if floor is None or backlog.length <= cap:
         return 0
