@@ -53,9 +53,11 @@ class OnnxEncoder:
     int8 graph quantises activations dynamically with one scale per tensor: run in a batch, a
     text's vector moved with its batch mates and their padding (up to 0.41 in a calibrated
     score; 35 of 500 mixed texts changed route between two batchings; ``tools/batch_drift.py``),
-    and padding to one fixed shape does not help. One at a time is also no slower: no padding
-    is computed (on two cores 84 mixed-length texts per CPU-second against 47 in batches of 8;
-    short chat messages 598 against 577).
+    and padding to one fixed shape does not help. It costs CPU on short chat messages, where a
+    batch shared the graph's fixed cost per run (151 against 236 written rows per CPU-second in
+    runs of 8, interleaved in one process on two busy cores), and saves it on long mixed texts,
+    where a batch computed padding (11 against 23 ms of CPU per text). A graph quantising each
+    row (or token) on its own would keep both: not done yet.
 
     Raises:
         ConfigError: the exported model is missing or unreadable (run ``make encoder``).
