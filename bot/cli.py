@@ -253,17 +253,21 @@ def bench(
 
 
 def _mount() -> None:
+    from bot.chaos.commands import chaos
     from bot.classifiers import commands as classifier_commands
     from bot.escalation import commands as escalation_commands
     from bot.faq import commands as faq_commands
+    from bot.insights import commands as insights_commands
     from bot.review import commands as review_commands
 
     app.add_typer(review_commands.app)
     app.command("train")(classifier_commands.train)
+    app.command("backtest")(insights_commands.backtest)
     app.add_typer(faq_commands.app, name="faq")
     app.add_typer(escalation_commands.app, name="escalation")
     classifier_commands.eval_app.command("faq")(faq_commands.eval_faq)
     app.add_typer(classifier_commands.eval_app, name="eval")
+    app.command("chaos")(chaos)
 
 
 _mount()

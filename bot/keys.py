@@ -26,7 +26,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
-``labels``, ``stats:<UTC day>``, ``shadow``, ``audit``, ``incident:<channel>:<uid>``, and ``policy``
+``labels``, ``stats:<UTC day>``, ``shadow``, ``faq`` (FAQ answers switched per channel),
+``audit``, ``incident:<channel>:<uid>``, and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
 """
@@ -131,6 +132,7 @@ class TenantKeys:
         self.shadow = f"{base}:shadow"
         self.audit = f"{base}:audit"
         self.policy = f"{base}:policy"
+        self.faq_channels = f"{base}:faq"
 
     def stats(self, day: date) -> str:
         """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""

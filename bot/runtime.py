@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["build_worker", "consumer_name", "faq_encoder"]
 
 
-def consumer_name(role: str = "worker") -> str:
-    """Unique per process, stable for its life: host and pid."""
-    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+def consumer_name(role: str = "worker", *, pid: int | None = None) -> str:
+    """Unique per process, stable for its life: host and pid (``pid``: another process's on
+    this host, this one's by default)."""
+    return f"{role}-{socket.gethostname()}-{os.getpid() if pid is None else pid}"
 
 
 def faq_encoder(
@@ -61,13 +63,14 @@ def build_worker(
     escalation: EscalateStage | None = None,
     languages: LanguageDetector | None = None,
     policies: PolicyBook | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Worker:
     """A worker judging each tenant's messages under its current policy
     (:class:`~bot.pipeline.tenant_judge.TenantJudge` over
     :func:`~bot.pipeline.judge.build_judge`); it closes the judges' stages when it stops.
 
     ``policies`` when the process already holds the book, else it is read from the settings
-    (``policy`` the default).
+    (``policy`` the default). ``clock`` dates the cases it opens (tests pass their own).
 
     Raises:
         PolicyError: the tenants file or a policy it names has a mistake.
@@ -107,4 +110,5 @@ def build_worker(
             max_deliveries=settings.max_deliveries,
             stream_maxlen=settings.stream_maxlen,
         ),
+        clock=clock,
     )

@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_mod_channel: str | None = Field(
         default=None,
-        description="Discord channel id or name for review cards (else policy moderators.channel)",
+        description="Discord channel id or name for review cards (else the guild's policy's "
+        "moderators.channel)",
     )
     workspaces: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     )
     discord_automod_mirror: bool = Field(
         default=False, description="mirror the policy's deny lists into a Discord AutoMod rule"
+    )
+    discord_leave_unlisted: bool = Field(
+        default=False,
+        description="leave a guild not in MODTRIAGE_WORKSPACES (default: stay and ignore it)",
     )
     anthropic_api_key: SecretStr | None = Field(
         default=None,

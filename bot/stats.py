@@ -59,6 +59,7 @@ class Counter:
     APPEALS = "appeals"
     STRIKE_SANCTIONS = "strike_sanctions"
     ESCALATED = "escalated"
+    FAQ_ANSWERED = "faq_answered"
 
     @staticmethod
     def route(kind: str) -> str:
@@ -79,6 +80,11 @@ class Counter:
     @staticmethod
     def escalated(outcome: str) -> str:
         return f"escalated:{outcome}"
+
+    @staticmethod
+    def faq(entry: str) -> str:
+        """Answers given from one FAQ entry."""
+        return f"faq:{entry}"
 
     @staticmethod
     def cost(currency: str) -> str:
@@ -102,6 +108,7 @@ _SCALARS = {
     Counter.APPEALS: "appeals",
     Counter.STRIKE_SANCTIONS: "strike_sanctions",
     Counter.ESCALATED: "escalated",
+    Counter.FAQ_ANSWERED: "faq_answered",
 }
 _GROUPS = {
     "route": "routes",
@@ -110,6 +117,7 @@ _GROUPS = {
     "decided": "decided",
     "escalated": "escalations",
     "cost": "cost",
+    "faq": "faq_answers",
 }
 
 
@@ -140,6 +148,8 @@ class Stats(BaseModel):
     escalated: int = 0
     escalations: dict[str, int] = {}
     cost: dict[str, float] = {}
+    faq_answered: int = 0
+    faq_answers: dict[str, int] = {}
     queue: int = 0
     statuses: dict[str, int] = {}
     labelled_examples: int = 0

@@ -60,6 +60,9 @@ class Verdict(BaseModel):
     evidence: tuple[Evidence, ...] = ()
     classification: Classification | None = None
     action_ids: tuple[str, ...] = ()
+    action_types: tuple[str, ...] = Field(
+        default=(), description="the type of each action in action_ids (delete, warn, ...)"
+    )
     shadow: bool = False
     degraded: bool = False
     policy_version: str = ""

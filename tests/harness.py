@@ -8,6 +8,7 @@ assert [a.type for a in harness.actions()] == ["delete", "warn", "open_case"]
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,12 +48,22 @@ class ChatHarness:
         self.platform: Platform = platform
         self.workspace = workspace
         self.ingest = Ingest(redis=redis, streams=self.streams)
-        self.worker: Worker = build_worker(
-            redis=redis, settings=settings, policy=policy, classifier=classifier,
-            metrics=metrics, consumer="harness", encoder=encoder,
-        )  # fmt: skip
+        self._metrics = metrics
+        self._encoder = encoder
+        self.worker: Worker = self._worker()
         self._ids = itertools.count(1)
         self._clock = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def _worker(self, clock: Callable[[], datetime] | None = None) -> Worker:
+        return build_worker(
+            redis=self.redis, settings=self.settings, policy=self.policy,
+            classifier=self.classifier, metrics=self._metrics, consumer="harness",
+            encoder=self._encoder, clock=clock,
+        )  # fmt: skip
+
+    def use_clock(self, clock: Callable[[], datetime]) -> None:
+        """The worker dates the cases it opens by ``clock`` (the review service's)."""
+        self.worker = self._worker(clock)
 
     def message(
         self,

@@ -93,6 +93,7 @@ class ReviewHarness:
     ) -> None:
         self.chat = chat
         self.clock = clock
+        chat.use_clock(clock)
         self.platform = RecordingPlatform()
         self.service = ModerationService(
             redis=chat.redis, streams=chat.streams, policy=chat.policy, clock=clock,

@@ -17,8 +17,10 @@ async def test_slur_in_leetspeak_is_removed_with_a_warning(chat: ChatHarness) ->
     assert verdict.stage == "rules"
     assert verdict.evidence[0].matched == "f4gg0t"
     actions = await chat.actions()
-    assert [a.type for a in actions] == ["delete", "warn", "open_case"]
+    # hate's strike points reach the ladder's first step: the case opens with the timeout
+    assert [a.type for a in actions] == ["delete", "warn", "open_case", "timeout"]
     assert all(a.user_id == "mallory" for a in actions)
+    assert {a.case_id for a in actions} == {"1"}
 
 
 @pytest.mark.parametrize(

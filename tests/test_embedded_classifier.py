@@ -221,7 +221,7 @@ async def test_a_new_category_trained_from_a_dozen_examples_changes_decisions(
     verdict = await after.say(text, user="bob")
     assert verdict.route is not Route.ALLOW
     assert "spoilers" in {e.category for e in verdict.evidence}
-    benign = await after.say("anyone else watching the finale tonight?", user="carol")
+    benign = await after.say("who is coming to the watch party on friday?", user="carol")
     assert "spoilers" not in {e.category for e in benign.evidence}
 
 

@@ -25,6 +25,7 @@ KEYS = {
     "routing",
     "throughput_msgs_per_s",
     "latency_ms",
+    "judge",
     "reference",
 }
 
@@ -99,6 +100,36 @@ def test_json_has_exactly_the_published_keys(tmp_path: Path) -> None:
     assert report["n"] == 6
     assert report["routing"]["allow"] == 1.0
     assert report["flagged"]["recall"] == 0.0
+    assert set(report["judge"]) == {"precision", "recall", "f1", "routing", "decided_by"}
+
+
+def test_the_whole_judge_beside_the_model_alone(tmp_path: Path) -> None:
+    """Rules catch what a model alone misses: a deny-listed slur and a scam link."""
+    rows = tmp_path / "rules.jsonl"
+    rows.write_text(
+        "\n".join(
+            json.dumps({"text": text, "labels": labels, "source": "hand"})
+            for text, labels in [
+                ("shut up you f4gg0t", {"hate": 1}),
+                ("free nitro at discord-gift.example.ru", {"spam": 1}),
+                ("see you at the meetup tonight", {"hate": 0, "spam": 0}),
+                ("what time does the stream start?", {"spam": 0}),
+            ]
+        )
+        + "\n"
+    )
+    result = CliRunner().invoke(
+        _cli(),
+        ["eval", "moderation", str(rows), "--backend", "rules", "--json"],
+        env={"MODTRIAGE_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["flagged"]["recall"] == 0.0  # the model alone: rules-only scores nothing
+    judge = report["judge"]
+    assert (judge["precision"], judge["recall"]) == (1.0, 1.0)
+    assert judge["routing"]["allow"] == 0.5
+    assert judge["decided_by"] == {"rules": 1.0}
 
 
 def test_embedded_backend_through_the_cli(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,12 @@ from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.faq.channels import FaqChannels
 from bot.faq.feedback import FaqFeedback, FeedbackCount
-from bot.faq.keys import FaqKeys
 from bot.metrics import Metrics
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.stats import Stats, StatsBook
 from bot.streams import Streams
+from bot.tenant import Tenant
 from bot.verdict import Route
 from tests.conftest import DEFAULT_POLICY
 from tests.harness import ChatHarness
@@ -70,6 +72,18 @@ async def test_a_covered_question_gets_the_approved_answer_in_its_thread(
     assert verdict.classification.faq.faq_id == "install"
 
 
+async def test_answers_count_in_the_tenants_stats_by_entry(chat: ChatHarness) -> None:
+    await chat.say(QUESTION, user="newbie", channel="C-help")
+    await chat.say("see you all tomorrow", user="newbie", channel="C-help")
+    tenant = Tenant(platform=chat.platform, workspace=chat.workspace)
+    counts = await StatsBook(redis=chat.redis, streams=chat.streams).window(
+        tenant, days=1, until=datetime.now(UTC)
+    )
+    stats = Stats.of(counts, days=1, until=datetime.now(UTC).date())
+    assert (stats.messages_decided, stats.faq_answered) == (2, 1)
+    assert stats.faq_answers == {"install": 1}
+
+
 async def test_the_bot_never_repeats_an_answer_in_a_thread(chat: ChatHarness) -> None:
     await chat.say(QUESTION, user="newbie")
     await chat.say("the setup step fails on ubuntu, what do I need??", user="other", thread="m1")
@@ -105,13 +119,17 @@ async def test_bots_are_not_answered(chat: ChatHarness) -> None:
 async def test_channels_switch_at_run_time_over_the_policy(
     chat: ChatHarness, redis: Redis, settings: Settings
 ) -> None:
-    channels = FaqChannels(redis=redis, keys=FaqKeys(Streams(namespace=settings.namespace)))
-    await channels.switch("C-random", False)
-    await chat.say(QUESTION, channel="C-random")
-    assert await chat.actions() == []
-    await channels.switch("C-random", None)  # back to the policy: answers on
-    await chat.say(QUESTION, channel="C-random")
+    channels = FaqChannels(redis=redis, streams=Streams(namespace=settings.namespace))
+    here = Tenant(platform=chat.platform, workspace=chat.workspace)
+    await channels.switch(Tenant(platform=chat.platform, workspace="OTHER"), "C-random", False)
+    await chat.say(QUESTION, channel="C-random")  # another workspace's switch changes nothing
     assert [a.type for a in await chat.actions()] == ["reply"]
+    await channels.switch(here, "C-random", False)
+    await chat.say(QUESTION, channel="C-random", user="bob")
+    assert [a.type for a in await chat.actions()] == ["reply"]  # no second answer
+    await channels.switch(here, "C-random", None)  # back to the policy: answers on
+    await chat.say(QUESTION, channel="C-random", user="carol")
+    assert [a.type for a in await chat.actions()] == ["reply", "reply"]
 
 
 async def test_policy_switches_channels_and_shadow_mode(

@@ -9,6 +9,7 @@ import pytest
 
 from bot.case import Case
 from bot.connection import Redis
+from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.settings import Settings
@@ -59,3 +60,21 @@ async def test_the_same_author_later_or_elsewhere_is_another_incident(
 
     assert len(await _cases(review, "carol")) == 3
     assert review.platform.types("carol").count("warn") == 3
+
+
+async def test_an_incident_in_one_batch_is_one_case_numbered_once(review: ReviewHarness) -> None:
+    """Invites posted in a burst land in one worker batch: the first opens the case in the
+    commit, the others join it there, and no case number is spent on them."""
+    chat = review.chat
+    for n in range(5):
+        said = chat.message(f"discord.gg/raid{n}", user="carol", after=timedelta(seconds=2))
+        await chat.ingest.publish(said)
+    await chat.worker.ensure_group()
+    assert await chat.worker.step() == 5  # one batch
+    await review.settle()
+
+    [case] = await _cases(review, "carol")
+    assert case.id == "1"
+    assert [e.kind for e in case.events].count("repeat") == 4
+    assert review.platform.types("carol").count("warn") == 1
+    assert int(await chat.redis.get(CaseKeys(chat.streams).seq)) == 1

@@ -8,6 +8,7 @@ from typing import Any
 from bot.classification import Classification
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
+from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
 from bot.policy import Policy
@@ -143,8 +144,10 @@ async def test_redelivery_of_a_decided_message_does_not_act_twice(
     await chat.worker.ensure_group()
     await chat.worker.step()
     actions = await chat.actions()
-    assert [a.type for a in actions] == ["delete", "warn", "open_case"]
+    # a hate slur's strike points reach the ladder's first step: a timeout, once
+    assert [a.type for a in actions] == ["delete", "warn", "open_case", "timeout"]
     assert await redis.xlen(chat.streams.verdicts) == 1
+    assert int(await redis.get(CaseKeys(chat.streams).seq)) == 1  # one case, numbered once
 
 
 async def test_metrics_count_decisions_actions_and_stage_latency(

@@ -19,7 +19,6 @@ from bot.policy import Policy
 from bot.review.decision import Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings
-from bot.streams import read_decision
 from bot.verdict import Route
 from tests.harness import ChatHarness
 from tests.review_harness import Clock, FixedScores, ReviewHarness, member, moderator
@@ -249,15 +248,23 @@ async def test_strikes_decay_after_the_window(review: ReviewHarness) -> None:
     assert await review.service.strikes(moderator(), "carol") == 1
 
 
-async def test_open_case_is_idempotent(review: ReviewHarness) -> None:
-    await review.chat.say("discord.gg/ad", user="carol")
-    open_case = next(a for a in await review.chat.actions() if a.type == "open_case")
-    decided = await read_decision(review.chat.redis, review.chat.streams, open_case.message_key)
-    assert decided is not None
-    assert isinstance(open_case, OpenCase)
-    first = await review.service.open_case(open_case, *decided)
-    again = await review.service.open_case(open_case, *decided)
-    assert first.id == again.id == "1"
+async def test_the_worker_opens_the_case_and_a_redelivery_opens_none(
+    review: ReviewHarness,
+) -> None:
+    message = review.chat.message("discord.gg/ad", user="carol")
+    await review.chat.ingest.publish(message)
+    await review.chat.ingest.publish(message)  # the same message delivered twice
+    await review.chat.worker.ensure_group()
+    while await review.chat.worker.step():
+        pass
+    # no adapter has run yet: the case came with the verdict
+    case = await review.service.case(moderator(), "1")
+    assert case.message.key == message.key
+    assert case.status.value == "actioned"
+    open_case = [a for a in await review.chat.actions() if isinstance(a, OpenCase)]
+    assert [a.case_id for a in open_case] == ["1"]
+    await review.settle()
+    assert [c.id for c in await review.service.history(moderator(), "carol")] == ["1"]
     assert await review.service.strikes(moderator(), "carol") == 1
 
 

@@ -2,12 +2,15 @@
 
 It is what ``modtriage run`` uses with no platform tokens: it replays a JSONL conversation
 (or lines typed on stdin) through the real pipeline and "performs" actions by describing them.
+Given a ``record`` file it also appends one JSON line per action performed, a record that
+outlives the process (the chaos suite, :mod:`bot.chaos`, counts actions run twice from it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -111,22 +114,49 @@ def describe_verdict(message: Message, verdict: Verdict, actions: Iterable[str] 
     return f"{head}\n   → [{style}]{what}[/]{why}{model}{shadow}{tail}"
 
 
+def _record_line(action: Action) -> bytes:
+    """What the ``record`` file holds for one performed action: a JSON line, naming the
+    process that performed it."""
+    row = {
+        "id": action.id, "type": action.type, "message_key": action.message_key,
+        "pid": os.getpid(),
+    }  # fmt: skip
+    return (json.dumps(row) + "\n").encode()
+
+
+def _append(path: Path, line: bytes) -> None:
+    """One write on a file opened for appending: the line is there whole or not at all."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
 class ConsoleAdapter:
-    """Performs actions by recording a description of them, per message."""
+    """Performs actions by recording a description of them, per message.
+
+    ``record``: a JSON Lines file that each performed action is appended to (``id``, ``type``,
+    ``message_key``, ``pid``) with one ``write`` on a file opened for appending, so a line is either
+    there whole or not at all, and it stays when this process is killed right after.
+    """
 
     platform = "console"
     handles = frozenset(
         {"delete", "warn", "timeout", "kick", "ban", "lift", "reply", "notify", "open_case"}
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, record: Path | None = None) -> None:
         self.performed: dict[str, list[str]] = defaultdict(list)
         self.done_ids: set[str] = set()
         self._changed = asyncio.Condition()
+        self._record = record
 
     async def perform(self, action: Action) -> None:
         if action.type not in self.handles:
             raise TypeError(f"console adapter cannot perform {action.type!r}")
+        if self._record is not None:
+            _append(self._record, _record_line(action))
         self.performed[action.message_key].append(describe_action(action))
         async with self._changed:
             self.done_ids.add(action.id)

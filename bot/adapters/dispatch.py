@@ -3,8 +3,8 @@ the adapter succeeds: an action id is marked done after success, and a done id i
 Actions another consumer read but never acknowledged (its process died; a restarted one has a
 new consumer name) are reclaimed once pending longer than ``claim_idle_ms`` (XAUTOCLAIM).
 
-With a ``moderation`` service, an ``OpenCase`` action first records the case (the adapter then
-gets the action with its ``case_id``, if it handles ``open_case``, to post a review card), an
+The worker's commit opened the case an ``OpenCase`` action names (``case_id``); an adapter that
+handles ``open_case`` gets it to post the review card. With a ``moderation`` service, an
 automatic action that runtime shadow mode silences is skipped, and what became of each action
 is noted on its case.
 
@@ -25,7 +25,7 @@ from bot.adapters.base import Adapter
 from bot.connection import ensure_group, run_until_stopped
 from bot.errors import ActionError, MalformedMessage
 from bot.review.interface import Moderation
-from bot.streams import Streams, decode_action, read_decision
+from bot.streams import Streams, decode_action
 from bot.trim import Trimmer
 
 __all__ = ["ActionDispatcher"]
@@ -115,22 +115,18 @@ class ActionDispatcher:
         if await self._redis.exists(done_key):
             await self._redis.xack(self._stream, _GROUP, entry_id)
             return
-        moderation = self._moderation
-        if moderation is not None:
-            if isinstance(action, OpenCase):
-                decision = await read_decision(self._redis, self._streams, action.message_key)
-                if decision is None:
-                    await self._dead_letter(entry_id, fields, "no stored verdict for its message")
-                    return
-                case = await moderation.open_case(action, *decision)
-                action = action.model_copy(update={"case_id": case.id})
-                if "open_case" not in self._adapter.handles:
-                    await self._done(done_key, entry_id)
-                    return
-            elif await moderation.shadowed(action):
-                await moderation.record_outcome(action, "shadow", "shadow mode: not performed")
+        if isinstance(action, OpenCase):
+            if action.case_id is None:
+                await self._dead_letter(entry_id, fields, "open_case without a case id")
+                return
+            if "open_case" not in self._adapter.handles:
                 await self._done(done_key, entry_id)
                 return
+        moderation = self._moderation
+        if moderation is not None and await moderation.shadowed(action):
+            await moderation.record_outcome(action, "shadow", "shadow mode: not performed")
+            await self._done(done_key, entry_id)
+            return
         try:
             await self._adapter.perform(action)
         except ActionError as exc:

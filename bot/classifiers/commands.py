@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,15 +20,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.classifiers.base import Classifier
 from bot.classifiers.calibration import read_calibration
 from bot.classifiers.dataset import ModerationRow, read_rows
-from bot.classifiers.evaluation import EvalReport, evaluate, source_reference
+from bot.classifiers.evaluation import (
+    EvalReport,
+    JudgeScore,
+    evaluate,
+    evaluate_judge,
+    source_reference,
+)
 from bot.classifiers.heads import TrainConfig
 from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.classifiers.training import train_heads
 from bot.errors import ConfigError
+from bot.message import MAX_TEXT_CHARS, Author, Message
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.verdict import Route
 
 __all__ = ["eval_app", "eval_moderation", "train"]
 
@@ -161,7 +171,8 @@ def train(
 
 async def _score(
     rows: list[ModerationRow], settings: Settings, policy: Policy
-) -> tuple[list[dict[str, float]], float, list[float]]:
+) -> tuple[list[dict[str, float]], float, list[float], JudgeScore]:
+    """The model's scores alone (with throughput and latency), then the whole judge's."""
     from bot.classifiers import build_classifier
 
     classifier = build_classifier(settings, policy)
@@ -175,7 +186,45 @@ async def _score(
         elapsed_ms = (time.perf_counter() - t0) * 1000
         latencies += [elapsed_ms] * len(chunk)
         scores += [dict(r.scores) for r in results]
-    return scores, time.perf_counter() - started, latencies
+    seconds = time.perf_counter() - started
+    return scores, seconds, latencies, await _judge(rows, settings, policy, classifier)
+
+
+def _as_message(n: int, text: str, at: datetime) -> Message:
+    """Row ``n`` as a message of its own author (so no rate rule links two rows)."""
+    return Message(
+        platform="console",
+        workspace="eval",
+        channel="eval",
+        id=f"row{n}",
+        author=Author(id=f"eval-{n}"),
+        text=text[:MAX_TEXT_CHARS],
+        ts=at,
+    )
+
+
+async def _judge(
+    rows: list[ModerationRow], settings: Settings, policy: Policy, classifier: Classifier
+) -> JudgeScore:
+    """Each row as a message of its own author, through the preview judge (no rate counters,
+    nothing leaves the machine; FAQ answers do not change a route and are left out)."""
+    from bot.pipeline.judge import build_judge
+
+    quiet = policy.model_copy(update={"faq": policy.faq.model_copy(update={"file": None})})
+    judge = build_judge(policy=quiet, classifier=classifier, settings=settings)
+    at = datetime.now(UTC)
+    verdicts: list[tuple[Route, str | None, str]] = []
+    try:
+        for i in range(0, len(rows), settings.batch_size):
+            chunk = rows[i : i + settings.batch_size]
+            messages = [_as_message(i + n, row.text, at) for n, row in enumerate(chunk)]
+            for item in await judge.judge(messages):
+                verdict = item.verdict
+                assert verdict is not None  # the decide stage always gives one
+                verdicts.append((verdict.route, verdict.category, verdict.stage))
+    finally:
+        await judge.aclose()
+    return evaluate_judge(rows, verdicts, policy)
 
 
 def eval_moderation(
@@ -193,14 +242,14 @@ def eval_moderation(
         settings = Settings(**overrides)  # type: ignore[arg-type]
         loaded = _policy(policy, settings)
         rows = read_rows(file)
-        scores, seconds, latencies = asyncio.run(_score(rows, settings, loaded))
+        scores, seconds, latencies, judged = asyncio.run(_score(rows, settings, loaded))
     except ConfigError as exc:
         raise _fail(exc) from exc
     except ValueError as exc:  # pydantic: an unknown backend name
         raise _fail(ConfigError(f"--backend: {exc}")) from exc
     report = evaluate(
         rows, scores, loaded, dataset=file.name, seconds=seconds, latencies_ms=latencies
-    )
+    ).model_copy(update={"judge": judged})
     loso_file = settings.encoder_dir / "loso.json"
     if settings.classifier == "embedded" and loso_file.is_file():
         found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8")))
@@ -256,6 +305,13 @@ def _print_report(report: EvalReport) -> None:
         )
     routing = ", ".join(f"{k} {v:.1%}" for k, v in report.routing.items())
     console.print(f"routing: {routing}")
+    if report.judge is not None:
+        j = report.judge
+        by = ", ".join(f"{k} {v:.0%}" for k, v in j.decided_by.items()) or "none flagged"
+        console.print(
+            f"whole judge (rules + model + decide): flagged P {j.precision:.3f} R {j.recall:.3f} "
+            f"F1 {j.f1:.3f}; flagged decided by {by}"
+        )
     console.print(
         f"throughput {report.throughput_msgs_per_s:.1f} msg/s, latency p50 "
         f"{report.latency_ms.p50:.1f} ms, p99 {report.latency_ms.p99:.1f} ms"

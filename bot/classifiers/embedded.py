@@ -54,6 +54,7 @@ class EmbeddedClassifier:
         self._encoder = encoder
         self._heads = heads
         self._columns = [(j, c) for j, c in enumerate(heads.categories) if c in policy.categories]
+        self.categories = tuple(policy.categories)
         self.unscored = tuple(c for c in policy.categories if c not in heads.categories)
         self.name = f"embedded:{encoder.name}+heads@{heads.revision}"
         if heads.encoder_sha256 != getattr(encoder, "sha256", heads.encoder_sha256):
@@ -72,6 +73,17 @@ class EmbeddedClassifier:
     @property
     def heads(self) -> Heads:
         return self._heads
+
+    def for_policy(self, policy: Policy, data_dir: Path) -> EmbeddedClassifier:
+        """The classifier for another policy (a tenant's own, a new version) on the same
+        encoder, scoring that policy's categories: with the heads ``modtriage train`` fitted
+        for that very version under ``data_dir`` when there are some, else with these heads.
+        Itself when nothing would change."""
+        found = find_heads(policy, data_dir)
+        heads = self._heads if found == PACKAGED_HEADS else Heads.load(found)
+        if heads.revision == self._heads.revision and tuple(policy.categories) == self.categories:
+            return self
+        return EmbeddedClassifier(encoder=self._encoder, heads=heads, policy=policy)
 
     @property
     def encoder(self) -> Encoder:

@@ -23,9 +23,11 @@ __all__ = [
     "EvalReport",
     "FlaggedScore",
     "FunctionalityScore",
+    "JudgeScore",
     "Latency",
     "SourceReference",
     "evaluate",
+    "evaluate_judge",
     "route_for",
     "source_reference",
 ]
@@ -69,6 +71,21 @@ class SourceReference(_Frozen):
     )
 
 
+class JudgeScore(_Frozen):
+    """The whole judge's figures: rules, model and decide as the pipeline runs them (rate
+    counters off, nothing sent to the frontier model: a message it would see counts as
+    flagged). A prediction is flagged when the verdict's route is not ``allow`` and its
+    category is one the row annotates (or a rule that names none)."""
+
+    precision: float
+    recall: float
+    f1: float
+    routing: dict[str, float]
+    decided_by: dict[str, float] = Field(
+        description="share of the flagged predictions each stage decided (rules, model, ...)"
+    )
+
+
 class EvalReport(_Frozen):
     """Exactly the JSON object ``modtriage eval moderation --json`` prints."""
 
@@ -80,6 +97,9 @@ class EvalReport(_Frozen):
     routing: dict[str, float]
     throughput_msgs_per_s: float
     latency_ms: Latency
+    judge: JudgeScore | None = Field(
+        default=None, description="the whole judge beside the model alone (above)"
+    )
     reference: SourceReference | None = Field(
         default=None,
         description="set when the rows come from a source the model was trained on: these "
@@ -190,6 +210,36 @@ def evaluate(
         routing={k: (v / n if n else 0.0) for k, v in routes.items()},
         throughput_msgs_per_s=n / seconds if seconds > 0 else 0.0,
         latency_ms=Latency(p50=float(np.percentile(lat, 50)), p99=float(np.percentile(lat, 99))),
+    )
+
+
+def evaluate_judge(
+    rows: Sequence[ModerationRow],
+    verdicts: Sequence[tuple[Route, str | None, str]],
+    policy: Policy,
+) -> JudgeScore:
+    """Figures of the whole judge: one (route, category, stage) per row, in order; a row is
+    flagged as :func:`evaluate` counts it."""
+    truth: list[bool] = []
+    pred: list[bool] = []
+    routes = dict.fromkeys((r.value for r in Route), 0)
+    stages: dict[str, int] = {}
+    for row, (route, category, stage) in zip(rows, verdicts, strict=True):
+        annotated = [c for c in row.labels if c in policy.categories]
+        routes[route.value] += 1
+        flagged = route is not Route.ALLOW and (category is None or category in annotated)
+        truth.append(any(row.labels[c] == 1 for c in annotated))
+        pred.append(flagged)
+        if flagged:
+            stages[stage] = stages.get(stage, 0) + 1
+    precision, recall, f1 = _prf(truth, pred)
+    n, hits = len(rows), sum(pred)
+    return JudgeScore(
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        routing={k: (v / n if n else 0.0) for k, v in routes.items()},
+        decided_by={k: v / hits for k, v in sorted(stages.items())} if hits else {},
     )
 
 

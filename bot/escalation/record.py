@@ -118,5 +118,9 @@ class EscalationStore:
         return True
 
     async def load(self, message_key: str) -> EscalationRecord | None:
-        raw = await self._redis.get(self.key(message_key))
+        return self.parse(await self._redis.get(self.key(message_key)))
+
+    @staticmethod
+    def parse(raw: str | bytes | None) -> EscalationRecord | None:
+        """A record as stored (``key``'s value), or None."""
         return None if raw is None else EscalationRecord.model_validate_json(raw)

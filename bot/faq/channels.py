@@ -1,7 +1,7 @@
 """FAQ answers switched on or off per channel at run time, for every worker at once.
 
-Order of precedence: the switch in Redis (``{ns}:faq:channels``), then the policy's
-``channels.<id>.faq``, then ``faq.enabled``.
+Order of precedence: the tenant's switch in Redis (``{ns}:tenant:<platform>:<workspace>:faq``,
+a hash by channel id), then the policy's ``channels.<id>.faq``, then ``faq.enabled``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot.faq.keys import FaqKeys
+from bot.keys import Streams
 from bot.policy import Policy
+from bot.tenant import Tenant
 
 __all__ = ["FaqChannels"]
 
@@ -21,31 +22,38 @@ def _text(value: object) -> str:
 
 
 class FaqChannels:
-    def __init__(self, *, redis: aioredis.Redis, keys: FaqKeys) -> None:
+    def __init__(self, *, redis: aioredis.Redis, streams: Streams) -> None:
         self._redis = redis
-        self._keys = keys
+        self._streams = streams
 
-    async def switch(self, channel: str, on: bool | None) -> None:
-        """Turn answers on or off in a channel; ``None`` goes back to what the policy says."""
+    async def switch(self, tenant: Tenant, channel: str, on: bool | None) -> None:
+        """Turn answers on or off in a channel of ``tenant``; ``None`` goes back to what the
+        policy says."""
+        key = self._streams.tenant(tenant).faq_channels
         if on is None:
-            await self._redis.hdel(self._keys.channels, channel)
+            await self._redis.hdel(key, channel)
         else:
-            await self._redis.hset(self._keys.channels, channel, "1" if on else "0")
+            await self._redis.hset(key, channel, "1" if on else "0")
 
-    async def overrides(self) -> dict[str, bool]:
-        raw: Any = await self._redis.hgetall(self._keys.channels)
+    async def overrides(self, tenant: Tenant) -> dict[str, bool]:
+        raw: Any = await self._redis.hgetall(self._streams.tenant(tenant).faq_channels)
         return {_text(k): _text(v) == "1" for k, v in raw.items()}
 
-    async def enabled(self, policy: Policy, channels: set[str]) -> dict[str, bool]:
-        """Whether answers are on, for each channel asked about (one round trip)."""
-        names = sorted(channels)
-        raw: Any = await self._redis.hmget(self._keys.channels, names) if names else []
-        out: dict[str, bool] = {}
-        for name, value in zip(names, raw, strict=True):
+    async def enabled(
+        self, policy: Policy, where: set[tuple[Tenant, str]]
+    ) -> dict[tuple[Tenant, str], bool]:
+        """Whether answers are on, for each (tenant, channel) asked about (one round trip)."""
+        wanted = sorted(where, key=lambda tc: (str(tc[0]), tc[1]))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tenant, channel in wanted:
+                pipe.hget(self._streams.tenant(tenant).faq_channels, channel)
+            raw: list[Any] = await pipe.execute() if wanted else []
+        out: dict[tuple[Tenant, str], bool] = {}
+        for (tenant, channel), value in zip(wanted, raw, strict=True):
             if value is not None:
-                out[name] = _text(value) == "1"
+                out[tenant, channel] = _text(value) == "1"
             else:
-                out[name] = self.by_policy(policy, name)
+                out[tenant, channel] = self.by_policy(policy, channel)
         return out
 
     @staticmethod

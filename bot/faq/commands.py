@@ -35,6 +35,7 @@ from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from bot.tenant import Tenant
 
 __all__ = ["app", "eval_faq"]
 
@@ -223,22 +224,44 @@ def channel(
         Literal["on", "off", "policy"],
         typer.Argument(help="on, off, or policy (drop the switch, follow the policy)"),
     ],
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            help="the tenant: slack:T0123 or discord:<guild id>; default the only one served",
+        ),
+    ] = None,
 ) -> None:
-    """Switch FAQ answers on or off in one channel for every worker at once."""
+    """Switch FAQ answers on or off in one channel of a workspace, for every worker at once."""
     settings = Settings()
-    _run(_switch(settings, channel_id, {"on": True, "off": False, "policy": None}[state]))
-    typer.echo(f"faq answers in {channel_id}: {state}")
+    tenant = _tenant(settings, workspace)
+    _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
+    typer.echo(f"faq answers in {tenant} #{channel_id}: {state}")
 
 
-async def _switch(settings: Settings, channel_id: str, on: bool | None) -> None:
+def _tenant(settings: Settings, workspace: str | None) -> Tenant:
+    """``--workspace``, else the only tenant served (``MODTRIAGE_WORKSPACES``)."""
+    if workspace is not None:
+        try:
+            return Tenant.parse(workspace)
+        except ValueError as exc:
+            raise _fail(ConfigError(f"--workspace: {exc}")) from exc
+    if len(settings.tenants) == 1:
+        return settings.tenants[0]
+    served = ", ".join(str(t) for t in settings.tenants) or "every tenant"
+    raise _fail(
+        ConfigError(f"say which workspace with --workspace <platform>:<id> (served: {served})")
+    )
+
+
+async def _switch(settings: Settings, tenant: Tenant, channel_id: str, on: bool | None) -> None:
     from bot.connection import connect
     from bot.faq.channels import FaqChannels
-    from bot.faq.keys import FaqKeys
     from bot.streams import Streams
 
     async with connect(settings) as redis:
-        keys = FaqKeys(Streams(namespace=settings.namespace))
-        await FaqChannels(redis=redis, keys=keys).switch(channel_id, on)
+        streams = Streams(namespace=settings.namespace)
+        await FaqChannels(redis=redis, streams=streams).switch(tenant, channel_id, on)
 
 
 def eval_faq(

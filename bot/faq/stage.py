@@ -31,6 +31,7 @@ from bot.message import Message
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy
 from bot.streams import Streams
+from bot.tenant import Tenant
 from bot.verdict import Route
 
 __all__ = ["FaqStage"]
@@ -57,7 +58,7 @@ class FaqStage:
         self._max_chars = max_chars
         keys = FaqKeys(streams)
         # Without Redis (a preview) the policy alone switches channels and nothing is claimed.
-        self._channels = FaqChannels(redis=redis, keys=keys) if redis is not None else None
+        self._channels = FaqChannels(redis=redis, streams=streams) if redis is not None else None
         self._cooldown = (
             ThreadCooldown(redis=redis, keys=keys, seconds=policy.faq.cooldown)
             if redis is not None
@@ -79,12 +80,12 @@ class FaqStage:
         asking = [i for i, item in enumerate(batch) if self._askable(item)]
         if not asking:
             return out
-        channels = {batch[i].message.channel for i in asking}
+        where = {_where(batch[i].message) for i in asking}
         if self._channels is None:
-            enabled = {c: FaqChannels.by_policy(self._policy, c) for c in channels}
+            enabled = {w: FaqChannels.by_policy(self._policy, w[1]) for w in where}
         else:
-            enabled = await self._channels.enabled(self._policy, channels)
-        asking = [i for i in asking if enabled[batch[i].message.channel]]
+            enabled = await self._channels.enabled(self._policy, where)
+        asking = [i for i in asking if enabled[_where(batch[i].message)]]
         if not asking:
             return out
         texts = [batch[i].message.text[: self._max_chars] for i in asking]
@@ -122,6 +123,7 @@ class FaqStage:
             update={
                 "classification": classification,
                 "action_ids": (*verdict.action_ids, reply.id),
+                "action_types": (*verdict.action_types, reply.type),
             }
         )
         return item.model_copy(
@@ -142,3 +144,7 @@ def _reply(message: Message, faq_id: str, answer: str, reason: str) -> Reply:
         feedback_buttons=True,
         faq_id=faq_id,
     )
+
+
+def _where(message: Message) -> tuple[Tenant, str]:
+    return Tenant.of(message), message.channel

@@ -115,6 +115,8 @@ def build_judge(
     the stock sentence encoder, which matches questions better than the moderation-tuned
     one; without settings, the embedded classifier's).
 
+    With settings, the embedded classifier scores with the heads trained for ``policy`` (a
+    tenant's own categories included: ``modtriage train --policy``), on the same encoder.
     ``limits`` default to the ``settings``' (or the defaults); ``escalation`` and
     ``languages`` when the caller already holds them, so one process has one of each.
     Without ``redis`` the judge previews (see the module).
@@ -125,6 +127,11 @@ def build_judge(
     """
     if limits is None:
         limits = JudgeLimits.from_settings(settings) if settings is not None else JudgeLimits()
+    if settings is not None:
+        from bot.classifiers import EmbeddedClassifier
+
+        if isinstance(classifier, EmbeddedClassifier):  # the heads fitted for this policy
+            classifier = classifier.for_policy(policy, settings.data_dir)
     streams = streams or Streams(namespace=settings.namespace if settings else "modtriage")
     stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),

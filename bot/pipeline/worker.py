@@ -23,67 +23,19 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from bot.action import OpenCase
 from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
-from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
+from bot.pipeline.commit import Committer
 from bot.pipeline.tenant_judge import TenantJudge
-from bot.policy import Policy
-from bot.stats import BUCKET_TTL_S, Counter, day_of
 from bot.streams import Streams, decode_message
-from bot.tenant import Tenant
-from bot.verdict import Verdict
 
 __all__ = ["Worker", "WorkerConfig"]
 
 log = structlog.get_logger(__name__)
 
 Entry = tuple[str, dict[Any, Any]]
-
-# Verdict, case and actions in one step. A verdict that opens a case (an ``open_case`` action)
-# joins the incident its author has open in that channel (KEYS[8]: the case and the latest
-# repeat's time, by the messages' own timestamps as the rate rules count) when it comes within
-# the rule's window, or numbers a new case; every action carries the case id, and a repeat that
-# joins an incident sends no second warning. KEYS[6] is the tenant's stats bucket of the day,
-# ARGV[9] the counter it increments and ARGV[10] the bucket's TTL (both from bot.stats).
-_COMMIT = """
-local fresh = redis.call('HSETNX', KEYS[1], 'verdict', ARGV[3]) == 1
-local case_id = ''
-if fresh then
-  redis.call('HSET', KEYS[1], 'message', ARGV[4])
-  redis.call('EXPIRE', KEYS[1], ARGV[6])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'verdict', ARGV[3], 'message', ARGV[4])
-  local joined = false
-  if ARGV[7] ~= '0' then
-    local window, at = tonumber(ARGV[7]), tonumber(ARGV[8])
-    local open = redis.call('HMGET', KEYS[8], 'case', 'at')
-    if open[1] and math.abs(at - tonumber(open[2])) <= window then
-      case_id, joined = open[1], true
-    else
-      case_id = tostring(redis.call('INCR', KEYS[7]))
-    end
-    redis.call('HSET', KEYS[8], 'case', case_id, 'at', math.max(at, tonumber(open[2] or at)))
-    redis.call('EXPIRE', KEYS[8], window + 3600)
-    redis.call('HSET', KEYS[1], 'case', case_id)
-  end
-  for i = 11, #ARGV do
-    local action = cjson.decode(ARGV[i])
-    if joined and action.type == 'warn' then
-      redis.call('HSET', KEYS[1], 'held:' .. action.id, case_id)
-    else
-      if case_id ~= '' then action.case_id = case_id end
-      redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', cjson.encode(action))
-    end
-  end
-  redis.call('HINCRBYFLOAT', KEYS[6], ARGV[9], 1)
-  redis.call('EXPIRE', KEYS[6], ARGV[10])
-end
-redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
-redis.call('HDEL', KEYS[5], ARGV[2])
-if fresh then return {1, case_id} else return {0, ''} end
-"""
 
 
 class WorkerConfig:
@@ -107,15 +59,6 @@ class WorkerConfig:
         self.verdict_ttl_s = verdict_ttl_s
 
 
-def incident_window(verdict: Verdict, policy: Policy) -> int:
-    """Seconds a repeat by the same author in the same channel joins the open case: the
-    window of the rate rule that decided, else the duplicate rule's (a minute without one)."""
-    rules = policy.rules
-    rule = verdict.evidence[0].rule if verdict.evidence else ""
-    chosen = rules.flood if rule == "flood" else rules.duplicates
-    return max(1, int(chosen.window)) if chosen is not None else 60
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -134,7 +77,7 @@ class Worker:
         metrics: Metrics,
         consumer: str,
         config: WorkerConfig | None = None,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -142,11 +85,18 @@ class Worker:
         self._metrics = metrics
         self.consumer = consumer
         self._config = config or WorkerConfig()
-        self._commit_script = redis.register_script(_COMMIT)
+        self._clock = clock or _now
+        self._committer = Committer(
+            redis=redis,
+            streams=streams,
+            group=streams.group,
+            policy_for=judge.policy_for,
+            clock=self._clock,
+            stream_maxlen=self._config.stream_maxlen,
+            verdict_ttl_s=self._config.verdict_ttl_s,
+        )
         self._errors_key = streams.errors
-        self._case_seq = CaseKeys(streams).seq
         self._last_claim = 0.0
-        self._clock = clock
 
     async def aclose(self) -> None:
         """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
@@ -288,49 +238,15 @@ class Worker:
         self._metrics.stage_seconds.labels(stage=stage).observe(seconds)
 
     async def _commit(self, done: Sequence[Assessment]) -> None:
-        """One round trip for the batch; each entry's script is atomic on its own."""
+        """Verdict, case and actions of each entry in one atomic step (:mod:`.commit`)."""
         if not done:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in done:
-                verdict = item.verdict
-                if verdict is None:
-                    raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
-                message = item.message
-                tenant = self._streams.tenant(Tenant.of(message))
-                opens = any(isinstance(a, OpenCase) for a in item.actions)
-                await self._commit_script(
-                    keys=[
-                        self._streams.verdict_key(message.key),
-                        self._streams.verdicts,
-                        self._streams.ingest,
-                        self._streams.actions(message.platform),
-                        self._errors_key,
-                        tenant.stats(day_of(self._clock())),
-                        self._case_seq,
-                        tenant.incident(message.channel, message.author.id),
-                    ],
-                    args=[
-                        self._streams.group,
-                        item.entry_id,
-                        verdict.model_dump_json(),
-                        message.model_dump_json(),
-                        self._config.stream_maxlen,
-                        self._config.verdict_ttl_s,
-                        incident_window(verdict, self.judge.policy_for(Tenant.of(message)))
-                        if opens
-                        else 0,
-                        repr(message.ts.timestamp()),
-                        Counter.MESSAGES_DECIDED,
-                        BUCKET_TTL_S,
-                        *(action.model_dump_json() for action in item.actions),
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
+        if any(item.verdict is None for item in done):
+            raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
+        fresh = await self._committer.commit(done)
         now = time.time()
-        for item, (fresh, _) in zip(done, results, strict=True):
-            self._record(item, fresh=bool(fresh), now=now)
+        for item, new in zip(done, fresh, strict=True):
+            self._record(item, fresh=new, now=now)
 
     def _record(self, item: Assessment, *, fresh: bool, now: float) -> None:
         message, verdict = item.message, item.verdict

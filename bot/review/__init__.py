@@ -1,16 +1,6 @@
-"""Cases, the review queue, strikes and appeals: one platform-free moderation service."""
+"""Cases, the review queue, strikes and appeals: one platform-free moderation service
+(:mod:`bot.review.service`).
 
-from __future__ import annotations
-
-from bot.review.actor import Actor
-from bot.review.decision import Decision, DecisionKind
-from bot.review.interface import Moderation
-from bot.review.opinion import Opinion
-from bot.review.service import ModerationService
-
-__all__ = ["Actor", "Decision", "DecisionKind", "Moderation", "ModerationService", "Opinion"]
-
-
-def _conforms(service: ModerationService) -> Moderation:
-    """Never called: mypy checks here that the service satisfies the protocol."""
-    return service
+Nothing is imported here: the worker's commit uses the pure planning modules
+(:mod:`bot.review.opening`, :mod:`bot.review.store`) without loading the service.
+"""

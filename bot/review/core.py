@@ -109,12 +109,18 @@ class ServiceCore:
 
     # -- permissions ----------------------------------------------------------------------
 
-    def is_moderator(self, actor: Actor, tenant: Tenant | None = None) -> bool:
-        """Whether the actor moderates ``tenant`` (their own when None)."""
+    async def is_moderator(self, actor: Actor, tenant: Tenant | None = None) -> bool:
+        """Whether the actor moderates ``tenant`` (their own when None), under the tenant's
+        current policy (read now: a moderator removed by a reload in another process has no
+        rights left here either).
+
+        Raises:
+            RedisError: the current policy cannot be read.
+        """
         where = tenant or actor.tenant
         if actor.tenant != where:
             return False
-        mods = self.policy_for(where).moderators
+        mods = (await self._policies.current_one(where)).moderators
         return (
             actor.is_admin
             or any(role in mods.roles for role in actor.roles)
@@ -122,22 +128,22 @@ class ServiceCore:
             or actor.label() in mods.users
         )
 
-    def _require_moderator(self, actor: Actor, operation: str) -> Tenant:
+    async def _require_moderator(self, actor: Actor, operation: str) -> Tenant:
         """The actor's own tenant, once they are known to moderate it.
 
         Raises:
             PermissionDenied: they do not.
         """
-        if not self.is_moderator(actor):
+        if not await self.is_moderator(actor):
             raise PermissionDenied(actor.label(), operation)
         return actor.tenant
 
-    def _require_case(self, actor: Actor, case: Case, operation: str) -> None:
+    async def _require_case(self, actor: Actor, case: Case, operation: str) -> None:
         """Raises CaseNotFound for a case of another tenant (nothing about it is revealed),
         PermissionDenied for a member of the case's tenant who does not moderate it."""
         if actor.tenant != Tenant.of(case.message):
             raise CaseNotFound(case.id)
-        self._require_moderator(actor, operation)
+        await self._require_moderator(actor, operation)
 
     @staticmethod
     def _is_author(actor: Actor, case: Case) -> bool:

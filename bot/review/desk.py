@@ -33,7 +33,7 @@ class ReviewDesk(ServiceCore):
 
     async def queue(self, actor: Actor, *, limit: int = 10) -> list[Case]:
         """Open and appealed cases of the actor's tenant waiting for review, oldest first."""
-        tenant = self._require_moderator(actor, "see the review queue")
+        tenant = await self._require_moderator(actor, "see the review queue")
         ids = await self.store.ids(self.keys.tenant(tenant).queue, limit=limit)
         return await self.store.load_many(ids)
 
@@ -41,7 +41,7 @@ class ReviewDesk(ServiceCore):
         """A moderator sees the cases of their tenant; a member those about their own
         messages. Anyone else is told there is no such case."""
         case = await self.store.load(case_id)
-        if not self.is_moderator(actor, Tenant.of(case.message)) and not self._is_author(
+        if not await self.is_moderator(actor, Tenant.of(case.message)) and not self._is_author(
             actor, case
         ):
             raise CaseNotFound(case_id)
@@ -50,20 +50,20 @@ class ReviewDesk(ServiceCore):
     async def history(self, actor: Actor, user_id: str, *, limit: int = 20) -> list[Case]:
         """A member's cases in the actor's workspace, newest first."""
         if actor.user_id != user_id:
-            self._require_moderator(actor, "see another member's history")
+            await self._require_moderator(actor, "see another member's history")
         key = self.keys.tenant(actor.tenant).user(user_id)
         return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
 
     async def channel_cases(self, actor: Actor, channel: str, *, limit: int = 20) -> list[Case]:
         """Cases about messages in one channel of the actor's workspace, newest first."""
-        tenant = self._require_moderator(actor, "see a channel's cases")
+        tenant = await self._require_moderator(actor, "see a channel's cases")
         key = self.keys.tenant(tenant).channel(channel)
         return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
 
     async def strikes(self, actor: Actor, user_id: str) -> int:
         """The member's strike points inside the policy's window."""
         if actor.user_id != user_id:
-            self._require_moderator(actor, "see another member's strikes")
+            await self._require_moderator(actor, "see another member's strikes")
         tenant = actor.tenant
         keys = self.keys.tenant(tenant)
         cutoff = self._clock().timestamp() - self.policy_for(tenant).strikes.window
@@ -93,7 +93,7 @@ class ReviewDesk(ServiceCore):
             PermissionDenied: the actor does not moderate it.
         """
         case = await self.store.load(case_id)
-        self._require_case(actor, case, "claim cases")
+        await self._require_case(actor, case, "claim cases")
         now = self._clock()
         planner = self._planner(actor.tenant)
         if not case.awaiting_review:
@@ -122,7 +122,7 @@ class ReviewDesk(ServiceCore):
             InvalidRequest: an unknown category, or a sanction on a case with no category.
         """
         case = await self.store.load(case_id)
-        self._require_case(actor, case, "decide cases")
+        await self._require_case(actor, case, "decide cases")
         now = self._clock()
         policy = self.policy_for(actor.tenant)
         if decision.category is not None and decision.category not in policy.categories:

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from bot.action import Action, OpenCase
+from bot.action import Action
 from bot.case import Case
 from bot.message import Message
 from bot.pipeline.assessment import Assessment
+from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.opinion import Opinion
 from bot.stats import Stats
+from bot.tenant import Tenant
 from bot.verdict import Verdict
 
 __all__ = ["Moderation"]
 
 
 class Moderation(Protocol):
-    async def open_case(self, action: OpenCase, message: Message, verdict: Verdict) -> Case:
-        """Record the case an OpenCase action asks for (idempotent on the action id)."""
-        ...
-
     async def queue(self, actor: Actor, *, limit: int = 10) -> list[Case]:
         """Open cases waiting for review, oldest first."""
         ...
@@ -62,6 +60,10 @@ class Moderation(Protocol):
     async def ask(self, actor: Actor, message: Message) -> Opinion:
         """The frontier model's opinion on an existing message with its thread, recorded on
         its case (a case is opened when the answer calls for review or action)."""
+        ...
+
+    async def policy_of(self, tenant: Tenant) -> Policy:
+        """The tenant's current policy (adapters read it per event). Raises RedisError."""
         ...
 
     async def reload_policy(self, actor: Actor) -> str:

@@ -40,7 +40,7 @@ class PolicyDesk(ServiceCore):
         Persisted in Redis, it applies to every worker and dispatcher at once. It adds to what
         the policy file says; a policy file with ``shadow: true`` is turned off in the file.
         """
-        tenant = self._require_moderator(actor, "switch shadow mode")
+        tenant = await self._require_moderator(actor, "switch shadow mode")
         if category is not None and category not in self.policy_for(tenant).categories:
             raise InvalidRequest(f"unknown category {category!r}")
         await self._shadow.switch(tenant, actor.label(), on, channel=channel, category=category)
@@ -48,7 +48,7 @@ class PolicyDesk(ServiceCore):
     async def shadow_state(self, actor: Actor) -> dict[str, bool]:
         """Where shadow mode is on in the actor's tenant: 'all', 'channel:<id>',
         'category:<name>' (runtime and policy file)."""
-        tenant = self._require_moderator(actor, "see shadow mode")
+        tenant = await self._require_moderator(actor, "see shadow mode")
         return await self._shadow.state(tenant, self.policy_for(tenant))
 
     # -- stats ----------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class PolicyDesk(ServiceCore):
             PermissionDenied: the actor is not a moderator.
             InvalidRequest: ``days`` is outside 1..MAX_DAYS.
         """
-        tenant = self._require_moderator(actor, "see stats")
+        tenant = await self._require_moderator(actor, "see stats")
         if not 1 <= days <= MAX_DAYS:
             raise InvalidRequest(f"a stats window is 1 to {MAX_DAYS} days, not {days}")
         now = self._clock()
@@ -97,7 +97,7 @@ class PolicyDesk(ServiceCore):
     async def preview(self, actor: Actor, text: str) -> Assessment:
         """What :meth:`test` decides, with the actions the pipeline would emit (the FAQ
         answer's reply among them)."""
-        self._require_moderator(actor, "test the policy")
+        await self._require_moderator(actor, "test the policy")
         message = Message(
             platform=actor.platform,
             workspace=actor.workspace,
@@ -125,7 +125,7 @@ class PolicyDesk(ServiceCore):
             PermissionDenied: the actor does not moderate the message's tenant.
             CaseConflict: the message's case kept changing while the answer was recorded.
         """
-        tenant = self._require_moderator(actor, "ask the frontier model")
+        tenant = await self._require_moderator(actor, "ask the frontier model")
         if Tenant.of(message) != tenant:
             raise PermissionDenied(actor.label(), "ask about a message of another workspace")
         stored = await read_decision(self._redis, self._streams, message.key)
@@ -137,6 +137,15 @@ class PolicyDesk(ServiceCore):
         policy = await self._policies.current_one(tenant)
         return await self._opinions.ask(actor, message, small, policy)
 
+    async def policy_of(self, tenant: Tenant) -> Policy:
+        """The tenant's current policy, read now: what an adapter reads per event (the
+        moderators' channel, the categories a moderator picks from, AutoMod's terms).
+
+        Raises:
+            RedisError: Redis cannot answer.
+        """
+        return await self._policies.current_one(tenant)
+
     async def reload_policy(self, actor: Actor) -> str:
         """Reload the actor's tenant's policy file (its own, else the default one, which then
         changes for every tenant without their own) and make it the current version for every
@@ -147,7 +156,7 @@ class PolicyDesk(ServiceCore):
             PolicyRejected: the file has a mistake (carries the PolicyError).
             InvalidRequest: this service was built without a policy file.
         """
-        tenant = self._require_moderator(actor, "reload the policy")
+        tenant = await self._require_moderator(actor, "reload the policy")
         path = self._policies.path_for(tenant)
         if path is None:
             raise InvalidRequest("this service has no policy file to reload")

@@ -4,8 +4,9 @@ Slack and Discord adapters and the operators' CLI only parse, call one operation
 Permission checks happen here, not in the UI, against the tenant (platform, workspace) of
 what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its mod cog:
 
-- :mod:`bot.review.intake` — what the pipeline and the dispatcher need: cases opened from
-  verdicts and reports, what became of actions, shadow mode for automatic actions;
+- :mod:`bot.review.intake` — what the dispatcher and members need: cases opened from
+  reports, what became of actions, shadow mode for automatic actions (cases opened from
+  verdicts are planned by :mod:`bot.review.opening` and written by the worker's commit);
 - :mod:`bot.review.desk` — the review desk: queue, cases, history, claim, decide, appeal;
 - :mod:`bot.review.policy_desk` — the policy desk: test, ask, reload, shadow, stats.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 from bot.review.desk import ReviewDesk
 from bot.review.intake import Intake
+from bot.review.interface import Moderation
 from bot.review.policy_desk import PolicyDesk
 
 __all__ = ["ModerationService"]
@@ -41,3 +43,8 @@ __all__ = ["ModerationService"]
 class ModerationService(Intake, ReviewDesk, PolicyDesk):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""
+
+
+def _conforms(service: ModerationService) -> Moderation:
+    """Never called: mypy checks here that the service satisfies the protocol."""
+    return service

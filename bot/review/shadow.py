@@ -69,11 +69,9 @@ class ShadowSwitch:
                 state[f"channel:{channel}"] = override.shadow
         return state
 
-    async def on(self, tenant: Tenant, channel: str, category: str | None) -> bool:
-        return self._covers(await self._fields(tenant), channel, category)
-
     @staticmethod
-    def _covers(fields: set[str], channel: str, category: str | None) -> bool:
+    def covers(fields: set[str], channel: str, category: str | None) -> bool:
+        """Whether switched-on ``fields`` (a tenant's hash) cover a channel and category."""
         return bool(
             "all" in fields
             or f"channel:{channel}" in fields
@@ -91,4 +89,4 @@ class ShadowSwitch:
         if any(f.startswith("category:") for f in fields):
             decided = await read_decision(self._redis, self._streams, action.message_key)
             category = decided[1].category if decided is not None else None
-        return self._covers(fields, action.channel, category)
+        return self.covers(fields, action.channel, category)

@@ -33,8 +33,12 @@ from bot.tenant import Tenant
 
 __all__ = ["Applied", "CaseStore", "Change", "StrikeChange", "StrikeStepPlan"]
 
-_APPLY = """
-local a = cjson.decode(ARGV[1])
+# ``apply_change(K, a)``: K the keys ``CaseStore.change_keys`` names, a the payload
+# ``CaseStore.change_payload`` builds. The worker's commit calls it too, to open a case in the
+# same step as the verdict.
+APPLY_FUNCTION = """
+local function apply_change(K, a)
+local KEYS = K
 local id = a.id
 if a.create then
   local existing = redis.call('GET', KEYS[12])
@@ -100,7 +104,10 @@ if type(s) == 'table' then
   end
 end
 return {1, id, tostring(before), tostring(after)}
+end
 """
+
+_APPLY = APPLY_FUNCTION + "return apply_change(KEYS, cjson.decode(ARGV[1]))\n"
 
 
 def _now() -> datetime:
@@ -207,10 +214,6 @@ class CaseStore:
         found = await self._redis.get(self.keys.dedupe(token))
         return None if found is None else _text(found)
 
-    async def claim_token(self, token: str, case_id: str) -> None:
-        """Remember that ``token`` (an action id) was handled by ``case_id``."""
-        await self._redis.set(self.keys.dedupe(token), case_id, nx=True)
-
     async def case_for_message(self, message_key: str) -> str | None:
         found = await self._redis.get(self.keys.by_message(message_key))
         return None if found is None else _text(found)
@@ -267,11 +270,25 @@ class CaseStore:
         return [_text(x) for x in raw]
 
     async def apply(self, change: Change) -> Applied:
+        raw: Any = await self._apply(
+            keys=self.change_keys(change), args=[self.change_payload(change)]
+        )
+        code = int(raw[0])
+        outcome = {1: "applied", 0: "exists", -1: "stale", -2: "missing"}[code]
+        return Applied(
+            outcome=outcome,
+            case_id=_text(raw[1]),
+            strikes_before=int(float(_text(raw[2]))),
+            strikes_after=int(float(_text(raw[3]))),
+        )
+
+    def change_keys(self, change: Change) -> list[str]:
+        """The keys ``apply_change`` touches for ``change``, in its order."""
         case = change.case
         message = case.message
         tenant = Tenant.of(message)
         own = self.keys.tenant(tenant)
-        keys = [
+        return [
             self.keys.case(case.id),
             self.keys.events(case.id),
             self.keys.actions(case.id),
@@ -290,6 +307,10 @@ class CaseStore:
             own.channel(message.channel),
             self.keys.tenants,
         ]
+
+    def change_payload(self, change: Change) -> str:
+        """``change`` as the JSON ``apply_change`` reads."""
+        case = change.case
         strike: dict[str, Any] | None = None
         if change.strike is not None:
             s = change.strike
@@ -328,19 +349,11 @@ class CaseStore:
             "strike": strike if strike is not None else False,
             "maxlen": str(self._maxlen),
             "stats_ttl": str(BUCKET_TTL_S),
-            "tenant": str(tenant),
+            "tenant": str(Tenant.of(case.message)),
         }
         # cjson turns an empty Lua table into {}, and an empty JSON array into an empty table:
         # both iterate as nothing, so empty lists are safe.
-        raw: Any = await self._apply(keys=keys, args=[json.dumps(payload, ensure_ascii=False)])
-        code = int(raw[0])
-        outcome = {1: "applied", 0: "exists", -1: "stale", -2: "missing"}[code]
-        return Applied(
-            outcome=outcome,
-            case_id=_text(raw[1]),
-            strikes_before=int(float(_text(raw[2]))),
-            strikes_after=int(float(_text(raw[3]))),
-        )
+        return json.dumps(payload, ensure_ascii=False)
 
     async def append(
         self, case_id: str, *, records: Sequence[CaseAction] = (), events: Sequence[CaseEvent] = ()

@@ -216,8 +216,11 @@ class FakeDiscord:
         for ws in list(self._sockets):
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
-    async def say(self, text: str, *, user: str = "mallory", channel: str = "general") -> Json:
-        """A member posts a message: MESSAGE_CREATE from the recorded payload."""
+    async def say(
+        self, text: str, *, user: str = "mallory", channel: str = "general", elsewhere: bool = False
+    ) -> Json:
+        """A member posts a message: MESSAGE_CREATE from the recorded payload (``elsewhere``:
+        in the other guild, see :meth:`join_other_guild`)."""
         payload = copy.deepcopy(fixture("message_create"))
         member = self.member(user)
         payload.update(
@@ -229,6 +232,8 @@ class FakeDiscord:
         )
         payload["member"]["roles"] = list(member["roles"])
         payload["member"]["nick"] = member.get("nick")
+        if elsewhere:
+            payload = self.elsewhere(payload)
         self.messages[payload["id"]] = payload
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
@@ -628,6 +633,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("DELETE", r"/guilds/\d+/members/\d+", _no_content),
         ("PUT", r"/guilds/\d+/bans/\d+", _no_content),
         ("DELETE", r"/guilds/\d+/bans/\d+", _no_content),
+        ("DELETE", r"/users/@me/guilds/\d+", _no_content),
         ("GET", r"/guilds/\d+/auto-moderation/rules", _automod_rules),
         ("POST", r"/guilds/\d+/auto-moderation/rules(?P<rule>)", _automod_save),
         ("PATCH", r"/guilds/\d+/auto-moderation/rules/(?P<rule>\d+)", _automod_save),

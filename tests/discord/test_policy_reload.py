@@ -76,3 +76,30 @@ async def test_a_reload_reaches_the_running_worker(team: DiscordStack, tmp_path:
     mallory = fake.user_id("mallory")
     [dm] = await fake.wait_for("POST", rf"/channels/{fake.dm_channel_id(mallory)}/messages")
     assert "toxicity" in dm.body["embeds"][0]["description"]
+
+
+async def test_a_reload_updates_the_guilds_automod_rule(
+    fake: FakeDiscord,
+    discord_errors: _Errors,
+    redis: Redis,
+    settings: Settings,
+    default_policy: Policy,
+    metrics: Metrics,
+    tmp_path: Path,
+) -> None:
+    path = write_policy(tmp_path / "guild.yaml", name="guild", moderator_roles=(MODERATOR_ROLE,))
+    stack = DiscordStack(
+        fake=fake, redis=redis, settings=settings, policy=default_policy, metrics=metrics,
+        policy_path=path, discord_automod_mirror=True,
+    )  # fmt: skip
+    await stack.start()
+    try:
+        [created] = await fake.wait_for("POST", r"/guilds/\d+/auto-moderation/rules")
+        assert "turnip" not in created.body["trigger_metadata"]["keyword_filter"]
+
+        write_policy(path, name="guild", toxic=("turnip",), moderator_roles=(MODERATOR_ROLE,))
+        await fake.answered(await fake.slash("policy", "reload"))
+        [updated] = await fake.wait_for("PATCH", r"/guilds/\d+/auto-moderation/rules/\d+")
+        assert "turnip" in updated.body["trigger_metadata"]["keyword_filter"]
+    finally:
+        await stack.close()

@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 
 from bot.case import CaseStatus
+from bot.connection import Redis
+from bot.metrics import Metrics
+from bot.policy import Policy
 from bot.review.actor import Actor
+from bot.settings import Settings
 from tests.discord.conftest import MODERATOR_ROLE, DiscordStack
+from tests.discord.fake_discord import FakeDiscord
 
 pytestmark = [pytest.mark.discord, pytest.mark.tenancy]
 
@@ -98,3 +103,30 @@ async def test_a_role_named_moderator_in_another_guild_grants_nothing(
     # At home, with our Moderator role (by id), the same person sees the case.
     home = await fake.slash("case", case_id=case_id, user="morgan")
     assert f"case {case_id}" in (await _said(stack, home)).lower()
+
+
+@pytest.mark.parametrize("leave", [False, True])
+async def test_a_guild_not_served_is_ignored_or_left(
+    fake: FakeDiscord,
+    discord_errors: object,
+    redis: Redis,
+    settings: Settings,
+    default_policy: Policy,
+    metrics: Metrics,
+    leave: bool,
+) -> None:
+    stack = DiscordStack(
+        fake=fake, redis=redis, settings=settings, policy=default_policy, metrics=metrics,
+        workspaces=(f"discord:{fake.guild_id}",), discord_leave_unlisted=leave,
+    )  # fmt: skip
+    await stack.start()
+    try:
+        await fake.join_other_guild()
+        await fake.say("shut up you f4gg0t", user="mallory", elsewhere=True)
+        await fake.say("shut up you f4gg0t", user="mallory")  # at home: moderated
+        await fake.wait_for("POST", rf"/channels/{fake.channel_id('mod-queue')}/messages")
+        left = fake.calls("DELETE", rf"/users/@me/guilds/{fake.other_guild_id}")
+        assert len(left) == (1 if leave else 0)
+        assert [m["workspace"] for m in await stack.ingested()] == [fake.guild_id]
+    finally:
+        await stack.close()

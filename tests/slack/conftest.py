@@ -100,7 +100,6 @@ class SlackStack:
             moderation=moderation,
             adapter=self.adapter,
             directory=SlackDirectory(client=client),
-            categories=tuple(policy.categories),
         )
         self.worker = build_worker(
             redis=redis,

@@ -56,15 +56,11 @@ def build_bot(
         ),
         redis=redis,
         streams=streams,
-        mod_channel=settings.discord_mod_channel or policy.moderators.channel,
+        mod_channel=settings.discord_mod_channel,
         dev_guilds=settings.discord_dev_guilds,
         sync_commands=settings.discord_sync_commands,
-        automod_terms=(
-            [term for category in policy.categories.values() for term in category.deny]
-            if settings.discord_automod_mirror
-            else []
-        ),
-        automod_exempt_roles=policy.moderators.roles,
+        automod_mirror=settings.discord_automod_mirror,
+        leave_unlisted=settings.discord_leave_unlisted,
         **options,
     )
 

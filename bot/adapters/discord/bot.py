@@ -20,6 +20,7 @@ from bot.faq.feedback import FaqFeedback
 from bot.pipeline.ingest import Ingest
 from bot.review.interface import Moderation
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["ModtriageBot", "intents"]
 
@@ -42,8 +43,11 @@ class ModtriageBot(commands.AutoShardedBot):
 
     ``dev_guilds`` syncs the application commands to those guilds at once (development);
     otherwise they are synced globally when ``sync_commands`` is true (production; Discord
-    may take a while to show changes). ``automod_terms`` are mirrored into one Discord AutoMod
-    keyword rule per guild (moderator roles named in ``automod_exempt_roles`` are exempt).
+    may take a while to show changes). With ``automod_mirror`` each guild's current policy's
+    deny lists are mirrored into one Discord AutoMod keyword rule (its moderator roles are
+    exempt), when the guild becomes available and after ``/mod policy reload``. A guild this
+    deployment does not serve (``MODTRIAGE_WORKSPACES``) is ignored, or left when
+    ``leave_unlisted``.
     """
 
     def __init__(
@@ -56,8 +60,8 @@ class ModtriageBot(commands.AutoShardedBot):
         mod_channel: str | None = None,
         dev_guilds: Sequence[int] = (),
         sync_commands: bool = True,
-        automod_terms: Sequence[str] = (),
-        automod_exempt_roles: Sequence[str] = (),
+        automod_mirror: bool = False,
+        leave_unlisted: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -77,8 +81,8 @@ class ModtriageBot(commands.AutoShardedBot):
         )  # fmt: skip
         self._dev_guilds = tuple(dev_guilds)
         self._sync_commands = sync_commands
-        self._automod_terms = tuple(automod_terms)
-        self._automod_exempt_roles = tuple(automod_exempt_roles)
+        self._automod_mirror = automod_mirror
+        self._leave_unlisted = leave_unlisted
 
     async def setup_hook(self) -> None:
         # Buttons posted before a restart keep working: their custom ids match these classes.
@@ -96,19 +100,37 @@ class ModtriageBot(commands.AutoShardedBot):
             log.info("commands synced globally", count=len(synced))
 
     async def on_guild_available(self, guild: discord.Guild, /) -> None:
-        await self._mirror(guild)
+        await self._arrive(guild)
 
     async def on_guild_join(self, guild: discord.Guild, /) -> None:
-        await self._mirror(guild)
+        await self._arrive(guild)
 
-    async def _mirror(self, guild: discord.Guild) -> None:
-        """Keep the guild's AutoMod keyword rule in step with the policy's deny lists."""
-        if not self._automod_terms:
+    async def _arrive(self, guild: discord.Guild) -> None:
+        tenant = Tenant(platform="discord", workspace=str(guild.id))
+        if not self.ingest.serves(tenant):
+            if self._leave_unlisted:
+                log.warning("leaving a guild this deployment does not serve", guild=guild.id)
+                with contextlib.suppress(discord.HTTPException):
+                    await guild.leave()
+            else:
+                log.warning(
+                    "a guild this deployment does not serve: its messages are not moderated "
+                    "(add it to MODTRIAGE_WORKSPACES, or set MODTRIAGE_DISCORD_LEAVE_UNLISTED)",
+                    guild=guild.id,
+                )
             return
+        await self.mirror(guild)
+
+    async def mirror(self, guild: discord.Guild) -> None:
+        """Keep the guild's AutoMod keyword rule in step with its current policy's deny lists."""
+        if not self._automod_mirror:
+            return
+        policy = await self.moderation.policy_of(
+            Tenant(platform="discord", workspace=str(guild.id))
+        )
+        terms = [term for category in policy.categories.values() for term in category.deny]
         try:
-            await mirror_deny_lists(
-                guild, terms=self._automod_terms, exempt_roles=self._automod_exempt_roles
-            )
+            await mirror_deny_lists(guild, terms=terms, exempt_roles=policy.moderators.roles)
         except discord.Forbidden:
             log.warning("AutoMod mirror refused: Manage Server missing", guild=guild.id)
             with contextlib.suppress(discord.HTTPException):

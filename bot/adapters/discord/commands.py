@@ -120,6 +120,8 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
     async def policy_reload(self, interaction: discord.Interaction[Any]) -> None:
         version = await self.bot.moderation.reload_policy(actor_of(interaction))
         await _say(interaction, f"Policy reloaded: version `{version}`.")
+        if interaction.guild is not None:
+            await self.bot.mirror(interaction.guild)
 
     @app_commands.command(description="Shadow mode: decide and record, but enforce nothing")
     @app_commands.describe(

@@ -31,7 +31,8 @@ from bot.case import Case
 from bot.errors import ActionError, ReviewError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
-from bot.streams import Streams, read_decision
+from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["MAX_TIMEOUT", "DiscordAdapter"]
 
@@ -208,16 +209,10 @@ class DiscordAdapter:
         )
 
     async def _open_case(self, action: OpenCase) -> None:
-        """Post the review card. The dispatcher has usually recorded the case already (and set
-        ``case_id``); without it the case is opened here, idempotently."""
-        if action.case_id:
-            case = await self._moderation.case(self._system(action), action.case_id)
-        else:
-            decision = await read_decision(self._redis, self._streams, action.message_key)
-            if decision is None:
-                raise ActionError(action.id, f"no stored verdict for {action.message_key}")
-            case = await self._moderation.open_case(action, *decision)
-        await self.post_card(case)
+        """Post the review card of the case the worker's commit opened (``case_id``)."""
+        if action.case_id is None:
+            raise ActionError(action.id, "open_case without a case id")
+        await self.post_card(await self._moderation.case(self._system(action), action.case_id))
 
     async def _notify(self, action: NotifyModerators) -> None:
         """A notice about a case (an appeal) comes as that case's card, with its buttons."""
@@ -239,7 +234,7 @@ class DiscordAdapter:
 
     async def post_card(self, case: Case, *, note: str = "") -> discord.Message | None:
         """Post a review card with decision buttons; None when no moderators' channel is set."""
-        channel = self._mod_channel_for(case.message.workspace)
+        channel = await self._mod_channel_for(case.message.workspace)
         if channel is None:
             log.warning("no moderators' channel: case only in /mod queue", case_id=case.id)
             return None
@@ -250,14 +245,19 @@ class DiscordAdapter:
         )
 
     async def notify_moderators(self, workspace: str, text: str) -> discord.Message | None:
-        channel = self._mod_channel_for(workspace)
+        channel = await self._mod_channel_for(workspace)
         if channel is None:
             return None
         return await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
 
-    def _mod_channel_for(self, workspace: str) -> discord.abc.Messageable | None:
-        """The moderators' channel: a channel id, or a channel name looked up in the guild."""
-        wanted = (self._mod_channel or "").lstrip("#")
+    async def _mod_channel_for(self, workspace: str) -> discord.abc.Messageable | None:
+        """The moderators' channel (the setting, else the guild's current policy's): a channel
+        id, or a channel name looked up in the guild."""
+        wanted = self._mod_channel
+        if wanted is None:
+            tenant = Tenant(platform="discord", workspace=workspace)
+            wanted = (await self._moderation.policy_of(tenant)).moderators.channel
+        wanted = (wanted or "").lstrip("#")
         if not wanted:
             return None
         guild_id = int(workspace)

@@ -27,7 +27,6 @@ from bot.adapters.slack.inbound import to_message
 from bot.adapters.slack.outbound import SlackAdapter
 from bot.errors import ConfigError
 from bot.pipeline.ingest import Ingest
-from bot.policy import load_policy
 from bot.review.interface import Moderation
 from bot.runtime import consumer_name
 from bot.settings import Settings
@@ -46,7 +45,6 @@ def build_slack(
     Raises:
         ConfigError: no bot token, neither an app token nor a signing secret, or an empty
             signing secret in HTTP mode.
-        PolicyError: the policy file (read for the moderators' channel) is bad.
     """
     if settings.slack_bot_token is None:
         raise ConfigError("Slack needs MODTRIAGE_SLACK_BOT_TOKEN (xoxb-...)")
@@ -67,7 +65,6 @@ def build_slack(
             "on the Slack app's Basic Information page, or set MODTRIAGE_SLACK_APP_TOKEN for "
             "Socket Mode"
         )
-    policy = load_policy(settings.policy)
     streams = Streams(namespace=settings.namespace)
     client = web_client(
         settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
@@ -83,7 +80,7 @@ def build_slack(
         moderation=moderation,
         redis=redis,
         streams=streams,
-        moderators_channel=settings.slack_moderators_channel or policy.moderators.channel,
+        moderators_channel=settings.slack_moderators_channel,
     )
     socket_mode = settings.slack_app_token is not None
     bot = SlackBot(
@@ -98,7 +95,6 @@ def build_slack(
         adapter=adapter,
         directory=SlackDirectory(client=client),
         moderate_bots=settings.slack_moderate_bots,
-        categories=tuple(policy.categories),
     )
     dispatcher = ActionDispatcher(
         redis=redis,

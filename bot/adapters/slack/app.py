@@ -96,7 +96,6 @@ class SlackBot:
         adapter: SlackAdapter,
         directory: SlackDirectory | None = None,
         moderate_bots: bool = False,
-        categories: tuple[str, ...] = (),
         command: str = "/mod",
     ) -> None:
         self._redis = redis
@@ -107,7 +106,6 @@ class SlackBot:
         self._adapter = adapter
         self._directory = directory or SlackDirectory(client=client)
         self._moderate_bots = moderate_bots
-        self._categories = categories
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -223,7 +221,9 @@ class SlackBot:
                 kind=kind,
                 card_channel=card[0],
                 card_ts=card[1],
-                categories=self._categories if ask_rule else (),
+                categories=tuple((await self._moderation.policy_of(actor.tenant)).categories)
+                if ask_rule
+                else (),
             )
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         except (ReviewError, ValidationError) as exc:
@@ -340,6 +340,6 @@ class SlackBot:
     ) -> None:
         text, blocks = cards.review_card(case, headline=headline)
         try:
-            await self._adapter.post_card(ref, text, blocks)
+            await self._adapter.post_card(ref, case.message.workspace, text, blocks)
         except ActionError as exc:
             log.error("review card not posted", case_id=case.id, error=exc.reason)

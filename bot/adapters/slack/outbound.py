@@ -54,6 +54,7 @@ from bot.errors import ActionError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["SlackAdapter"]
 
@@ -150,15 +151,25 @@ class SlackAdapter:
         link = reply.get("permalink")
         return link if isinstance(link, str) else None
 
-    async def post_card(self, action_id: str, text: str, blocks: cards.Blocks) -> str | None:
+    async def channel_for_moderators(self, workspace: str) -> str | None:
+        """The moderators' channel: the setting, else the workspace's current policy's."""
+        if self.moderators_channel is not None:
+            return self.moderators_channel
+        policy = await self._moderation.policy_of(Tenant(platform="slack", workspace=workspace))
+        return policy.moderators.channel
+
+    async def post_card(
+        self, action_id: str, workspace: str, text: str, blocks: cards.Blocks
+    ) -> str | None:
         """Post a card in the moderators' channel; returns its ts, None without a channel."""
-        if self.moderators_channel is None:
+        channel = await self.channel_for_moderators(workspace)
+        if channel is None:
             log.warning("no moderators' channel set; card not posted", action_id=action_id)
             return None
         reply = await self._call(
             action_id,
             self._client.chat_postMessage,
-            channel=self.moderators_channel,
+            channel=channel,
             text=text,
             blocks=blocks,
             unfurl_links=False,
@@ -179,7 +190,7 @@ class SlackAdapter:
             )
         case = await self._moderation.case(self._system(action.workspace), action.case_id)
         text, blocks = cards.review_card(case, permalink=await self.permalink(action))
-        await self.post_card(action.id, text, blocks)
+        await self.post_card(action.id, action.workspace, text, blocks)
 
     async def _notify(self, action: NotifyModerators) -> None:
         """A notice for moderators; about a case that waits for them (an appeal), it comes as
@@ -189,9 +200,9 @@ class SlackAdapter:
             case = await self._moderation.case(self._system(action.workspace), action.case_id)
             if case.awaiting_review:
                 text, blocks = cards.review_card(case, permalink=link, headline=action.text)
-                await self.post_card(action.id, text, blocks)
+                await self.post_card(action.id, action.workspace, text, blocks)
                 return
-        await self._to_moderators(action.id, cards.notify_text(action, permalink=link))
+        await self._to_moderators(action, cards.notify_text(action, permalink=link))
 
     async def _delete(self, action: DeleteMessage) -> None:
         if self._admin is not None:
@@ -214,7 +225,7 @@ class SlackAdapter:
         link = await self.permalink(action)
         where = f"<{link}|this message>" if link else f"a message in <#{action.channel}>"
         await self._to_moderators(
-            action.id,
+            action,
             f":warning: {where} by <@{action.user_id}> should be removed, but modtriage has no "
             "admin token and Slack lets a bot delete only its own messages. Please remove it "
             f"by hand. Reason: {action.reason}",
@@ -255,7 +266,7 @@ class SlackAdapter:
     async def _ban(self, action: BanUser) -> None:
         await self._remove(action, "")
         await self._to_moderators(
-            action.id,
+            action,
             f":no_entry: <@{action.user_id}> was removed from <#{action.channel}>. Slack does "
             "not let apps ban members: a workspace admin must deactivate the account. "
             f"Reason: {action.reason}",
@@ -283,14 +294,15 @@ class SlackAdapter:
             action_id, self._client.chat_postMessage, channel=user, text=text, blocks=blocks
         )
 
-    async def _to_moderators(self, action_id: str, text: str) -> None:
-        if self.moderators_channel is None:
-            log.warning("no moderators' channel set; notice not posted", action_id=action_id)
+    async def _to_moderators(self, action: ActionBase, text: str) -> None:
+        channel = await self.channel_for_moderators(action.workspace)
+        if channel is None:
+            log.warning("no moderators' channel set; notice not posted", action_id=action.id)
             return
         await self._call(
-            action_id,
+            action.id,
             self._client.chat_postMessage,
-            channel=self.moderators_channel,
+            channel=channel,
             text=text,
             unfurl_links=False,
         )

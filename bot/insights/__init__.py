@@ -1,0 +1,1 @@
+"""Numbers for the trust & safety lead: what a candidate policy would have done."""

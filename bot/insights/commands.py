@@ -1,0 +1,113 @@
+"""CLI: ``modtriage backtest`` (mounted in ``bot/cli.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.errors import ModtriageError
+from bot.insights.backtest import Backtest, BacktestReport, read_decisions, read_history
+from bot.policy import Policy, load_policy, parse_duration
+from bot.settings import Settings
+from bot.streams import Streams
+from bot.tenant import Tenant
+
+__all__ = ["backtest"]
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(2)
+
+
+def _tenant(settings: Settings, workspace: str | None) -> Tenant:
+    if workspace is not None:
+        try:
+            return Tenant.parse(workspace)
+        except ValueError as exc:
+            raise _fail(f"--workspace: {exc}") from exc
+    if len(settings.tenants) == 1:
+        return settings.tenants[0]
+    raise _fail("say which workspace with --workspace <platform>:<id>")
+
+
+def backtest(
+    policy: Annotated[Path, typer.Option("--policy", help="the candidate policy YAML")],
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="the tenant, e.g. slack:T0123; default the only one"),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="how far back, e.g. 30d (default: all kept)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many messages")] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Replay a workspace's recorded messages through a candidate policy and compare with what
+    happened and with the moderators' decisions. Nothing is acted on or sent out."""
+    settings = Settings()
+    tenant = _tenant(settings, workspace)
+    try:
+        candidate = load_policy(policy)
+        start = None
+        if since is not None:
+            seconds = parse_duration(since)
+            assert isinstance(seconds, int)  # a string is parsed or refused
+            start = datetime.now(UTC) - timedelta(seconds=seconds)
+        report = asyncio.run(_backtest(settings, tenant, candidate, start, limit))
+    except ValueError as exc:
+        raise _fail(f"--since: {exc}") from exc
+    except ModtriageError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(report.model_dump_json())
+        return
+    _print(report)
+
+
+async def _backtest(
+    settings: Settings, tenant: Tenant, candidate: Policy, since: datetime | None, limit: int
+) -> BacktestReport:
+    from bot.classifiers import build_classifier
+    from bot.connection import connect
+
+    streams = Streams(namespace=settings.namespace)
+    async with connect(settings) as redis:
+        history = await read_history(redis, streams, tenant, since=since, limit=limit)
+        decisions = await read_decisions(redis, streams, tenant)
+    classifier = build_classifier(settings, candidate)
+    return await Backtest(settings=settings, classifier=classifier).run(
+        history, candidate, tenant=tenant, decisions=decisions, since=since
+    )
+
+
+def _print(report: BacktestReport) -> None:
+    out = Console(highlight=False)
+    out.print(
+        f"[bold]{report.tenant}[/]: {report.n} messages under candidate {report.candidate} "
+        f"(recorded under {', '.join(report.recorded_versions) or '-'}); "
+        f"{report.changed} change route; the model scored {report.model_calls} again"
+    )
+    routes = Table(title="routes")
+    for column in ("route", "recorded", "candidate"):
+        routes.add_column(column, justify="left" if column == "route" else "right")
+    for route, n in report.routes_before.items():
+        routes.add_row(route, str(n), str(report.routes_after.get(route, 0)))
+    out.print(routes)
+    for transition, n in report.transitions.items():
+        out.print(f"  {transition}: {n}")
+    for example in report.examples:
+        out.print(f"  {example.before} -> {example.after}: {escape(example.text[:80])}")
+    out.print(f"cases: {report.cases_before} recorded, {report.cases_after} with the candidate")
+    for category, agreement in report.moderators.items():
+        out.print(
+            f"moderators' {category} decisions ({agreement.labelled}): candidate precision "
+            f"{agreement.precision:.2f}, recall {agreement.recall:.2f}"
+        )
