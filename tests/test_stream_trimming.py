@@ -172,11 +172,6 @@ async def test_moderators_decisions_wait_for_an_adapter_that_is_down(
     assert await redis.xlen(chat.streams.actions("console")) == CAP
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/pipeline/worker.py _COMMIT still XADDs actions with MAXLEN ~ (issue 15): "
-    "remove this mark with that cap",
-)
 async def test_the_workers_actions_wait_for_an_adapter_that_is_down(
     redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
 ) -> None:
