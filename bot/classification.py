@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Classification", "FaqMatch"]
+__all__ = ["Classification", "FaqMatch", "strongest"]
 
 
 class FaqMatch(BaseModel):
@@ -41,3 +43,26 @@ class Classification(BaseModel):
             return None
         category = max(self.scores, key=lambda c: self.scores[c])
         return category, self.scores[category]
+
+
+def strongest(parts: Sequence[Classification]) -> Classification:
+    """One text read in parts (its head and tail, see :mod:`bot.excerpt`): each category's
+    highest score, the rationale of the part with the highest score of all, degraded when any
+    part was; model, FAQ match and language of the first part. Raises ValueError when empty."""
+    if not parts:
+        raise ValueError("no classification to merge")
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    scores: dict[str, float] = {}
+    for part in parts:
+        for category, score in part.scores.items():
+            scores[category] = max(score, scores.get(category, score))
+    loudest = max(parts, key=lambda p: max(p.scores.values(), default=0.0))
+    return first.model_copy(
+        update={
+            "scores": scores,
+            "rationale": loudest.rationale if loudest.rationale is not None else first.rationale,
+            "degraded": any(p.degraded for p in parts),
+        }
+    )

@@ -45,6 +45,12 @@ class Metrics:
         self.stream_length = Gauge(
             "modtriage_stream_length", "Entries in the ingest stream", registry=registry
         )
+        self.stream_undelivered = Gauge(
+            "modtriage_stream_undelivered",
+            "Entries in the ingest stream not yet delivered to any worker (the consumer group's "
+            "lag; on Redis 6.2 counted up to 10,000). The stream is never trimmed past them",
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "modtriage_dead_letters_total", "Entries moved to the dead-letter stream", ["reason"],
             registry=registry,

@@ -58,7 +58,7 @@ class Replay:
         self.streams = Streams(namespace=settings.namespace)
         self._redis = redis
         self.adapter = ConsoleAdapter()
-        self._ingest = Ingest(redis=redis, streams=self.streams)
+        self._ingest = Ingest(redis=redis, streams=self.streams, maxlen=settings.stream_maxlen)
         self._worker = build_worker(
             redis=redis, settings=self.settings, policy=policy, classifier=classifier,
             metrics=metrics, consumer=f"replay-{self.run_id}",
@@ -74,6 +74,7 @@ class Replay:
         self._dispatcher = ActionDispatcher(
             redis=redis, streams=self.streams, adapter=self.adapter,
             consumer=f"console-{self.run_id}", block_ms=50, moderation=self.moderation,
+            maxlen=settings.stream_maxlen,
         )  # fmt: skip
         self._keys: set[str] = set()
 

@@ -83,14 +83,22 @@ def member(name: str) -> Actor:
 
 
 class ReviewHarness:
-    def __init__(self, *, chat: ChatHarness, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        chat: ChatHarness,
+        clock: Clock,
+        stream_maxlen: int = 100_000,
+        trim_interval_s: float = 5.0,
+    ) -> None:
         self.chat = chat
         self.clock = clock
         chat.use_clock(clock)
         self.platform = RecordingPlatform()
         self.service = ModerationService(
-            redis=chat.redis, streams=chat.streams, policy=chat.policy, clock=clock
-        )
+            redis=chat.redis, streams=chat.streams, policy=chat.policy, clock=clock,
+            stream_maxlen=stream_maxlen,
+        )  # fmt: skip
         self.dispatcher = ActionDispatcher(
             redis=chat.redis,
             streams=chat.streams,
@@ -98,6 +106,8 @@ class ReviewHarness:
             consumer="review-harness",
             block_ms=5,
             moderation=self.service,
+            maxlen=stream_maxlen,
+            trim_interval_s=trim_interval_s,
         )
 
     async def settle(self) -> None:

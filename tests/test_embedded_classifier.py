@@ -64,6 +64,17 @@ BENIGN = [
     "can my 12 year old son have his own account?",
     "my kids loved the school trip to the science museum",
 ]
+# batch mates a message may arrive with: a quiet channel, or one busy with long posts
+QUIET = ["ok", "thanks!", "lol", "see you tomorrow", "nice one", "brb", "gg"]
+BUSY = [
+    "the release notes are long this time, " * 12,
+    "we moved the meetup to thursday because of the venue, " * 8,
+    "can someone review my pull request when they have a minute " * 6,
+    "lorem ipsum dolor sit amet " * 20,
+    "I spent the weekend fixing the build and writing docs " * 7,
+    "hello everyone " * 30,
+    "the quick brown fox jumps over the lazy dog " * 9,
+]
 PARENTS = [
     "how do I open an account for my children?",
     "is there a discord server for parents of teenagers?",
@@ -212,3 +223,31 @@ async def test_a_new_category_trained_from_a_dozen_examples_changes_decisions(
     assert "spoilers" in {e.category for e in verdict.evidence}
     benign = await after.say("who is coming to the watch party on friday?", user="carol")
     assert "spoilers" not in {e.category for e in benign.evidence}
+
+
+async def test_a_message_is_judged_the_same_whatever_it_is_batched_with(
+    redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics, heads: Heads
+) -> None:
+    # the int8 graph quantises activations with one scale per batch tensor: run in a batch,
+    # this message's violence score moved by 0.41 with its batch mates, and so did its route
+    verdicts = []
+    for channel, mates in (("quiet", QUIET), ("busy", BUSY)):
+        chat = ChatHarness(
+            redis=redis, policy=default_policy, metrics=metrics,
+            settings=settings.model_copy(update={"namespace": f"{settings.namespace}-{channel}"}),
+            classifier=EmbeddedClassifier(
+                encoder=OnnxEncoder(remember=0), heads=heads, policy=default_policy
+            ),
+        )  # fmt: skip
+        for i, text in enumerate(mates):
+            await chat.ingest.publish(chat.message(text, user=f"member{i}", channel=channel))
+        message = chat.message("drink bleach and die", user="mallory", channel=channel)
+        await chat.ingest.publish(message)
+        await chat.worker.ensure_group()
+        assert await chat.worker.step() == len(mates) + 1, "one batch"
+        verdicts.append(await chat.verdict(message))
+    quiet, busy = verdicts
+    assert quiet is not None
+    assert busy is not None
+    assert quiet.route is busy.route
+    assert quiet.classification == busy.classification

@@ -41,11 +41,14 @@ async def test_the_tuned_encoder_separates_abuse_from_chat_more_than_the_stock_o
     assert await gap(encoder) > await gap(OnnxEncoder(model_dir=STOCK_ENCODER_DIR))
 
 
-async def test_batching_does_not_change_a_vector(encoder: OnnxEncoder) -> None:
+async def test_a_vector_does_not_depend_on_the_texts_embedded_with_it() -> None:
+    encoder = OnnxEncoder(remember=0)  # computed every time, never recalled
     text = "the new release is out, check the notes"
     alone = await encoder.embed([text])
-    padded = await encoder.embed(["a much longer message " * 30, text])
-    assert float(alone[0] @ padded[1]) > 0.9999
+    with_long = await encoder.embed(["a much longer message " * 30, text, "ok"])
+    with_short = await encoder.embed(["gg", "ok", text])
+    assert np.array_equal(alone[0], with_long[1])
+    assert np.array_equal(alone[0], with_short[2])
 
 
 async def test_long_input_is_truncated_not_refused(encoder: OnnxEncoder) -> None:

@@ -56,7 +56,7 @@ async def test_blank_and_whitespace_messages_are_allowed_without_a_model_call(
     assert model.seen == []
 
 
-async def test_huge_message_keeps_its_text_but_the_model_sees_a_prefix(
+async def test_huge_message_keeps_its_text_but_the_model_reads_its_head_and_tail(
     redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
 ) -> None:
     model = RecordingClassifier()
@@ -71,7 +71,8 @@ async def test_huge_message_keeps_its_text_but_the_model_sees_a_prefix(
     stored = await read_decision(redis, chat.streams, message.key)
     assert stored is not None
     assert stored[0].text == text
-    assert model.seen == [text[: settings.model_max_chars]]
+    half = settings.model_max_chars // 2
+    assert model.seen == [text[:half], text[-half:]]  # its first and last half of the budget
 
 
 async def test_control_characters_and_lone_surrogates_are_cleaned_not_rejected(

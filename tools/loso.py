@@ -133,7 +133,7 @@ def embeddings(
         ]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)  # noqa: S603 (our own script, arguments built here)
-    encoder = OnnxEncoder(model_dir=model_dir, threads=threads, batch_size=32, remember=0)
+    encoder = OnnxEncoder(model_dir=model_dir, threads=threads, remember=0)
     vectors = encoder.embed_sync([rows[i]["text"] for i in idx])
     np.save(out, vectors)
     return vectors

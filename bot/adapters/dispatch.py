@@ -12,7 +12,11 @@ An action is marked in flight before the adapter performs it. Found in flight ag
 dispatcher died, or lost Redis, between performing and marking it done), an action the
 platform absorbs when repeated (delete, timeout, kick, ban, lift: ``REPEATABLE``) is performed
 again, and a notice (warn, reply, notify, a review card) is not: it is recorded as ``unknown``
-on its case, so no member hears the same thing twice."""
+on its case, so no member hears the same thing twice.
+
+The dispatcher also keeps its actions stream near ``maxlen`` entries (every ``trim_interval_s``),
+never past an action its consumer group has not performed (:mod:`bot.trim`): while the adapter
+is down, actions wait in the stream instead of being trimmed away."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from bot.connection import ensure_group, run_until_stopped
 from bot.errors import ActionError, MalformedMessage
 from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action
+from bot.trim import Trimmer
 
 __all__ = ["ActionDispatcher"]
 
@@ -57,6 +62,8 @@ class ActionDispatcher:
         max_attempts: int = 5,
         done_ttl_s: int = 30 * 86400,
         moderation: Moderation | None = None,
+        maxlen: int = 100_000,
+        trim_interval_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -68,6 +75,9 @@ class ActionDispatcher:
         self._done_ttl_s = done_ttl_s
         self._moderation = moderation
         self._stream = streams.actions(adapter.platform)
+        self._trimmer = Trimmer(
+            redis=redis, stream=self._stream, cap=maxlen, interval_s=trim_interval_s
+        )
 
     async def ensure_group(self) -> None:
         await ensure_group(self._redis, self._stream, _GROUP)
@@ -78,7 +88,7 @@ class ActionDispatcher:
 
     async def step(self) -> int:
         """Retry this consumer's own pending actions first, then those another consumer left
-        idle, then read new ones."""
+        idle, then read new ones; trim the stream when due."""
         pending: Any = await self._redis.xreadgroup(
             _GROUP, self._consumer, {self._stream: "0"}, count=16
         )
@@ -102,6 +112,7 @@ class ActionDispatcher:
             entries = [(_text(i), f) for _, got in reply or [] for i, f in got]
         for entry_id, fields in entries:
             await self._handle(entry_id, fields)
+        await self._trimmer.tick()
         return len(entries)
 
     async def _handle(self, entry_id: str, fields: dict[Any, Any]) -> None:

@@ -98,7 +98,6 @@ def train(
         encoder = OnnxEncoder(
             model_dir=settings.encoder_dir,
             threads=threads,
-            batch_size=64,
             precision=settings.encoder_precision,
         )
         result = train_heads(

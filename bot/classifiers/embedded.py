@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.classification import Classification
 from bot.classifiers.encoder import Encoder
 from bot.classifiers.heads import Heads
+from bot.classifiers.windows import windows
 from bot.policy import Policy
 
 __all__ = ["PACKAGED_HEADS", "EmbeddedClassifier", "find_heads"]
@@ -43,6 +44,10 @@ class EmbeddedClassifier:
     Scores only the categories the policy defines. A policy category without a trained head is
     not scored (the rules still apply to it): ``unscored`` names them, and a warning at start-up
     says to run ``modtriage train --policy <file>``.
+
+    A text longer than 120 characters is read whole and through short windows at both ends
+    (:mod:`bot.classifiers.windows`), all in the same encoder call; each category keeps its
+    highest score.
     """
 
     def __init__(self, *, encoder: Encoder, heads: Heads, policy: Policy) -> None:
@@ -89,12 +94,16 @@ class EmbeddedClassifier:
         """Raises ClassifierError when the encoder fails."""
         if not texts:
             return []
-        vectors = await self._encoder.embed(texts)
+        readings = [windows(text) for text in texts]
+        vectors = await self._encoder.embed([w for reading in readings for w in reading])
         scores = self._heads.scores(vectors)
-        return [
-            Classification(
-                scores={c: round(float(scores[i, j]), 4) for j, c in self._columns},
-                model=self.name,
+        out, start = [], 0
+        for reading in readings:
+            top = scores[start : start + len(reading)].max(axis=0)
+            start += len(reading)
+            out.append(
+                Classification(
+                    scores={c: round(float(top[j]), 4) for j, c in self._columns}, model=self.name
+                )
             )
-            for i in range(len(texts))
-        ]
+        return out

@@ -47,10 +47,17 @@ class OnnxEncoder:
     ``precision`` picks the int8 model (default) or the fp32 one; heads fitted on one give
     slightly different scores on the other (a warning says so). ``threads`` is onnxruntime's
     intra-op thread count (and numpy's BLAS threads): one per worker by default, so several
-    workers share a machine without fighting over cores. Texts are sorted by length and run in
-    batches of ``batch_size`` so padding stays small; output order is input order. On two
-    cores with int8, messages per CPU-second hardly depend on it (1: 598, 8: 577, 32: 563,
-    128: 511; fp32 at 8: 238): 8 keeps one call short.
+    workers share a machine without fighting over cores.
+
+    Each text runs through the graph on its own, so its vector depends on the text alone. The
+    int8 graph quantises activations dynamically with one scale per tensor: run in a batch, a
+    text's vector moved with its batch mates and their padding (up to 0.41 in a calibrated
+    score; 35 of 500 mixed texts changed route between two batchings; ``tools/batch_drift.py``),
+    and padding to one fixed shape does not help. It costs CPU on short chat messages, where a
+    batch shared the graph's fixed cost per run (151 against 236 written rows per CPU-second in
+    runs of 8, interleaved in one process on two busy cores), and saves it on long mixed texts,
+    where a batch computed padding (11 against 23 ms of CPU per text). A graph quantising each
+    row (or token) on its own would keep both: not done yet.
 
     Raises:
         ConfigError: the exported model is missing or unreadable (run ``make encoder``).
@@ -61,7 +68,6 @@ class OnnxEncoder:
         *,
         model_dir: Path = DEFAULT_ENCODER_DIR,
         threads: int = 1,
-        batch_size: int = 8,
         remember: int = 1024,
         precision: Precision = "int8",
     ) -> None:
@@ -77,8 +83,8 @@ class OnnxEncoder:
                 "`make model`), the stock export from `make encoder`; or set "
                 "MODTRIAGE_ENCODER_DIR"
             )
-        if threads < 1 or batch_size < 1:
-            raise ConfigError("encoder threads and batch_size must be at least 1")
+        if threads < 1:
+            raise ConfigError("encoder threads must be at least 1")
         import onnxruntime as ort
         from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
@@ -98,13 +104,12 @@ class OnnxEncoder:
         self.dim: int = int(meta["dim"])
         self.max_tokens: int = int(meta["max_tokens"])
         self.name = f"{meta['name']}-{precision}@{self.sha256[:12]}"
-        self._batch_size = batch_size
         self._remember = remember
         self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 (a token, not a secret)
+        tokenizer.no_padding()  # one text per run: nothing to pad to
         self._tokenizer: Tokenizer = tokenizer
 
         options = ort.SessionOptions()
@@ -150,21 +155,17 @@ class OnnxEncoder:
     def embed_sync(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """The same as :meth:`embed`, on the calling thread (training, benchmarks)."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        lengths = [len(t) for t in texts]
-        order = sorted(range(len(texts)), key=lengths.__getitem__)
-        for start in range(0, len(order), self._batch_size):
-            chunk = order[start : start + self._batch_size]
-            out[chunk] = self._run([texts[i] for i in chunk])
+        for i, text in enumerate(texts):
+            out[i] = self._run(text)
         return out
 
-    def _run(self, texts: list[str]) -> NDArray[np.float32]:
-        encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    def _run(self, text: str) -> NDArray[np.float32]:
+        """One text alone (see the class: a batch would change its vector)."""
+        encoded = self._tokenizer.encode(text)
+        ids = np.array([encoded.ids], dtype=np.int64)
+        mask = np.array([encoded.attention_mask], dtype=np.int64)
         try:
             result = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ClassifierError(self.name, f"onnxruntime failed: {exc}", retryable=False) from exc
-        return np.asarray(result[0], dtype=np.float32)
+        return np.asarray(result[0][0], dtype=np.float32)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from bot.escalation.redaction import Redactor
+from bot.excerpt import abridged
 from bot.message import Message
 from bot.policy import Policy
 from bot.quoting import escape_member_text
@@ -77,7 +78,7 @@ class Prompt(BaseModel):
 
 def _line(redactor: Redactor, message: Message, limit: int) -> str:
     who = redactor.pseudonym(message.author.id)
-    text = message.text if len(message.text) <= limit else message.text[: limit - 1] + "…"
+    text = abridged(message.text, limit)  # head and tail, as the small model read it
     # One line per message: a line break in member text cannot forge a line from someone else.
     return f"{who}: {html.escape(escape_member_text(redactor.redact(text)), quote=False)}"
 

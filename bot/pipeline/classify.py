@@ -3,7 +3,10 @@
 When the model fails for a batch (no answer in time, server down, an answer out of schema) the
 batch is not retried to death: each message carries ``model_unavailable`` with the reason, and
 :func:`~bot.pipeline.decide.decide` judges it on the rules' evidence alone, sending what the rules
-did not decide to human review, degraded. A rule hit (a deny-listed slur) is still acted on."""
+did not decide to human review, degraded. A rule hit (a deny-listed slur) is still acted on.
+
+A text longer than ``max_chars`` is read as its head and its tail (:mod:`bot.excerpt`), both
+in the same model call; each category keeps the higher of the two scores."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from collections.abc import Sequence
 
 import structlog
 
-from bot.classification import Classification
+from bot.classification import Classification, strongest
 from bot.classifiers.base import Classifier
 from bot.errors import ClassifierError, ClassifierTimeout
+from bot.excerpt import excerpts
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.language import LanguageDetector
 from bot.policy import Policy
@@ -82,14 +86,14 @@ class ClassifyStage:
         """Never raises ClassifierError: a batch the model cannot judge is marked
         ``model_unavailable`` (see the module)."""
         todo = [i for i, item in enumerate(batch) if not item.message.is_blank]
-        texts = [batch[i].message.text[: self._max_chars] for i in todo]
+        readings = [excerpts(batch[i].message.text, self._max_chars) for i in todo]
         results: list[Classification] = []
-        if texts:
+        if readings:
             try:
-                results = await self._classify(texts)
+                results = await self._classify(readings)
             except ClassifierError as exc:
                 log.warning(
-                    "model unavailable, deciding on rules alone", error=str(exc), size=len(texts)
+                    "model unavailable, deciding on rules alone", error=str(exc), size=len(todo)
                 )
                 reason = f"the model was unavailable ({exc})"[:300]
                 failed = set(todo)
@@ -112,20 +116,27 @@ class ClassifyStage:
             )
         return out
 
-    async def _classify(self, texts: list[str]) -> list[Classification]:
-        """Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
+    async def _classify(self, readings: list[tuple[str, ...]]) -> list[Classification]:
+        """One Classification per reading (a text's excerpts), from one model call.
+
+        Raises ClassifierError (ClassifierTimeout) when the model cannot answer in time."""
+        texts = [part for reading in readings for part in reading]
         try:
-            results = await asyncio.wait_for(
+            parts = await asyncio.wait_for(
                 self._classifier.classify(texts), timeout=self._timeout_s
             )
         except TimeoutError as exc:
             raise ClassifierTimeout(
                 self._classifier.name, f"no answer in {self._timeout_s}s"
             ) from exc
-        if len(results) != len(texts):
+        if len(parts) != len(texts):
             raise ClassifierError(self._classifier.name, "returned a wrong number of results")
+        results, start = [], 0
+        for reading in readings:
+            results.append(strongest(parts[start : start + len(reading)]))
+            start += len(reading)
         if self._languages is not None:
-            detected = await self._languages.detect_many(texts)
+            detected = await self._languages.detect_many([reading[0] for reading in readings])
             results = [
                 r.model_copy(update={"language": lang})
                 for r, lang in zip(results, detected, strict=True)

@@ -10,6 +10,7 @@ import structlog
 from bot.message import Message
 from bot.streams import Streams, encode_message
 from bot.tenant import Tenant
+from bot.trim import Trimmer
 
 __all__ = ["Ingest"]
 
@@ -22,6 +23,11 @@ class Ingest:
     ``tenants`` are the communities this deployment serves (``MODTRIAGE_WORKSPACES``); a
     message from anywhere else is not moderated, and said so once per tenant in the log.
     Empty: every tenant is served.
+
+    The stream is kept near ``maxlen`` entries by a :class:`~bot.trim.Trimmer` (after every
+    ``trim_every`` publishes, or ``trim_interval_s``), never past an entry the workers' consumer
+    group has not acknowledged: with the workers down the stream grows instead of losing
+    messages.
     """
 
     def __init__(
@@ -31,10 +37,18 @@ class Ingest:
         streams: Streams,
         maxlen: int = 100_000,
         tenants: Collection[Tenant] = (),
+        trim_every: int = 1_000,
+        trim_interval_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._maxlen = maxlen
+        self._trimmer = Trimmer(
+            redis=redis,
+            stream=streams.ingest,
+            cap=maxlen,
+            every=trim_every,
+            interval_s=trim_interval_s,
+        )
         self._tenants = frozenset(tenants)
         self._refused: set[Tenant] = set()
 
@@ -57,7 +71,6 @@ class Ingest:
         entry_id = await self._redis.xadd(
             self._streams.ingest,
             encode_message(message),  # type: ignore[arg-type]
-            maxlen=self._maxlen,
-            approximate=True,
         )
+        await self._trimmer.tick(1)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

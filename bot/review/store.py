@@ -8,6 +8,10 @@ moderators deciding at once cannot both win), writes the new state, moves the ca
 status and queue indexes, appends history, emits the actions to the platform's actions stream,
 adds the labelled example and counters, and adds or removes strike points and picks the ladder
 step they cross, all in one atomic step.
+
+The actions stream is appended to without a cap: its dispatcher trims it, never past an action
+not yet performed (:mod:`bot.trim`). The labels stream has no consumer group and keeps its
+``MAXLEN ~`` cap.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ local function emit(events, records, actions)
   for _, e in ipairs(events) do redis.call('RPUSH', KEYS[2], e) end
   for _, r in ipairs(records) do redis.call('RPUSH', KEYS[3], r) end
   for _, x in ipairs(actions) do
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', a.maxlen, '*', 'action', x)
+    redis.call('XADD', KEYS[7], '*', 'action', x)
   end
 end
 emit(a.events, a.records, a.emit)

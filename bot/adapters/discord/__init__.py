@@ -96,6 +96,7 @@ async def run_discord(
         adapter=bot.adapter,
         consumer=consumer_name("discord"),
         moderation=moderation,
+        maxlen=settings.stream_maxlen,
     )
 
     async def dispatch_when_ready() -> None:

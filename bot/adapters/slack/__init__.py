@@ -103,6 +103,7 @@ def build_slack(
         consumer=consumer_name("slack"),
         block_ms=settings.block_ms,
         moderation=moderation,
+        maxlen=settings.stream_maxlen,
     )
     if admin is None:
         log.info("no Slack admin token: members' messages are flagged, not deleted")
