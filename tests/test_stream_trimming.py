@@ -195,3 +195,19 @@ async def test_the_workers_actions_wait_for_an_adapter_that_is_down(
     await review.settle()  # the adapter is back
     deleted = {a.message_id for a in review.platform.performed if a.type == "delete"}
     assert deleted == {m.id for m in slurs}, f"{emitted} actions were left in the stream"
+
+
+async def test_the_worker_reports_what_waits_for_it(
+    redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
+) -> None:
+    """The lag gauges an operator's alert reads: 40 published, none given to a worker yet."""
+    streams = Streams(namespace=settings.namespace)
+    worker = _worker(redis, settings, default_policy, metrics)
+    await worker.ensure_group()
+    ingest = Ingest(redis=redis, streams=streams)
+    for message in _conversation(40):
+        await ingest.publish(message)
+    await worker.step()  # looks at the backlog first, then takes a batch
+    assert metrics.stream_length._value.get() == 40
+    assert metrics.stream_undelivered._value.get() == 40
+    assert metrics.stream_pending._value.get() == 0

@@ -30,6 +30,7 @@ from bot.pipeline.assessment import Assessment
 from bot.pipeline.commit import Committer
 from bot.pipeline.tenant_judge import TenantJudge
 from bot.streams import Streams, decode_message
+from bot.trim import read_backlog
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -174,13 +175,13 @@ class Worker:
         return keep
 
     async def _observe_lag(self) -> None:
-        """Stream length and entries delivered but unacknowledged, for the lag gauges."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(self._streams.ingest)
-            pipe.xpending(self._streams.ingest, self._streams.group)
-            length, pending = await pipe.execute()
-        self._metrics.stream_length.set(int(length))
-        self._metrics.stream_pending.set(int(pending["pending"]))
+        """Stream length, entries delivered but unacknowledged, and entries no worker has
+        been given yet, for the lag gauges (``bot.trim``)."""
+        backlog = await read_backlog(self._redis, self._streams.ingest)
+        workers = backlog.group(self._streams.group)
+        self._metrics.stream_length.set(backlog.length)
+        self._metrics.stream_pending.set(workers.pending)
+        self._metrics.stream_undelivered.set(workers.undelivered)
 
     async def _dead_letter(
         self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
