@@ -213,7 +213,7 @@ async def _judge(
     quiet = policy.model_copy(update={"faq": policy.faq.model_copy(update={"file": None})})
     judge = build_judge(policy=quiet, classifier=classifier, settings=settings)
     at = datetime.now(UTC)
-    verdicts: list[tuple[Route, str | None, str]] = []
+    verdicts: list[tuple[Route, frozenset[str], str]] = []
     try:
         for i in range(0, len(rows), settings.batch_size):
             chunk = rows[i : i + settings.batch_size]
@@ -221,7 +221,8 @@ async def _judge(
             for item in await judge.judge(messages):
                 verdict = item.verdict
                 assert verdict is not None  # the decide stage always gives one
-                verdicts.append((verdict.route, verdict.category, verdict.stage))
+                held = frozenset(e.category for e in verdict.evidence if e.route is not Route.ALLOW)
+                verdicts.append((verdict.route, held, verdict.stage))
     finally:
         await judge.aclose()
     return evaluate_judge(rows, verdicts, policy)

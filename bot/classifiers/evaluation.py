@@ -74,8 +74,8 @@ class SourceReference(_Frozen):
 class JudgeScore(_Frozen):
     """The whole judge's figures: rules, model and decide as the pipeline runs them (rate
     counters off, nothing sent to the frontier model: a message it would see counts as
-    flagged). A prediction is flagged when the verdict's route is not ``allow`` and its
-    category is one the row annotates (or a rule that names none)."""
+    flagged). A prediction is flagged when the verdict's route is not ``allow`` and it holds
+    evidence at review or above for a category the row annotates."""
 
     precision: float
     recall: float
@@ -215,19 +215,19 @@ def evaluate(
 
 def evaluate_judge(
     rows: Sequence[ModerationRow],
-    verdicts: Sequence[tuple[Route, str | None, str]],
+    verdicts: Sequence[tuple[Route, frozenset[str], str]],
     policy: Policy,
 ) -> JudgeScore:
-    """Figures of the whole judge: one (route, category, stage) per row, in order; a row is
-    flagged as :func:`evaluate` counts it."""
+    """Figures of the whole judge: one (route, categories its evidence holds at review or
+    above, stage) per row, in order; a row is flagged as :func:`evaluate` counts it."""
     truth: list[bool] = []
     pred: list[bool] = []
     routes = dict.fromkeys((r.value for r in Route), 0)
     stages: dict[str, int] = {}
-    for row, (route, category, stage) in zip(rows, verdicts, strict=True):
+    for row, (route, held, stage) in zip(rows, verdicts, strict=True):
         annotated = [c for c in row.labels if c in policy.categories]
         routes[route.value] += 1
-        flagged = route is not Route.ALLOW and (category is None or category in annotated)
+        flagged = route is not Route.ALLOW and any(c in held for c in annotated)
         truth.append(any(row.labels[c] == 1 for c in annotated))
         pred.append(flagged)
         if flagged:
