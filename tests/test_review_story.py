@@ -112,7 +112,7 @@ async def test_the_whole_story(
     assert platform.performed[-2].model_dump()["sanction"] == "timeout"
     assert await service.strikes(ana, "carol") == 2
     events = [e.kind for e in (await service.case(ana, third)).events]
-    assert events[-3:] == ["appealed", "overturned", "strike"]
+    assert events[-4:] == ["appealed", "rejudged", "overturned", "strike"]
 
     # Every decision is a labelled example for retraining.
     labels = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
+
 from bot.action import Action
 from bot.case import Case, CaseEvent, CaseStatus
 from bot.errors import CaseConflict, CaseNotFound, InvalidRequest
@@ -15,11 +17,15 @@ from bot.review.actor import Actor
 from bot.review.core import ServiceCore
 from bot.review.decision import Decision
 from bot.review.notices import ActionFactory
+from bot.review.planning import SYSTEM
 from bot.review.store import Applied, Change
 from bot.stats import Counter
 from bot.tenant import Tenant
+from bot.verdict import Route
 
 __all__ = ["ReviewDesk"]
+
+log = structlog.get_logger(__name__)
 
 _MAX_APPEAL_CHARS = 2000
 
@@ -174,9 +180,10 @@ class ReviewDesk(ServiceCore):
             }
         )
         factory = ActionFactory(case=updated, policy=self.policy_for(member.tenant))
+        rejudged = await self._rejudge(case)
         notify = factory.notify_moderators(
             f"{updated.version}-appeal",
-            f"Appeal on case {case.id} by {member.label()}: {text[:500]}\n"
+            f"{rejudged}Appeal on case {case.id} by {member.label()}: {text[:500]}\n"
             f"Original decision: {case.decision or case.verdict.route.value} "
             f"({case.verdict.explain()})",
             reason=f"appeal by {member.label()}",
@@ -188,13 +195,43 @@ class ReviewDesk(ServiceCore):
                 updated,
                 queue="add",
                 queue_score=now.timestamp(),
-                events=(CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),),
+                events=(
+                    CaseEvent(at=now, actor=member.label(), kind="appealed", detail=text),
+                    *(
+                        (CaseEvent(at=now, actor=SYSTEM, kind="rejudged", detail=rejudged.strip()),)
+                        if rejudged
+                        else ()
+                    ),
+                ),
                 records=(planner.record(notify, member, now),),
                 actions=(notify,),
                 stats={Counter.APPEALS: 1.0},
             ),
         )
         return await self.store.load(case_id)
+
+    async def _rejudge(self, case: Case) -> str:
+        """The appealed message judged again by the same engine under the tenant's current
+        policy and model: a line for the moderators ('' when it cannot be judged now)."""
+        message = case.message
+        try:
+            judge = await self.judge_for(Tenant.of(message))
+            [judged] = await judge.judge([message])
+        except Exception as exc:  # noqa: BLE001 - an appeal must land even if this fails
+            log.warning("appeal not re-judged", case_id=case.id, error=repr(exc))
+            return ""
+        verdict = judged.verdict
+        if verdict is None:
+            return ""
+        if verdict.route is Route.ALLOW:
+            return (
+                f"Judged again under policy {verdict.policy_version}: it would now be ALLOWED "
+                "(no rule or model score reaches review).\n"
+            )
+        return (
+            f"Judged again under policy {verdict.policy_version}: still "
+            f"{verdict.route.value} ({verdict.explain()}).\n"
+        )
 
     async def _commit(self, before: Case, change: Change) -> Applied:
         """Apply a change; a concurrent change to the same case loses with CaseConflict."""
