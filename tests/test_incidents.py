@@ -4,6 +4,7 @@ the case the first one opened, and the member hears about it once."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.keys import CaseKeys
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.settings import Settings
+from bot.tenant import Tenant
 from tests.review_harness import ReviewHarness, moderator
 from tests.test_review_cases import _review
 
@@ -78,3 +80,40 @@ async def test_an_incident_in_one_batch_is_one_case_numbered_once(review: Review
     assert [e.kind for e in case.events].count("repeat") == 4
     assert review.platform.types("carol").count("warn") == 1
     assert int(await chat.redis.get(CaseKeys(chat.streams).seq)) == 1
+
+
+async def test_a_message_delivered_twice_while_another_worker_opens_the_incident(
+    review: ReviewHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the plan and the commit another worker opens the author's incident: the
+    message is planned again and joins that case; its second delivery in the same batch
+    commits nothing, and no case-less review card is emitted."""
+    chat = review.chat
+    other = chat.message("discord.gg/first", user="carol")
+    await chat.ingest.publish(other)
+    await chat.worker.ensure_group()
+    await chat.worker.step()  # the incident's case, 1
+    message = chat.message("discord.gg/again", user="carol", after=timedelta(seconds=5))
+    committer = chat.worker._committer
+    read = committer._read
+    incident = chat.streams.tenant(Tenant.of(message)).incident(message.channel, "carol")
+    saved = await chat.redis.hgetall(incident)
+    await chat.redis.delete(incident)  # as if case 1's commit had not landed yet
+
+    async def racing(items: Any) -> Any:
+        seen = await read(items)
+        await chat.redis.hset(incident, mapping=saved)  # ...and now it has
+        monkeypatch.setattr(committer, "_read", read)
+        return seen
+
+    monkeypatch.setattr(committer, "_read", racing)
+    await chat.ingest.publish(message)
+    await chat.ingest.publish(message)
+    await chat.worker.step()
+    await review.settle()
+
+    [case] = await _cases(review, "carol")
+    assert [e.kind for e in case.events].count("repeat") == 1
+    opened = [a for a in await chat.actions() if a.type == "open_case"]
+    assert all(a.case_id == case.id for a in opened)
+    assert await chat.redis.xlen(chat.streams.dead) == 0

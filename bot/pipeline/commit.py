@@ -42,14 +42,17 @@ _ATTEMPTS = 5
 # action's dedupe key.
 # ARGV: 1 group, 2 entry id, 3 verdict, 4 message, 5 verdicts' maxlen, 6 decision TTL,
 # 7 the stats counters to add (JSON), 8 bucket TTL, 9 incident window in seconds (0: no
-# case), 10 the message's time, 11 the incident case the plan assumed ('' none), 12 the case
-# id, 13 the change (new case) or the repeat event, 14.. the actions.
+# case; -1: planned as decided before), 10 the message's time, 11 the incident case the plan
+# assumed ('' none), 12 the case id, 13 the change (new case) or the repeat event, 14.. the
+# actions.
 _COMMIT = """
 if redis.call('HEXISTS', KEYS[1], 'verdict') == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
   redis.call('HDEL', KEYS[5], ARGV[2])
   return {0, ''}
 end
+-- planned as decided before (a redelivery), yet not decided: plan it again
+if ARGV[9] == '-1' then return {-1, ''} end
 local case_id, joined = '', false
 if ARGV[9] ~= '0' then
   local window, at = tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -270,9 +273,11 @@ class Committer:
         ]
         actions = list(item.actions)
         window, plan = 0, ""
-        case_id = seen.incident or number or ""
+        case_id = "" if seen.decided else (seen.incident or number or "")
         opens = next((a for a in actions if isinstance(a, OpenCase)), None)
-        if opens is not None and not seen.decided and case_id:
+        if opens is not None and not case_id:
+            window = -1  # planned as decided before: the script checks that it was
+        elif opens is not None:
             window = incident_window(verdict, policy)
             actions = with_case(actions, case_id)
             if seen.incident:
