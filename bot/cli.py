@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from bot.classifiers import build_classifier
@@ -22,7 +20,8 @@ from bot.logs import configure_logging
 from bot.message import Author, Message
 from bot.metrics import Metrics
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from bot.terminal import console, fail
 from bot.urls import mask_url
 
 __all__ = ["app", "main"]
@@ -38,22 +37,15 @@ T = TypeVar("T")
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
 
 
-def _console() -> Console:
-    return Console(highlight=False)
-
-
-def _err(message: str, code: int) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
+_console = console  # the names this module's commands use
+_err = fail
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = "MODTRIAGE_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise _err(f"setting {key}: {first['msg']}", 2) from exc
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        raise _err(str(exc), 2) from exc
     configure_logging(level=settings.log_level, json=settings.log_format == "json")
     return settings
 
@@ -270,4 +262,9 @@ _mount()
 
 
 def main() -> None:
-    app()
+    """The ``modtriage`` entry point: a start-up error anywhere is one line, never a trace."""
+    try:
+        app()
+    except (ConfigError, MalformedMessage) as exc:
+        fail(str(exc), 2)
+        raise SystemExit(2) from exc

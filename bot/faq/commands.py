@@ -34,8 +34,9 @@ from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
 from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.tenant import Tenant
+from bot.terminal import fail
 
 __all__ = ["app", "eval_faq"]
 
@@ -54,8 +55,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object"
 
 
 def _fail(exc: ModtriageError) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
-    return typer.Exit(2)
+    return fail(str(exc), 2)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -107,7 +107,7 @@ def list_faqs(
     as_json: JsonOption = False,
 ) -> None:
     """The entries of the FAQ: id, example questions, answer (and votes with --feedback)."""
-    settings = Settings()
+    settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
     except ConfigError as exc:
@@ -160,7 +160,7 @@ def add(
     policy: PolicyOption = None,
 ) -> None:
     """Add an entry to the FAQ file (comments and layout kept; validated before writing)."""
-    settings = Settings()
+    settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
         entry = FaqEntry(id=faq_id, questions=tuple(question), answer=answer)
@@ -183,7 +183,7 @@ def try_question(
     as_json: JsonOption = False,
 ) -> None:
     """Show the top three entries for a question, their scores, and the decision."""
-    settings = Settings()
+    settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
         loaded = load_faqs(path)
@@ -233,7 +233,7 @@ def channel(
     ] = None,
 ) -> None:
     """Switch FAQ answers on or off in one channel of a workspace, for every worker at once."""
-    settings = Settings()
+    settings = load_settings()
     tenant = _tenant(settings, workspace)
     _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
     typer.echo(f"faq answers in {tenant} #{channel_id}: {state}")
@@ -279,7 +279,7 @@ def eval_faq(
     ] = False,
 ) -> None:
     """Measure FAQ answers on labelled rows: precision of answers, coverage, hand-offs."""
-    settings = Settings()
+    settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
         match = _match_settings(faqs is not None, policy, settings)

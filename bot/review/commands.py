@@ -26,7 +26,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from bot.case import Case, CaseEscalation
@@ -38,10 +37,11 @@ from bot.policy_book import PolicyBook
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.service import ModerationService
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.stats import MAX_DAYS
 from bot.streams import Streams
 from bot.tenant import Tenant
+from bot.terminal import console, fail
 
 __all__ = ["app", "render_case"]
 
@@ -66,16 +66,11 @@ AsOpt = Annotated[str | None, typer.Option("--as", help="operator name for the r
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _platform(platform: str | None) -> Platform | None:
     if platform is None:
         return None
     if platform not in ("slack", "discord", "console"):
-        raise _fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
+        raise fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
     return Tenant.parse(f"{platform}:-").platform
 
 
@@ -90,7 +85,7 @@ async def _tenant(
         try:
             return Tenant.parse(workspace)
         except ValueError as exc:
-            raise _fail(str(exc), 2) from exc
+            raise fail(str(exc), 2) from exc
     if chosen is not None and workspace:
         return Tenant(platform=chosen, workspace=workspace)
     known = list(settings.tenants) or await service.store.tenants()
@@ -103,11 +98,11 @@ async def _tenant(
         return fits[0]
     if not fits:
         seen = ", ".join(str(t) for t in known) or "none yet"
-        raise _fail(
+        raise fail(
             f"no such workspace; say which with --workspace <platform>:<id> (known: {seen})", 2
         )
     listed = ", ".join(str(t) for t in fits)
-    raise _fail(f"several workspaces: say which with --workspace (one of {listed})", 2)
+    raise fail(f"several workspaces: say which with --workspace (one of {listed})", 2)
 
 
 def _operator(tenant: Tenant, name: str | None) -> Actor:
@@ -131,12 +126,10 @@ def _with_service(
     the operator, map errors to exits."""
     _platform(platform)
     try:
-        settings = Settings()
+        settings = load_settings()
         policy = load_policy(settings.policy)
-    except ValidationError as exc:
-        raise _fail(f"settings: {exc.errors()[0]['msg']}", 2) from exc
     except ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
 
     async def run() -> T:
         async with connect(settings) as redis:
@@ -153,9 +146,9 @@ def _with_service(
     try:
         return asyncio.run(run())
     except ReviewError as exc:
-        raise _fail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     except StoreUnavailable as exc:
-        raise _fail(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
+        raise fail(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
 
 
 def _when(case_at: Any) -> str:
@@ -225,7 +218,7 @@ def render_case(case: Case) -> str:
 
 
 def _print(text: str) -> None:
-    Console(highlight=False, soft_wrap=True).print(escape(text))
+    console().print(escape(text))
 
 
 @case_app.command("show")
@@ -298,7 +291,7 @@ def decide(
         )
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise _fail(f"bad decision: {first}", 2) from exc
+        raise fail(f"bad decision: {first}", 2) from exc
     case, actions = _with_service(
         lambda s, a: s.decide(a, case_id, decision), name=name, workspace=workspace
     )
@@ -331,15 +324,15 @@ def history(
 def _window_days(days: int | None, since: str | None) -> int:
     """``--days N`` or ``--since Nd`` (default 7)."""
     if days is not None and since is not None:
-        raise _fail("give --days or --since, not both", 2)
+        raise fail("give --days or --since, not both", 2)
     if since is not None:
         match = re.fullmatch(r"(\d+)d", since.strip())
         if match is None:
-            raise _fail(f"--since takes days like 7d, not {since!r}", 2)
+            raise fail(f"--since takes days like 7d, not {since!r}", 2)
         days = int(match.group(1))
     days = 7 if days is None else days
     if not 1 <= days <= MAX_DAYS:
-        raise _fail(f"a stats window is 1 to {MAX_DAYS} days", 2)
+        raise fail(f"a stats window is 1 to {MAX_DAYS} days", 2)
     return days
 
 
@@ -374,9 +367,9 @@ def shadow(
 ) -> None:
     """Shadow mode: decide and record, act on nothing (moderators' decisions still act)."""
     if state not in ("on", "off", "status"):
-        raise _fail("say on, off or status", 2)
+        raise fail("say on, off or status", 2)
     if channel and category:
-        raise _fail("give --channel or --category, not both", 2)
+        raise fail("give --channel or --category, not both", 2)
     mode: Literal["on", "off", "status"] = state  # type: ignore[assignment]  # checked above
 
     async def run(service: ModerationService, actor: Actor) -> dict[str, bool]:
