@@ -7,22 +7,28 @@ It is what ``modtriage run`` uses with no platform tokens: it replays a JSONL co
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.action import Action
-from bot.errors import MalformedMessage
+from bot.errors import ConfigError, MalformedMessage
+from bot.jsonl import numbered_rows, row_problem
 from bot.message import Author, Message
 from bot.review.notices import human_duration
 from bot.verdict import Route, Verdict
 
-__all__ = ["ConsoleAdapter", "describe_action", "describe_verdict", "read_conversation"]
+__all__ = [
+    "CONVERSATION_LINE",
+    "ConsoleAdapter",
+    "ConversationLine",
+    "describe_action",
+    "describe_verdict",
+    "read_conversation",
+]
 
 _ROUTE_STYLE = {
     Route.ALLOW: "green",
@@ -32,34 +38,49 @@ _ROUTE_STYLE = {
 }
 
 
+class ConversationLine(BaseModel):
+    """One line of a conversation file: who says what, where, and how long after the last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    text: str
+    channel: str = "general"
+    roles: tuple[str, ...] = ()
+    after_s: float = Field(default=20.0, description="seconds after the line before")
+    thread: str | None = None
+
+
+CONVERSATION_LINE = (
+    '{"user": str, "text": str, "channel"?: str, "roles"?: [str], "after_s"?: seconds, '
+    '"thread"?: str}'
+)
+
+
 def read_conversation(path: Path, *, run_id: str) -> Iterator[Message]:
-    """Messages from a JSONL file of ``{"user", "text", "channel"?, "roles"?, "after_s"?}``.
+    """Messages from a JSONL file of :class:`ConversationLine` (``CONVERSATION_LINE``).
 
     Raises:
-        MalformedMessage: a line is not valid, naming the line.
+        MalformedMessage: the file cannot be read or a line is not valid, naming the line.
     """
     clock = datetime.now(UTC)
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row: dict[str, Any] = json.loads(line)
-                clock += timedelta(seconds=float(row.get("after_s", 20)))
-                yield Message(
-                    platform="console",
-                    workspace="demo",
-                    channel=row.get("channel", "general"),
-                    id=f"{run_id}-{number}",
-                    author=Author(
-                        id=row["user"], name=row["user"], roles=tuple(row.get("roles", ()))
-                    ),
-                    text=row["text"],
-                    ts=clock,
-                    thread=row.get("thread"),
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, ValidationError) as exc:
-                raise MalformedMessage(f"{path}:{number}: {exc}") from exc
+    try:
+        for number, row in numbered_rows(path, ConversationLine, expected=CONVERSATION_LINE):
+            clock += timedelta(seconds=row.after_s)
+            yield Message(
+                platform="console",
+                workspace="demo",
+                channel=row.channel,
+                id=f"{run_id}-{number}",
+                author=Author(id=row.user, name=row.user, roles=row.roles),
+                text=row.text,
+                ts=clock,
+                thread=row.thread,
+            )
+    except ConfigError as exc:
+        raise MalformedMessage(str(exc)) from exc
+    except ValidationError as exc:  # a row that is not a Message: an empty user, a long text
+        raise MalformedMessage(f"{path}:{number}: {row_problem(exc.errors()[0])}") from exc
 
 
 def describe_action(action: Action) -> str:

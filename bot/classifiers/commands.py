@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -36,7 +37,8 @@ from bot.classifiers.training import train_heads
 from bot.errors import ConfigError
 from bot.message import MAX_TEXT_CHARS, Author, Message
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from bot.terminal import fail
 from bot.verdict import Route
 
 __all__ = ["eval_app", "eval_moderation", "train"]
@@ -54,8 +56,7 @@ def _policy(path: Path | None, settings: Settings) -> Policy:
 
 
 def _fail(exc: ConfigError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2)
+    return fail(str(exc), 2)
 
 
 def train(
@@ -238,22 +239,24 @@ def eval_moderation(
 ) -> None:
     """Precision, recall, F1 and AUPRC of the flagged decision and per category, routing
     shares, throughput and latency. A message's latency is the time of the batch it ran in."""
-    overrides = {"classifier": backend} if backend else {}
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = load_settings()
+        if backend:
+            settings = Settings.model_validate({**settings.model_dump(), "classifier": backend})
+    except ValidationError as exc:  # an unknown backend name
+        raise fail(f"--backend: {exc.errors()[0]['msg']}") from exc
+    try:
         loaded = _policy(policy, settings)
         rows = read_rows(file)
         scores, seconds, latencies, judged = asyncio.run(_score(rows, settings, loaded))
     except ConfigError as exc:
         raise _fail(exc) from exc
-    except ValueError as exc:  # pydantic: an unknown backend name
-        raise _fail(ConfigError(f"--backend: {exc}")) from exc
     report = evaluate(
         rows, scores, loaded, dataset=file.name, seconds=seconds, latencies_ms=latencies
     ).model_copy(update={"judge": judged})
     loso_file = settings.encoder_dir / "loso.json"
     if settings.classifier == "embedded" and loso_file.is_file():
-        found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8")))
+        found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8-sig")))
         report = report.model_copy(update={"reference": found})
     if as_json:
         typer.echo(report.model_dump_json())
