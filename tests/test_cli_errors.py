@@ -64,6 +64,19 @@ def test_an_unknown_backend_is_still_blamed_on_backend(tmp_path: Path) -> None:
     refused(result, "--backend: Input should be 'embedded', 'rules' or 'vllm'")
 
 
+def test_a_missing_encoder_names_the_setting_and_make_encoder(tmp_path: Path) -> None:
+    result = modtriage(
+        "classify", "hi", tmp_path=tmp_path,
+        env={"MODTRIAGE_CLASSIFIER": "embedded", "MODTRIAGE_ENCODER_DIR": "/nonexistent"},
+    )  # fmt: skip
+    refused(
+        result,
+        "setting MODTRIAGE_ENCODER_DIR: no sentence encoder in /nonexistent (encoder.json, "
+        "model.onnx, tokenizer.json); unset it for the one shipped in the package, or run "
+        f"`make encoder` and set it to {STOCK}",
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
