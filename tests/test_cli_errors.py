@@ -120,3 +120,20 @@ def test_a_policy_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> No
     result = modtriage("classify", "hello", tmp_path=tmp_path,
                        env={"MODTRIAGE_POLICY": str(policy)})  # fmt: skip
     refused(result, f"{policy}: line 2: is not UTF-8 text. Fix: save the file as UTF-8")
+
+
+DATA = (
+    "--data ../shared/data does not exist: the labelled data is the public sets listed in "
+    "bot/classifiers/DATA_CARD.md, one moderation/<source>.jsonl each (DESIGN.md rows), kept "
+    "outside the repo; pass --data <the folder that holds moderation/>"
+)
+
+
+def test_train_without_the_shared_data_says_where_it_comes_from(tmp_path: Path) -> None:
+    result = modtriage("train", tmp_path=tmp_path)
+    refused(result, DATA + ", or --no-public to train from the policy and written examples only")
+
+
+def test_estimate_without_the_shared_data_says_where_it_comes_from(tmp_path: Path) -> None:
+    result = modtriage("escalation", "estimate", tmp_path=tmp_path)
+    refused(result, DATA)

@@ -2,7 +2,7 @@
 
 The rows and their weights are :mod:`bot.classifiers.training_rows`; the heads are fitted on
 the train split, calibrated on the calibration split and validated, per source, on the
-validation split.
+validation split, beside the heads in use when they are given.
 """
 
 from __future__ import annotations
@@ -53,6 +53,23 @@ class TrainResult(BaseModel):
     )
     rows: dict[str, dict[str, int]]
     seconds: float
+    overall: EvalReport | None = Field(
+        default=None, description="all validation rows together; None when there are none"
+    )
+    baseline: dict[str, EvalReport] | None = Field(
+        default=None,
+        description="the heads given as ``baseline`` (those the bot uses) on the same "
+        "validation rows, per source",
+    )
+    baseline_overall: EvalReport | None = None
+
+    @property
+    def worse_than_baseline(self) -> bool:
+        """The figure heads are compared by: flagged F1 on all validation rows together,
+        lower than the baseline's at the three decimals printed."""
+        if self.overall is None or self.baseline_overall is None:
+            return False
+        return round(self.overall.flagged.f1, 3) < round(self.baseline_overall.flagged.f1, 3)
 
 
 def _embed(
@@ -76,12 +93,14 @@ def train_heads(
     cache_dir: Path,
     config: TrainConfig | None = None,
     calibration: Mapping[str, Isotonic | None] | None = None,
+    baseline: Heads | None = None,
 ) -> TrainResult:
     """Fit, calibrate and validate heads for every category of ``policy``.
 
     ``calibration`` maps a category to an isotonic map fitted elsewhere (the out-of-source
     predictions of leave-source-out folds, ``tools/loso.py``); a category it names is not
-    calibrated on the in-source calibration split.
+    calibrated on the in-source calibration split. ``baseline`` (the heads in use) is
+    validated on the same rows, for ``TrainResult.worse_than_baseline``.
 
     Raises:
         ConfigError: no usable data, or a category with no positive or no negative example.
@@ -155,7 +174,10 @@ def train_heads(
             "extra": {"policy": policy.name, "policy_version": policy.version},
         }
     )
-    validation = _validate(heads, rows, x, policy)
+    validation, overall = _validate(heads, rows, x, policy)
+    baseline_reports, baseline_overall = (
+        _validate(baseline, rows, x, policy) if baseline is not None else (None, None)
+    )
     hard = perturbed = None
     if "hate" in categories:
         hard = hate_slice(heads, rows, x, policy, HARD_NEGATIVE_SOURCES)
@@ -171,27 +193,37 @@ def train_heads(
         perturbations=perturbed,
         rows=dict(sorted(counts.items())),
         seconds=time.perf_counter() - started,
+        overall=overall,
+        baseline=baseline_reports,
+        baseline_overall=baseline_overall,
     )
 
 
 def _validate(
     heads: Heads, rows: Sequence[TrainingRow], x: NDArray[np.float32], policy: Policy
-) -> dict[str, EvalReport]:
-    """One report per source, on its validation rows only."""
+) -> tuple[dict[str, EvalReport], EvalReport | None]:
+    """One report per source on its validation rows, and one on all of them together."""
     val = [i for i, r in enumerate(rows) if r.split == "val"]
     if not val:
-        return {}
+        return {}, None
     scores = heads.scores(x[val])
+    per_row = [
+        {c: float(scores[p, j]) for j, c in enumerate(heads.categories)} for p in range(len(val))
+    ]
     by_source: dict[str, list[int]] = {}
     for pos, i in enumerate(val):
         by_source.setdefault(rows[i].row.source, []).append(pos)
     reports = {}
     for source, idx in sorted(by_source.items()):
-        source_rows = [rows[val[p]].row for p in idx]
-        source_scores = [
-            {c: float(scores[p, j]) for j, c in enumerate(heads.categories)} for p in idx
-        ]
         reports[source] = evaluate(
-            source_rows, source_scores, policy, dataset=source, seconds=0.0, latencies_ms=[]
+            [rows[val[p]].row for p in idx],
+            [per_row[p] for p in idx],
+            policy,
+            dataset=source,
+            seconds=0.0,
+            latencies_ms=[],
         )
-    return reports
+    overall = evaluate(
+        [rows[i].row for i in val], per_row, policy, dataset="all", seconds=0.0, latencies_ms=[]
+    )
+    return reports, overall

@@ -25,8 +25,7 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-from bot.classifiers.dataset import ModerationRow, read_rows, split_of
-from bot.errors import ConfigError
+from bot.classifiers.dataset import ModerationRow, read_rows, require_data, split_of
 from bot.policy import Policy
 
 __all__ = [
@@ -45,6 +44,8 @@ WEIGHTS = {"public": 1.0, "written": 8.0, "policy": 8.0, "implicit": 0.2}
 #: a little less than their size, so one big corpus does not define a category alone.
 BALANCE_ROWS = 5_000
 BALANCE_RANGE = (0.5, 3.0)
+#: What ``modtriage train`` offers when there is no public data.
+NO_PUBLIC = ", or --no-public to train from the policy and written examples only"
 
 
 class TrainingRow(BaseModel):
@@ -143,14 +144,8 @@ def collect_rows(
     """
     rows: list[TrainingRow] = []
     if data_dir is not None:
-        files = sorted((data_dir / "moderation").glob("*.jsonl"))
-        if not files:
-            raise ConfigError(
-                f"no moderation data in {data_dir / 'moderation'}; pass --data pointing at the "
-                "folder that holds moderation/*.jsonl, or --no-public to train from the "
-                "policy and written examples only"
-            )
-        for file in files:
+        require_data(data_dir, otherwise=NO_PUBLIC)
+        for file in sorted((data_dir / "moderation").glob("*.jsonl")):
             for row in _capped(read_rows(file), max_rows_per_file):
                 split = public_split(row, seed=seed)
                 rows.append(TrainingRow(row=row, origin="public", split=split, file=file.stem))
