@@ -122,6 +122,11 @@ def test_a_policy_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> No
     refused(result, f"{policy}: line 2: is not UTF-8 text. Fix: save the file as UTF-8")
 
 
+def test_a_timeout_longer_than_discord_allows_says_so(tmp_path: Path) -> None:
+    result = modtriage("decide", "1", "timeout", "--duration", "30d", tmp_path=tmp_path)
+    refused(result, "--duration: a timeout is at most 28 days (Discord's limit), not 30d")
+
+
 DATA = (
     "--data ../shared/data does not exist: the labelled data is the public sets listed in "
     "bot/classifiers/DATA_CARD.md, one moderation/<source>.jsonl each (DESIGN.md rows), kept "

@@ -35,7 +35,7 @@ from bot.message import Platform
 from bot.policy import load_policy, parse_duration
 from bot.policy_book import PolicyBook
 from bot.review.actor import Actor
-from bot.review.decision import Decision
+from bot.review.decision import MAX_TIMEOUT_S, Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings, load_settings
 from bot.stats import MAX_DAYS
@@ -286,6 +286,10 @@ def decide(
     """Decide a case; the actions go to the platform's action stream (performed once)."""
     try:
         seconds = parse_duration(duration) if duration is not None else None
+        if isinstance(seconds, int) and seconds > MAX_TIMEOUT_S:
+            raise fail(
+                f"--duration: a timeout is at most 28 days (Discord's limit), not {duration}"
+            )
         decision = Decision.model_validate(
             {"kind": kind, "reason": reason, "duration_s": seconds, "category": category}
         )
