@@ -103,7 +103,7 @@ def run(
         where = mask_url(settings.redis_url or "") or f"embedded Redis in {settings.data_dir}/"
         out.print(
             f"[bold]modtriage[/] · policy [cyan]{policy.name}[/] ({policy.version}) · "
-            f"classifier [cyan]{classifier.name}[/] · {escape(where)}"
+            f"{escape(where)}\nclassifier [cyan]{classifier.name}[/]"
         )
         async with connect(settings) as redis:
             replay = Replay(

@@ -54,6 +54,7 @@ class Replay:
         metrics: Metrics,
     ) -> None:
         self.run_id = uuid.uuid4().hex[:8]
+        self.model = classifier.name  # named once, in the banner: verdict lines leave it out
         self.settings = settings
         self.streams = Streams(namespace=settings.namespace)
         self._redis = redis
@@ -150,5 +151,5 @@ class Replay:
         after = await self.mark()
         count = await self.publish(messages)
         async for message, verdict, actions in self.decisions(count, after=after):
-            echo(describe_verdict(message, verdict, actions))
+            echo(describe_verdict(message, verdict, actions, model=self.model))
         return count
