@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -68,16 +68,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise _err(str(exc), 2) from exc
 
 
-def _stdin_messages(run_id: str) -> Iterator[Message]:
-    for number, line in enumerate(sys.stdin, start=1):
-        if line.strip():
-            yield Message(
-                platform="console", workspace="console", channel="stdin", id=f"{run_id}-{number}",
-                author=Author(id="you", name="you"), text=line.rstrip("\n"),
-                ts=datetime.now(UTC),
-            )  # fmt: skip
-
-
 @app.command()
 def run(
     conversation: Annotated[
@@ -85,9 +75,12 @@ def run(
     ] = EXAMPLE,
     stdin: Annotated[bool, typer.Option("--stdin", help="moderate lines typed here")] = False,
 ) -> None:
-    """Moderate: Slack and Discord when their tokens are set; else replay a conversation
-    (default) or stdin through the full pipeline."""
-    from bot.adapters.console import read_conversation
+    """Moderate Slack and Discord, or a conversation here.
+
+    Serves Slack and Discord when their tokens are set; else replays a conversation (the
+    example by default) or the lines typed with --stdin through the full pipeline.
+    """
+    from bot.adapters.console import read_conversation, typed_messages
     from bot.replay import Replay
     from bot.serve import platforms
 
@@ -110,14 +103,12 @@ def run(
                 redis=redis, settings=settings, policy=policy, classifier=classifier,
                 metrics=Metrics(registry=_fresh_registry()),
             )  # fmt: skip
-            messages = (
-                _stdin_messages(replay.run_id)
-                if stdin
-                else read_conversation(conversation, run_id=replay.run_id)
-            )
-            if stdin:
-                out.print("[dim]Type messages, one per line; Ctrl-D ends.[/]")
             async with replay.running():
+                if stdin:
+                    out.print("[dim]Type messages, one per line; Ctrl-D ends.[/]")
+                    typed = typed_messages(sys.stdin, run_id=replay.run_id)
+                    return await replay.show_each(typed, out.print)
+                messages = read_conversation(conversation, run_id=replay.run_id)
                 return await replay.show(messages, out.print)
 
     count = _run(main())

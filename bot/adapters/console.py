@@ -7,10 +7,12 @@ It is what ``modtriage run`` uses with no platform tokens: it replays a JSONL co
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.markup import escape
@@ -30,6 +32,7 @@ __all__ = [
     "describe_action",
     "describe_verdict",
     "read_conversation",
+    "typed_messages",
 ]
 
 _ROUTE_STYLE = {
@@ -83,6 +86,32 @@ def read_conversation(path: Path, *, run_id: str) -> Iterator[Message]:
         raise MalformedMessage(str(exc)) from exc
     except ValidationError as exc:  # a row that is not a Message: an empty user, a long text
         raise MalformedMessage(f"{path}:{number}: {row_problem(exc.errors()[0])}") from exc
+
+
+async def typed_messages(lines: TextIO, *, run_id: str) -> AsyncIterator[Message]:
+    """A message per non-blank line typed on ``lines`` (stdin), as soon as it is typed.
+
+    A daemon thread reads, so a blocking read never holds up the event loop and never keeps
+    the process alive after Ctrl-C.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in iter(lines.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    number = 0
+    while (line := await queue.get()) is not None:
+        number += 1
+        if line.strip():
+            yield Message(
+                platform="console", workspace="console", channel="stdin",
+                id=f"{run_id}-{number}", author=Author(id="you", name="you"),
+                text=line.rstrip("\n"), ts=datetime.now(UTC),
+            )  # fmt: skip
 
 
 def describe_action(action: Action) -> str:
