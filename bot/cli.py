@@ -31,6 +31,7 @@ app = typer.Typer(
     help="Moderation and triage for Slack and Discord: a small local model first.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 T = TypeVar("T")
 
@@ -160,7 +161,10 @@ def _fresh_registry() -> Any:
 
 @app.command()
 def worker() -> None:
-    """Run a pipeline worker until SIGTERM/SIGINT (scale by running more of them)."""
+    """Run a pipeline worker until SIGTERM or SIGINT.
+
+    Scale by running more of them.
+    """
     from bot.runtime import build_worker
 
     settings = _settings()
@@ -184,7 +188,10 @@ def worker() -> None:
 
 @app.command()
 def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) -> None:
-    """Explain how the policy would judge one text (no Redis, nothing recorded)."""
+    """Explain how the policy judges one text.
+
+    No Redis, nothing recorded.
+    """
     from bot.pipeline.judge import build_judge
 
     settings = _settings()
@@ -215,7 +222,10 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     messages: Annotated[int, typer.Option(min=10, help="messages through the pipeline")] = 2000,
 ) -> None:
-    """Measure messages/s through Redis and ingest-to-decision latency on this machine."""
+    """Measure throughput and latency on this machine.
+
+    Messages per second through Redis, and the latency from ingest to decision.
+    """
     import json
 
     from bot.bench import run_bench

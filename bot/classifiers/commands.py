@@ -122,8 +122,11 @@ def eval_moderation(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Precision, recall, F1 and AUPRC of the flagged decision and per category, routing
-    shares, throughput and latency. A message's latency is the time of the batch it ran in."""
+    """Measure the moderation model on labelled rows.
+
+    Precision, recall, F1 and AUPRC of the flagged decision and per category, routing
+    shares, throughput and latency. A message's latency is the time of the batch it ran in.
+    """
     try:
         settings = load_settings()
         if backend:

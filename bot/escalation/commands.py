@@ -40,8 +40,11 @@ def estimate(
     limit: Annotated[int, typer.Option(help="at most this many rows (0: all)")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Share of messages escalated at the policy's thresholds, and cost per 1,000 messages
-    against sending every message to the frontier model. Sends nothing."""
+    """Estimate the share escalated and its cost; sends nothing.
+
+    The share of messages escalated at the policy's thresholds, and the cost per 1,000
+    messages against sending every message to the frontier model.
+    """
     try:
         settings = load_settings()
         if classifier:

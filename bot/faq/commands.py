@@ -106,7 +106,10 @@ def list_faqs(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The entries of the FAQ: id, example questions, answer (and votes with --feedback)."""
+    """The entries of the FAQ.
+
+    Id, example questions and answer of each, and the votes with --feedback.
+    """
     settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
@@ -159,7 +162,10 @@ def add(
     faqs: FaqsOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Add an entry to the FAQ file (comments and layout kept; validated before writing)."""
+    """Add an entry to the FAQ file.
+
+    Comments and layout are kept; the file is validated before it is written.
+    """
     settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
@@ -182,7 +188,10 @@ def try_question(
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the top three entries for a question, their scores, and the decision."""
+    """Show the entries a question matches, and the decision.
+
+    The top three entries, their scores, and whether the bot would answer.
+    """
     settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
@@ -232,7 +241,10 @@ def channel(
         ),
     ] = None,
 ) -> None:
-    """Switch FAQ answers on or off in one channel of a workspace, for every worker at once."""
+    """Switch FAQ answers on or off in one channel.
+
+    In one channel of a workspace, for every worker at once.
+    """
     settings = load_settings()
     tenant = _tenant(settings, workspace)
     _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
@@ -278,7 +290,10 @@ def eval_faq(
         bool, typer.Option("--curve", help="also print the precision/coverage trade-off")
     ] = False,
 ) -> None:
-    """Measure FAQ answers on labelled rows: precision of answers, coverage, hand-offs."""
+    """Measure FAQ answers on labelled rows.
+
+    Precision of the answers, coverage and hand-offs.
+    """
     settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))

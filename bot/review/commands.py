@@ -163,7 +163,10 @@ def case_show(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """One case: the message, the verdict and its evidence, actions and the full history."""
+    """One case, with its evidence, actions and history.
+
+    The message, the verdict and its evidence, the actions and the full history.
+    """
     case = _with_service(lambda s, a: s.case(a, case_id), name=name, workspace=workspace)
     _print(case.model_dump_json(indent=2) if as_json else render_case(case))
 
@@ -218,7 +221,10 @@ def decide(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Decide a case; the actions go to the platform's action stream (performed once)."""
+    """Decide a case.
+
+    The actions go to the platform's action stream and are performed once.
+    """
     try:
         seconds = parse_duration(duration) if duration is not None else None
         if isinstance(seconds, int) and seconds > MAX_TIMEOUT_S:
@@ -246,7 +252,10 @@ def history(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     name: AsOpt = None,
 ) -> None:
-    """A member's cases, newest first, and their strike points in the current window."""
+    """A member's cases and strike points.
+
+    Cases newest first; strike points in the current window.
+    """
 
     async def both(service: ModerationService, actor: Actor) -> tuple[list[Case], int]:
         return (
@@ -283,8 +292,11 @@ def stats(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Volumes, actions, escalation share, reviewer agreement, time to decision, cost, over
-    a window of days (default the last 7)."""
+    """Moderation figures over a window of days.
+
+    Volumes, actions, escalation share, reviewer agreement, time to decision and cost, over
+    the last 7 days unless told.
+    """
     window = _window_days(days, since)
     numbers = _with_service(lambda s, a: s.stats(a, days=window), name=name, workspace=workspace)
     if as_json:
@@ -304,7 +316,10 @@ def shadow(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Shadow mode: decide and record, act on nothing (moderators' decisions still act)."""
+    """Shadow mode: decide and record, act on nothing.
+
+    Moderators' decisions still act.
+    """
     if state not in ("on", "off", "status"):
         raise fail("say on, off or status", 2)
     if channel and category:
