@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from bot.classifiers import build_classifier
@@ -22,7 +20,8 @@ from bot.logs import configure_logging
 from bot.message import Author, Message
 from bot.metrics import Metrics
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from bot.terminal import console, fail
 from bot.urls import mask_url
 
 __all__ = ["app", "main"]
@@ -32,28 +31,22 @@ app = typer.Typer(
     help="Moderation and triage for Slack and Discord: a small local model first.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 T = TypeVar("T")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
 
 
-def _console() -> Console:
-    return Console(highlight=False)
-
-
-def _err(message: str, code: int) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
+_console = console  # the names this module's commands use
+_err = fail
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = "MODTRIAGE_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise _err(f"setting {key}: {first['msg']}", 2) from exc
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        raise _err(str(exc), 2) from exc
     configure_logging(level=settings.log_level, json=settings.log_format == "json")
     return settings
 
@@ -76,16 +69,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise _err(str(exc), 2) from exc
 
 
-def _stdin_messages(run_id: str) -> Iterator[Message]:
-    for number, line in enumerate(sys.stdin, start=1):
-        if line.strip():
-            yield Message(
-                platform="console", workspace="console", channel="stdin", id=f"{run_id}-{number}",
-                author=Author(id="you", name="you"), text=line.rstrip("\n"),
-                ts=datetime.now(UTC),
-            )  # fmt: skip
-
-
 @app.command()
 def run(
     conversation: Annotated[
@@ -93,9 +76,12 @@ def run(
     ] = EXAMPLE,
     stdin: Annotated[bool, typer.Option("--stdin", help="moderate lines typed here")] = False,
 ) -> None:
-    """Moderate: Slack and Discord when their tokens are set; else replay a conversation
-    (default) or stdin through the full pipeline."""
-    from bot.adapters.console import read_conversation
+    """Moderate Slack and Discord, or a conversation here.
+
+    Serves Slack and Discord when their tokens are set; else replays a conversation (the
+    example by default) or the lines typed with --stdin through the full pipeline.
+    """
+    from bot.adapters.console import read_conversation, typed_messages
     from bot.replay import Replay
     from bot.serve import platforms
 
@@ -111,21 +97,19 @@ def run(
         where = mask_url(settings.redis_url or "") or f"embedded Redis in {settings.data_dir}/"
         out.print(
             f"[bold]modtriage[/] · policy [cyan]{policy.name}[/] ({policy.version}) · "
-            f"classifier [cyan]{classifier.name}[/] · {escape(where)}"
+            f"{escape(where)}\nclassifier [cyan]{classifier.name}[/]"
         )
         async with connect(settings) as redis:
             replay = Replay(
                 redis=redis, settings=settings, policy=policy, classifier=classifier,
                 metrics=Metrics(registry=_fresh_registry()),
             )  # fmt: skip
-            messages = (
-                _stdin_messages(replay.run_id)
-                if stdin
-                else read_conversation(conversation, run_id=replay.run_id)
-            )
-            if stdin:
-                out.print("[dim]Type messages, one per line; Ctrl-D ends.[/]")
             async with replay.running():
+                if stdin:
+                    out.print("[dim]Type messages, one per line; Ctrl-D ends.[/]")
+                    typed = typed_messages(sys.stdin, run_id=replay.run_id)
+                    return await replay.show_each(typed, out.print)
+                messages = read_conversation(conversation, run_id=replay.run_id)
                 return await replay.show(messages, out.print)
 
     count = _run(main())
@@ -177,7 +161,10 @@ def _fresh_registry() -> Any:
 
 @app.command()
 def worker() -> None:
-    """Run a pipeline worker until SIGTERM/SIGINT (scale by running more of them)."""
+    """Run a pipeline worker until SIGTERM or SIGINT.
+
+    Scale by running more of them.
+    """
     from bot.runtime import build_worker
 
     settings = _settings()
@@ -201,7 +188,10 @@ def worker() -> None:
 
 @app.command()
 def classify(text: Annotated[str, typer.Argument(help="the message to judge")]) -> None:
-    """Explain how the policy would judge one text (no Redis, nothing recorded)."""
+    """Explain how the policy judges one text.
+
+    No Redis, nothing recorded.
+    """
     from bot.pipeline.judge import build_judge
 
     settings = _settings()
@@ -232,7 +222,10 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     messages: Annotated[int, typer.Option(min=10, help="messages through the pipeline")] = 2000,
 ) -> None:
-    """Measure messages/s through Redis and ingest-to-decision latency on this machine."""
+    """Measure throughput and latency on this machine.
+
+    Messages per second through Redis, and the latency from ingest to decision.
+    """
     import json
 
     from bot.bench import run_bench
@@ -274,4 +267,9 @@ _mount()
 
 
 def main() -> None:
-    app()
+    """The ``modtriage`` entry point: a start-up error anywhere is one line, never a trace."""
+    try:
+        app()
+    except (ConfigError, MalformedMessage) as exc:
+        fail(str(exc), 2)
+        raise SystemExit(2) from exc

@@ -54,6 +54,7 @@ class Replay:
         metrics: Metrics,
     ) -> None:
         self.run_id = uuid.uuid4().hex[:8]
+        self.model = classifier.name  # named once, in the banner: verdict lines leave it out
         self.settings = settings
         self.streams = Streams(namespace=settings.namespace)
         self._redis = redis
@@ -147,9 +148,17 @@ class Replay:
         held = await self._redis.hmget(key, [f"held:{i}" for i in verdict.action_ids])
         return tuple(i for i, h in zip(verdict.action_ids, held, strict=True) if h is None)
 
+    async def show_each(self, messages: AsyncIterator[Message], echo: Callable[[str], None]) -> int:
+        """Each message's decision as soon as it is made, before the next message is read
+        (lines typed at the console)."""
+        count = 0
+        async for message in messages:
+            count += await self.show([message], echo)
+        return count
+
     async def show(self, messages: Iterable[Message], echo: Callable[[str], None]) -> int:
         after = await self.mark()
         count = await self.publish(messages)
         async for message, verdict, actions in self.decisions(count, after=after):
-            echo(describe_verdict(message, verdict, actions))
+            echo(describe_verdict(message, verdict, actions, model=self.model))
         return count

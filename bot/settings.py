@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.errors import ConfigError
 from bot.tenant import Tenant
+from bot.urls import mask_url
 
-__all__ = ["Settings"]
+__all__ = ["REDIS_SCHEMES", "Settings", "load_settings"]
+
+#: What redis-py connects to; anything else fails deep inside it with a traceback.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 _REPO = Path(__file__).resolve().parent.parent
 _REPO_POLICY = _REPO / "policies" / "default.yaml"
@@ -175,6 +180,16 @@ class Settings(BaseSettings):
     frontier_concurrency: int = Field(default=4, ge=1, le=64)
     frontier_cache_ttl_s: int = Field(default=7 * 86400, ge=0, description="0 disables cache")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"must be a redis://, rediss:// or unix:// URL, not {mask_url(value)!r}; "
+                "fix it, or unset it for an embedded Redis"
+            )
+        return value
+
     @field_validator("workspaces", mode="before")
     @classmethod
     def _tenants(cls, value: object) -> object:
@@ -187,3 +202,23 @@ class Settings(BaseSettings):
     def tenants(self) -> tuple[Tenant, ...]:
         """The tenants this deployment serves (``workspaces``); empty means any."""
         return tuple(Tenant.parse(t) for t in self.workspaces)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and ``.env``, with ``overrides`` on top.
+
+    Raises:
+        ConfigError: a setting is invalid; the message names the variable as it is set
+            (``MODTRIAGE_BATCH_SIZE``, ``REDIS_URL``), never with a password in it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "_".join(str(p) for p in first["loc"])
+        if not name.isupper():  # the field name, not an alias such as REDIS_URL
+            name = "MODTRIAGE_" + name.upper()
+        cause = first.get("ctx", {}).get("error")
+        problem = str(cause) if first["type"] == "value_error" and cause else first["msg"]
+        # from None: the validation error's text holds the input, a password in a URL included
+        raise ConfigError(f"setting {name}: {problem}") from None

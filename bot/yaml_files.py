@@ -14,15 +14,21 @@ __all__ = ["parse_yaml", "read_text"]
 
 
 def read_text(path: Path, *, fix: str) -> str:
-    """The file's text.
+    """The file's text (UTF-8).
 
     Raises:
-        PolicyError: it cannot be read; ``fix`` says what to check.
+        PolicyError: it cannot be read (``fix`` says what to check) or is not UTF-8.
     """
     try:
-        return path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark at the start (Windows editors write one) is not text
+        return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise PolicyError(str(path), "(file)", f"cannot read it ({exc.strerror})", fix) from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise PolicyError(
+            str(path), f"line {line}", "is not UTF-8 text", "save the file as UTF-8"
+        ) from None  # the exception's text repeats the file's bytes
 
 
 def parse_yaml(path: str, text: str) -> Any:

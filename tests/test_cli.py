@@ -131,6 +131,9 @@ def test_make_run_default_uses_the_embedded_model(tmp_path: Path) -> None:
     out = result.stdout
     assert "classifier embedded:modtriage-minilm-l6-moderation-int8@" in out
     assert "51 messages decided." in out
+    # The banner names the model once; each verdict line fits a 100-column terminal.
+    assert out.count("modtriage-minilm-l6-moderation") == 1
+    assert [line for line in out.splitlines()[2:] if len(line) > 100] == []
     # Self-harm is a support case: resources in the thread and a person, never a punishment.
     support = out[out.index("@ana2: \"I don't want to be alive") :].split("\n")[:4]
     assert "ACT self_harm · classify" in support[1]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.review.commands import render_case
+from bot.review.case_text import render_case
 from bot.verdict import Route
 from tests.frontier_chat import ChatFactory
 from tests.messages_api import MessagesApi, Reply

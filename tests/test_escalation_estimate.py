@@ -80,4 +80,9 @@ def test_the_estimate_command_prints_json(tmp_path: Path) -> None:
 def test_the_estimate_command_refuses_a_missing_data_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["estimate", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert "Invalid value for --data" in result.output
+    assert result.output == (
+        f"error: --data {tmp_path / 'nope'} does not exist: the labelled data is the public "
+        "sets listed in bot/classifiers/DATA_CARD.md, one moderation/<source>.jsonl each "
+        "(DESIGN.md rows), kept outside the repo; pass --data <the folder that holds "
+        "moderation/>\n"
+    )

@@ -46,5 +46,5 @@ def test_no_answers_is_zero_precision_not_a_crash(tmp_path: Path) -> None:
 def test_a_bad_row_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "a", "faq": null}\n{"faq": "install"}\n')
-    with pytest.raises(ConfigError, match=r"bad\.jsonl:2: text: Field required"):
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:2: missing field 'text' \(each line needs"):
         read_faq_rows(path)

@@ -16,7 +16,7 @@ import gzip
 import json
 from pathlib import Path
 
-from bot.classifiers.training import collect_rows, row_matrices
+from bot.classifiers.training_rows import collect_rows, row_matrices
 from bot.policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent

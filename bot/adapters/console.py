@@ -12,21 +12,33 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rich.markup import escape
 
 from bot.action import REPEATABLE, Action
-from bot.errors import MalformedMessage
+from bot.errors import ConfigError, MalformedMessage
+from bot.jsonl import numbered_rows, row_problem
 from bot.message import Author, Message
 from bot.review.notices import human_duration
 from bot.verdict import Route, Verdict
 
-__all__ = ["ConsoleAdapter", "describe_action", "describe_verdict", "read_conversation"]
+__all__ = [
+    "CONVERSATION_LINE",
+    "WIDTH",
+    "ConsoleAdapter",
+    "ConversationLine",
+    "describe_action",
+    "describe_verdict",
+    "read_conversation",
+    "typed_messages",
+]
 
 _ROUTE_STYLE = {
     Route.ALLOW: "green",
@@ -36,34 +48,75 @@ _ROUTE_STYLE = {
 }
 
 
+class ConversationLine(BaseModel):
+    """One line of a conversation file: who says what, where, and how long after the last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    text: str
+    channel: str = "general"
+    roles: tuple[str, ...] = ()
+    after_s: float = Field(default=20.0, description="seconds after the line before")
+    thread: str | None = None
+
+
+CONVERSATION_LINE = (
+    '{"user": str, "text": str, "channel"?: str, "roles"?: [str], "after_s"?: seconds, '
+    '"thread"?: str}'
+)
+
+
 def read_conversation(path: Path, *, run_id: str) -> Iterator[Message]:
-    """Messages from a JSONL file of ``{"user", "text", "channel"?, "roles"?, "after_s"?}``.
+    """Messages from a JSONL file of :class:`ConversationLine` (``CONVERSATION_LINE``).
 
     Raises:
-        MalformedMessage: a line is not valid, naming the line.
+        MalformedMessage: the file cannot be read or a line is not valid, naming the line.
     """
     clock = datetime.now(UTC)
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row: dict[str, Any] = json.loads(line)
-                clock += timedelta(seconds=float(row.get("after_s", 20)))
-                yield Message(
-                    platform="console",
-                    workspace="demo",
-                    channel=row.get("channel", "general"),
-                    id=f"{run_id}-{number}",
-                    author=Author(
-                        id=row["user"], name=row["user"], roles=tuple(row.get("roles", ()))
-                    ),
-                    text=row["text"],
-                    ts=clock,
-                    thread=row.get("thread"),
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, ValidationError) as exc:
-                raise MalformedMessage(f"{path}:{number}: {exc}") from exc
+    try:
+        for number, row in numbered_rows(path, ConversationLine, expected=CONVERSATION_LINE):
+            clock += timedelta(seconds=row.after_s)
+            yield Message(
+                platform="console",
+                workspace="demo",
+                channel=row.channel,
+                id=f"{run_id}-{number}",
+                author=Author(id=row.user, name=row.user, roles=row.roles),
+                text=row.text,
+                ts=clock,
+                thread=row.thread,
+            )
+    except ConfigError as exc:
+        raise MalformedMessage(str(exc)) from exc
+    except ValidationError as exc:  # a row that is not a Message: an empty user, a long text
+        raise MalformedMessage(f"{path}:{number}: {row_problem(exc.errors()[0])}") from exc
+
+
+async def typed_messages(lines: TextIO, *, run_id: str) -> AsyncIterator[Message]:
+    """A message per non-blank line typed on ``lines`` (stdin), as soon as it is typed.
+
+    A daemon thread reads, so a blocking read never holds up the event loop and never keeps
+    the process alive after Ctrl-C.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in iter(lines.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    number = 0
+    while (line := await queue.get()) is not None:
+        number += 1
+        if line.strip():
+            yield Message(
+                platform="console", workspace="console", channel="stdin",
+                id=f"{run_id}-{number}", author=Author(id="you", name="you"),
+                text=line.rstrip("\n"), ts=datetime.now(UTC),
+            )  # fmt: skip
 
 
 def describe_action(action: Action) -> str:
@@ -90,29 +143,85 @@ def describe_action(action: Action) -> str:
     raise TypeError(f"unknown action type {action.type!r}")
 
 
+#: The widest line ``describe_verdict`` writes.
+WIDTH = 100
+
+
 def _snippet(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def describe_verdict(message: Message, verdict: Verdict, actions: Iterable[str] = ()) -> str:
-    """One line in rich markup: who, what, the route, stage, model and actions."""
-    route = verdict.route
-    style = _ROUTE_STYLE[route]
+def _quoted(text: str, width: int) -> str:
+    """``repr`` of the text's start, at most ``width`` columns with its quotes and escapes."""
+    room = max(width - 2, 8)
+    quoted = repr(_snippet(text, room))
+    while len(quoted) > width and room > 8:
+        room -= 1
+        quoted = repr(_snippet(text, room))
+    return quoted
+
+
+def _fit(first: str, pieces: list[tuple[str, str]], *, indent: str, width: int) -> str:
+    """``pieces`` (plain text, its markup) after ``first``, a space apart, on as many lines as
+    it takes to keep each within ``width`` columns: a line breaks between pieces only (the
+    next starts with ``indent``), and a piece too wide for any line is cut with an ellipsis."""
+    lines: list[str] = []
+    line, used, empty = first, len(first), True
+    for plain, markup in pieces:
+        room = width - len(indent)
+        if len(plain) > room:
+            plain, markup = plain[: room - 1] + "…", escape(plain[: room - 1] + "…")
+        if empty:
+            line, used, empty = line + markup, used + len(plain), False
+        elif used + 1 + len(plain) <= width:
+            line, used = f"{line} {markup}", used + 1 + len(plain)
+        else:
+            lines.append(line)
+            line, used = indent + markup, len(indent) + len(plain)
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def describe_verdict(
+    message: Message,
+    verdict: Verdict,
+    actions: Iterable[str] = (),
+    *,
+    model: str | None = None,
+    width: int = WIDTH,
+) -> str:
+    """Lines in rich markup, none wider than ``width`` columns: who said what; the route, the
+    stage and why; what was done. ``model`` is the run's classifier, named once in the banner:
+    a verdict's own model is named only when it is another one (a fallback, say)."""
+    who = f"{message.ts:%H:%M:%S} #{message.channel} @{message.author.name}: "
+    said = _quoted(message.text, max(width - len(who), 20))
     head = (
-        f"[dim]{message.ts:%H:%M:%S}[/] #{message.channel} [bold]@{message.author.name}[/]: "
-        f"{_snippet(message.text)!r}"
+        f"[dim]{message.ts:%H:%M:%S}[/] #{escape(message.channel)} "
+        f"[bold]@{escape(message.author.name or message.author.id)}[/]: {escape(said)}"
     )
-    what = route.value.upper() + (f" {verdict.category}" if verdict.category else "")
-    why = f" · {verdict.stage}: {verdict.explain()}" if verdict.evidence else ""
-    model = f" · model {verdict.model}" if verdict.model else ""
-    shadow = " · [italic]shadow[/]" if verdict.shadow else ""
+    what = verdict.route.value.upper() + (f" {verdict.category}" if verdict.category else "")
+    pieces = [(f"→ {what}", f"→ [{_ROUTE_STYLE[verdict.route]}]{escape(what)}[/]")]
+    reasons = [e.explain() for e in verdict.evidence]
+    for n, reason in enumerate(reasons):
+        text = (f"· {verdict.stage}: " if n == 0 else "") + reason
+        text += ";" if n < len(reasons) - 1 else ""
+        pieces.append((text, escape(text)))
+    notes = [f"model {verdict.model}"] if verdict.model and verdict.model != model else []
     faq = verdict.classification.faq if verdict.classification else None
     if faq is not None:
-        model += f" · FAQ {faq.faq_id} ({faq.score:.2f})"
-    done = ", ".join(actions)
-    tail = f"\n      ↳ {done}" if done else ""
-    return f"{head}\n   → [{style}]{what}[/]{why}{model}{shadow}{tail}"
+        notes.append(f"FAQ {faq.faq_id} ({faq.score:.2f})")
+    pieces += [(f"· {note}", escape(f"· {note}")) for note in notes]
+    if verdict.shadow:
+        pieces.append(("· shadow", "· [italic]shadow[/]"))
+    lines = [head, _fit("   ", pieces, indent="     ", width=width)]
+    done = list(actions)
+    if done:
+        said_done = [(a + ("," if n < len(done) - 1 else "")) for n, a in enumerate(done)]
+        lines.append(
+            _fit("      ↳ ", [(a, escape(a)) for a in said_done], indent="        ", width=width)
+        )
+    return "\n".join(lines)
 
 
 def _record_line(action: Action) -> bytes:

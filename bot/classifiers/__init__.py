@@ -11,7 +11,7 @@ from bot.classifiers.cascade import CascadeClassifier, CascadeMode
 from bot.classifiers.embedded import EmbeddedClassifier, find_heads
 from bot.classifiers.encoder import Encoder
 from bot.classifiers.heads import Heads
-from bot.classifiers.onnx_encoder import OnnxEncoder
+from bot.classifiers.onnx_encoder import DEFAULT_ENCODER_DIR, STOCK_ENCODER_DIR, OnnxEncoder
 from bot.classifiers.retry import RetryPolicy
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.classifiers.vllm_classifier import VllmClassifier
@@ -46,6 +46,7 @@ __all__ = [
     "build_classifier",
     "build_encoder",
     "build_faq_encoder",
+    "onnx_encoder",
 ]
 
 
@@ -61,11 +62,7 @@ def build_classifier(
     if settings.classifier == "rules":
         return RulesOnlyClassifier()
     if settings.classifier == "embedded":
-        encoder = OnnxEncoder(
-            model_dir=settings.encoder_dir,
-            threads=settings.encoder_threads,
-            precision=settings.encoder_precision,
-        )
+        encoder = onnx_encoder(settings)
         heads = Heads.load(find_heads(policy, settings.data_dir, settings.heads))
         return EmbeddedClassifier(encoder=encoder, heads=heads, policy=policy)
     if settings.classifier == "vllm":
@@ -73,6 +70,33 @@ def build_classifier(
     raise ConfigError(
         f"classifier {settings.classifier!r} is not available in this build; "
         "set MODTRIAGE_CLASSIFIER=embedded or rules"
+    )
+
+
+def onnx_encoder(settings: Settings, *, threads: int | None = None) -> OnnxEncoder:
+    """The in-process encoder at ``settings.encoder_dir`` (``threads``: the settings' unless
+    given).
+
+    Raises:
+        ConfigError: that folder holds no encoder; the message names MODTRIAGE_ENCODER_DIR and
+            the fix (unset it, or ``make encoder``).
+    """
+    where = settings.encoder_dir
+    if not (where / "encoder.json").is_file():
+        first = (
+            "reinstall the package"
+            if where == DEFAULT_ENCODER_DIR
+            else "unset it for the one shipped in the package"
+        )
+        raise ConfigError(
+            f"setting MODTRIAGE_ENCODER_DIR: no sentence encoder in {where} (encoder.json, "
+            f"model.onnx, tokenizer.json); {first}, or run `make encoder` and set it to "
+            f"{STOCK_ENCODER_DIR}"
+        )
+    return OnnxEncoder(
+        model_dir=where,
+        threads=threads or settings.encoder_threads,
+        precision=settings.encoder_precision,
     )
 
 
@@ -91,11 +115,7 @@ def build_encoder(settings: Settings) -> Encoder:
                 failures=settings.vllm_breaker_failures, reset_after_s=settings.vllm_breaker_reset_s
             ),
         )
-    return OnnxEncoder(
-        model_dir=settings.encoder_dir,
-        threads=settings.encoder_threads,
-        precision=settings.encoder_precision,
-    )
+    return onnx_encoder(settings)
 
 
 def build_faq_encoder(settings: Settings, *, fallback: Encoder | None = None) -> Encoder:

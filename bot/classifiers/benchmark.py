@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.classifiers.embedded import EmbeddedClassifier, find_heads
 from bot.classifiers.heads import Heads
 from bot.classifiers.onnx_encoder import OnnxEncoder
-from bot.classifiers.training import written_rows
+from bot.classifiers.training_rows import written_rows
 from bot.policy import Policy
 from bot.settings import Settings
 

@@ -75,7 +75,7 @@ def read_calibration(path: Path) -> dict[str, Isotonic | None]:
         ConfigError: the file cannot be read or is not such a map.
     """
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
         return {
             str(k): (Isotonic.model_validate(v) if v is not None else None) for k, v in raw.items()
         }

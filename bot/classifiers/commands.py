@@ -1,4 +1,4 @@
-"""CLI: ``modtriage train`` and ``modtriage eval moderation``.
+"""CLI: ``modtriage eval moderation``, and ``modtriage train`` (``train_command.py``).
 
 Mounted in ``bot/cli.py``::
 
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from bot.classifiers.base import Classifier
-from bot.classifiers.calibration import read_calibration
 from bot.classifiers.dataset import ModerationRow, read_rows
 from bot.classifiers.evaluation import (
     EvalReport,
@@ -30,13 +30,12 @@ from bot.classifiers.evaluation import (
     evaluate_judge,
     source_reference,
 )
-from bot.classifiers.heads import TrainConfig
-from bot.classifiers.onnx_encoder import OnnxEncoder
-from bot.classifiers.training import train_heads
+from bot.classifiers.train_command import train
 from bot.errors import ConfigError
 from bot.message import MAX_TEXT_CHARS, Author, Message
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from bot.terminal import fail
 from bot.verdict import Route
 
 __all__ = ["eval_app", "eval_moderation", "train"]
@@ -54,119 +53,7 @@ def _policy(path: Path | None, settings: Settings) -> Policy:
 
 
 def _fail(exc: ConfigError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2)
-
-
-def train(
-    policy: PolicyOption = None,
-    data: Annotated[
-        Path, typer.Option(help="folder holding moderation/*.jsonl (public training data)")
-    ] = Path("../shared/data"),
-    no_public: Annotated[
-        bool, typer.Option("--no-public", help="train from the policy and written rows only")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="where to write the heads (stem of .npz/.json); "
-            "default: <data_dir>/heads/<policy name>, which the bot then uses"
-        ),
-    ] = None,
-    hidden: Annotated[int, typer.Option(help="hidden units; 0 = logistic heads")] = 256,
-    epochs: Annotated[int, typer.Option(min=1)] = 30,
-    seed: int = 0,
-    threads: Annotated[int, typer.Option(min=1, help="encoder threads for training")] = 2,
-    calibration: Annotated[
-        Path | None,
-        typer.Option(
-            help="JSON of isotonic maps per category fitted on out-of-source predictions "
-            "(tools/loso.py); default: calibrate on the in-source calibration split"
-        ),
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Fit the moderation heads for a policy's categories, calibrate and validate them.
-
-    Public data embeddings are cached under the data dir: the first run embeds about 75,000
-    rows (about 4 minutes on two cores), a retrain after a policy edit about 20 seconds, and
-    --no-public seconds.
-    """
-    settings = Settings()
-    try:
-        loaded = _policy(policy, settings)
-        encoder = OnnxEncoder(
-            model_dir=settings.encoder_dir,
-            threads=threads,
-            precision=settings.encoder_precision,
-        )
-        result = train_heads(
-            loaded,
-            encoder=encoder,
-            data_dir=None if no_public else data,
-            cache_dir=settings.data_dir / "embeddings",
-            config=TrainConfig(hidden=hidden, epochs=epochs, seed=seed),
-            calibration=read_calibration(calibration) if calibration else None,
-        )
-    except ConfigError as exc:
-        raise _fail(exc) from exc
-    stem = out or settings.data_dir / "heads" / loaded.name
-    result.heads.save(stem)
-    report = {
-        "heads": str(stem),
-        "revision": result.heads.revision,
-        "seconds": round(result.seconds, 1),
-        "rows": result.rows,
-        "validation": {k: v.model_dump(mode="json") for k, v in result.validation.items()},
-        "uncalibrated": [c for c, card in result.heads.cards.items() if card.calibration is None],
-        "hard_negatives": (
-            result.hard_negatives.model_dump(mode="json") if result.hard_negatives else None
-        ),
-        "perturbations": (
-            result.perturbations.model_dump(mode="json") if result.perturbations else None
-        ),
-    }
-    stem.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n")
-    if as_json:
-        typer.echo(json.dumps(report))
-        return
-    console = Console()
-    table = Table(title=f"validation (held-out rows) — heads {result.heads.revision}")
-    for column in ("source", "n", "flagged P", "R", "F1", "AUPRC", "flagged share"):
-        table.add_column(
-            column, justify="left" if column == "source" else "right", no_wrap=column == "source"
-        )
-    for source, rep in result.validation.items():
-        share = 1 - rep.routing.get("allow", 0.0)
-        table.add_row(
-            source,
-            str(rep.n),
-            f"{rep.flagged.precision:.3f}",
-            f"{rep.flagged.recall:.3f}",
-            f"{rep.flagged.f1:.3f}",
-            f"{rep.flagged.auprc:.3f}",
-            f"{share:.1%}",
-        )
-    console.print(table)
-    if report["uncalibrated"]:
-        console.print(
-            "[yellow]not calibrated (too few held-out rows):[/yellow] "
-            + ", ".join(report["uncalibrated"])  # type: ignore[arg-type]
-        )
-    if result.hard_negatives:
-        hard = result.hard_negatives
-        console.print(
-            "hard negatives (neutral group mentions, counter-speech, reports, negation, "
-            f"reclaimed terms) flagged as {hard.category}: "
-            f"{hard.flagged}/{hard.n} = {hard.rate:.1%}"
-        )
-    if result.perturbations and result.perturbations.n:
-        pert = result.perturbations
-        console.print(
-            "DynaHate test perturbations that are not hateful, flagged as hate: "
-            f"{pert.flagged}/{pert.n} = {pert.rate:.1%}"
-        )
-    console.print(f"wrote {stem}.npz/.json in {result.seconds:.1f}s")
+    return fail(str(exc), 2)
 
 
 async def _score(
@@ -236,24 +123,29 @@ def eval_moderation(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Precision, recall, F1 and AUPRC of the flagged decision and per category, routing
-    shares, throughput and latency. A message's latency is the time of the batch it ran in."""
-    overrides = {"classifier": backend} if backend else {}
+    """Measure the moderation model on labelled rows.
+
+    Precision, recall, F1 and AUPRC of the flagged decision and per category, routing
+    shares, throughput and latency. A message's latency is the time of the batch it ran in.
+    """
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = load_settings()
+        if backend:
+            settings = Settings.model_validate({**settings.model_dump(), "classifier": backend})
+    except ValidationError as exc:  # an unknown backend name
+        raise fail(f"--backend: {exc.errors()[0]['msg']}") from exc
+    try:
         loaded = _policy(policy, settings)
         rows = read_rows(file)
         scores, seconds, latencies, judged = asyncio.run(_score(rows, settings, loaded))
     except ConfigError as exc:
         raise _fail(exc) from exc
-    except ValueError as exc:  # pydantic: an unknown backend name
-        raise _fail(ConfigError(f"--backend: {exc}")) from exc
     report = evaluate(
         rows, scores, loaded, dataset=file.name, seconds=seconds, latencies_ms=latencies
     ).model_copy(update={"judge": judged})
     loso_file = settings.encoder_dir / "loso.json"
     if settings.classifier == "embedded" and loso_file.is_file():
-        found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8")))
+        found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8-sig")))
         report = report.model_copy(update={"reference": found})
     if as_json:
         typer.echo(report.model_dump_json())

@@ -21,7 +21,7 @@ from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.errors import ConfigError
 from bot.jsonl import read_jsonl
 
-__all__ = ["ModerationRow", "cached_embeddings", "read_rows", "split_of"]
+__all__ = ["ModerationRow", "cached_embeddings", "read_rows", "require_data", "split_of"]
 
 
 class ModerationRow(BaseModel):
@@ -55,6 +55,24 @@ def read_rows(path: Path) -> list[ModerationRow]:
         if bad:
             raise ConfigError(f"{path}: row {number}: labels must be 0 or 1, got {bad}")
     return rows
+
+
+def require_data(data_dir: Path, *, otherwise: str = "") -> Path:
+    """``data_dir`` when it holds ``moderation/*.jsonl``; ``otherwise`` is an alternative to
+    offer (``, or --no-public ...``).
+
+    Raises:
+        ConfigError: it does not; the message says where the data comes from and to pass
+            ``--data``.
+    """
+    if any((data_dir / "moderation").glob("*.jsonl")):
+        return data_dir
+    found = "has no moderation/*.jsonl" if data_dir.is_dir() else "does not exist"
+    raise ConfigError(
+        f"--data {data_dir} {found}: the labelled data is the public sets listed in "
+        "bot/classifiers/DATA_CARD.md, one moderation/<source>.jsonl each (DESIGN.md rows), "
+        f"kept outside the repo; pass --data <the folder that holds moderation/>{otherwise}"
+    )
 
 
 def split_of(text: str, *, seed: int = 0) -> str:

@@ -107,7 +107,7 @@ class Heads(BaseModel):
     def load(cls, stem: Path) -> Heads:
         """Raises ConfigError when the files are missing or do not fit together."""
         try:
-            meta = json.loads(stem.with_suffix(".json").read_text())
+            meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8-sig"))
             with np.load(stem.with_suffix(".npz")) as arrays:
                 weights = {k: np.asarray(arrays[k], dtype=np.float32) for k in arrays.files}
         except (OSError, ValueError) as exc:

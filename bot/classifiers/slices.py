@@ -13,7 +13,7 @@ from bot.classifiers.heads import Heads
 from bot.policy import Policy
 
 if TYPE_CHECKING:
-    from bot.classifiers.training import TrainingRow
+    from bot.classifiers.training_rows import TrainingRow
 
 __all__ = ["HARD_NEGATIVE_SOURCES", "SliceRate", "hate_slice"]
 

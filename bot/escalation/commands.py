@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from bot.classifiers import build_classifier
+from bot.classifiers.dataset import require_data
 from bot.errors import ConfigError
 from bot.escalation.estimate import estimate_escalation, validation_rows
 from bot.policy import load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+from bot.terminal import fail
 
 __all__ = ["app"]
 
@@ -38,23 +40,23 @@ def estimate(
     limit: Annotated[int, typer.Option(help="at most this many rows (0: all)")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Share of messages escalated at the policy's thresholds, and cost per 1,000 messages
-    against sending every message to the frontier model. Sends nothing."""
-    if not (data / "moderation").is_dir():
-        raise typer.BadParameter(f"{data} has no moderation/ folder", param_hint="--data")
+    """Estimate the share escalated and its cost; sends nothing.
+
+    The share of messages escalated at the policy's thresholds, and the cost per 1,000
+    messages against sending every message to the frontier model.
+    """
     try:
-        settings = Settings()
+        settings = load_settings()
         if classifier:
             settings = Settings.model_validate({**settings.model_dump(), "classifier": classifier})
     except ValidationError as exc:
-        raise typer.BadParameter(exc.errors()[0]["msg"], param_hint="--classifier") from exc
+        raise fail(f"--classifier: {exc.errors()[0]['msg']}") from exc
     try:
+        rows = list(validation_rows(require_data(data)))
         policy = load_policy(settings.policy)
         model = build_classifier(settings, policy)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    rows = list(validation_rows(data))
+        raise fail(str(exc)) from exc
     if limit:
         rows = rows[:limit]
     report = asyncio.run(

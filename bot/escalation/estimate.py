@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classifiers.base import Classifier
-from bot.classifiers.dataset import split_of
+from bot.classifiers.dataset import read_rows, split_of
 from bot.errors import ClassifierError
 from bot.escalation.answer import AnswerSchema
 from bot.escalation.cache import content_hash
@@ -73,16 +73,15 @@ class EstimateReport(BaseModel):
 def validation_rows(data_dir: Path) -> Iterator[Row]:
     """The held-out validation rows of ``data_dir/moderation/*.jsonl``, in file order: the
     same hash split the embedded model was trained and calibrated around, so none of these
-    rows was fitted on."""
+    rows was fitted on.
+
+    Raises:
+        ConfigError: a file cannot be read or a line is not a moderation row (file:line).
+    """
     for path in sorted((data_dir / "moderation").glob("*.jsonl")):
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                raw = json.loads(line)
-                if split_of(raw["text"]) == "val":
-                    flagged = any(v == 1 for v in raw.get("labels", {}).values())
-                    yield Row(text=raw["text"], source=path.stem, flagged=flagged)
+        for row in read_rows(path):
+            if split_of(row.text) == "val":
+                yield Row(text=row.text, source=path.stem, flagged=row.flagged)
 
 
 async def estimate_escalation(

@@ -34,8 +34,9 @@ from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
 from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.policy import Policy, load_policy
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.tenant import Tenant
+from bot.terminal import fail
 
 __all__ = ["app", "eval_faq"]
 
@@ -54,8 +55,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object"
 
 
 def _fail(exc: ModtriageError) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(exc))}")
-    return typer.Exit(2)
+    return fail(str(exc), 2)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -106,8 +106,11 @@ def list_faqs(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The entries of the FAQ: id, example questions, answer (and votes with --feedback)."""
-    settings = Settings()
+    """The entries of the FAQ.
+
+    Id, example questions and answer of each, and the votes with --feedback.
+    """
+    settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
     except ConfigError as exc:
@@ -159,8 +162,11 @@ def add(
     faqs: FaqsOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Add an entry to the FAQ file (comments and layout kept; validated before writing)."""
-    settings = Settings()
+    """Add an entry to the FAQ file.
+
+    Comments and layout are kept; the file is validated before it is written.
+    """
+    settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
         entry = FaqEntry(id=faq_id, questions=tuple(question), answer=answer)
@@ -182,8 +188,11 @@ def try_question(
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the top three entries for a question, their scores, and the decision."""
-    settings = Settings()
+    """Show the entries a question matches, and the decision.
+
+    The top three entries, their scores, and whether the bot would answer.
+    """
+    settings = load_settings()
     try:
         path = _faq_path(faqs, policy, settings)
         loaded = load_faqs(path)
@@ -232,8 +241,11 @@ def channel(
         ),
     ] = None,
 ) -> None:
-    """Switch FAQ answers on or off in one channel of a workspace, for every worker at once."""
-    settings = Settings()
+    """Switch FAQ answers on or off in one channel.
+
+    In one channel of a workspace, for every worker at once.
+    """
+    settings = load_settings()
     tenant = _tenant(settings, workspace)
     _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
     typer.echo(f"faq answers in {tenant} #{channel_id}: {state}")
@@ -278,8 +290,11 @@ def eval_faq(
         bool, typer.Option("--curve", help="also print the precision/coverage trade-off")
     ] = False,
 ) -> None:
-    """Measure FAQ answers on labelled rows: precision of answers, coverage, hand-offs."""
-    settings = Settings()
+    """Measure FAQ answers on labelled rows.
+
+    Precision of the answers, coverage and hand-offs.
+    """
+    settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
         match = _match_settings(faqs is not None, policy, settings)

@@ -22,28 +22,29 @@ import asyncio
 import getpass
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
-from bot.case import Case, CaseEscalation
+from bot.case import Case
 from bot.connection import connect
 from bot.errors import ConfigError, ReviewError, StoreUnavailable
 from bot.message import Platform
 from bot.policy import load_policy, parse_duration
 from bot.policy_book import PolicyBook
 from bot.review.actor import Actor
-from bot.review.decision import Decision
+from bot.review.case_text import render_case, summary
+from bot.review.decision import MAX_TIMEOUT_S, Decision
 from bot.review.service import ModerationService
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.stats import MAX_DAYS
 from bot.streams import Streams
 from bot.tenant import Tenant
+from bot.terminal import console, fail
 
-__all__ = ["app", "render_case"]
+__all__ = ["app"]
 
 app = typer.Typer(help="Cases, the review queue, strikes and shadow mode.", no_args_is_help=True)
 case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
@@ -66,16 +67,11 @@ AsOpt = Annotated[str | None, typer.Option("--as", help="operator name for the r
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _platform(platform: str | None) -> Platform | None:
     if platform is None:
         return None
     if platform not in ("slack", "discord", "console"):
-        raise _fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
+        raise fail(f"--platform must be slack, discord or console, not {platform!r}", 2)
     return Tenant.parse(f"{platform}:-").platform
 
 
@@ -90,7 +86,7 @@ async def _tenant(
         try:
             return Tenant.parse(workspace)
         except ValueError as exc:
-            raise _fail(str(exc), 2) from exc
+            raise fail(str(exc), 2) from exc
     if chosen is not None and workspace:
         return Tenant(platform=chosen, workspace=workspace)
     known = list(settings.tenants) or await service.store.tenants()
@@ -103,11 +99,11 @@ async def _tenant(
         return fits[0]
     if not fits:
         seen = ", ".join(str(t) for t in known) or "none yet"
-        raise _fail(
+        raise fail(
             f"no such workspace; say which with --workspace <platform>:<id> (known: {seen})", 2
         )
     listed = ", ".join(str(t) for t in fits)
-    raise _fail(f"several workspaces: say which with --workspace (one of {listed})", 2)
+    raise fail(f"several workspaces: say which with --workspace (one of {listed})", 2)
 
 
 def _operator(tenant: Tenant, name: str | None) -> Actor:
@@ -131,12 +127,10 @@ def _with_service(
     the operator, map errors to exits."""
     _platform(platform)
     try:
-        settings = Settings()
+        settings = load_settings()
         policy = load_policy(settings.policy)
-    except ValidationError as exc:
-        raise _fail(f"settings: {exc.errors()[0]['msg']}", 2) from exc
     except ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
 
     async def run() -> T:
         async with connect(settings) as redis:
@@ -153,79 +147,13 @@ def _with_service(
     try:
         return asyncio.run(run())
     except ReviewError as exc:
-        raise _fail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     except StoreUnavailable as exc:
-        raise _fail(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
-
-
-def _when(case_at: Any) -> str:
-    return str(case_at.strftime("%Y-%m-%d %H:%M:%S"))
-
-
-def summary(case: Case) -> str:
-    message = case.message
-    text = message.text if len(message.text) <= 60 else message.text[:59] + "…"
-    claimed = f" (claimed by {case.claimed_by})" if case.claimed_by else ""
-    shadow = " [shadow]" if case.shadow else ""
-    return (
-        f"{case.id:>5}  {case.status.value:<10} {case.category or '-':<13} "
-        f"{message.author.id:<12} #{message.channel:<10} {text!r}{shadow}{claimed}"
-    )
-
-
-def _escalation(escalation: CaseEscalation) -> list[str]:
-    """What the frontier model was sent, who the placeholders are, and what came back."""
-    lines = [f"frontier model: {escalation.headline()}", "  sent (redacted):"]
-    lines += [f"    {line}" for line in escalation.text.splitlines()]
-    if escalation.pseudonyms:
-        lines.append("  who is who: " + "; ".join(escalation.legend()))
-    lines.append(f"  came back: {escalation.came_back()}")
-    return lines
-
-
-def render_case(case: Case) -> str:
-    """A whole case as text, the way `modtriage case show` prints it."""
-    message, verdict = case.message, case.verdict
-    lines = [
-        f"case {case.id} · {case.status.value} · {case.category or 'no category'}"
-        + (" · shadow mode" if case.shadow else ""),
-        f"member: {message.author.id} ({message.author.name or '-'}) in "
-        f"{message.platform}:{message.workspace} #{message.channel}",
-        f"message: {message.text!r}" + (f"  <{case.link}>" if case.link else ""),
-        f"verdict: {verdict.route.value} by {verdict.stage}"
-        + (f" ({verdict.model})" if verdict.model else "")
-        + f": {verdict.explain()}",
-    ]
-    if verdict.classification and verdict.classification.scores:
-        ranked = sorted(verdict.classification.scores.items(), key=lambda kv: -kv[1])
-        lines.append("scores: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked[:5]))
-    lines.append(f"opened: {_when(case.opened_at)}  policy: {verdict.policy_version or '-'}")
-    if case.claimed_by:
-        lines.append(f"claimed by: {case.claimed_by}")
-    if case.decided_by:
-        lines.append(f"decided: {case.decision} by {case.decided_by}")
-    if case.strike_points:
-        lines.append(f"strike points: {case.strike_points}")
-    if case.appeal:
-        lines.append(f"appeal: {case.appeal!r}")
-    if case.escalation is not None:
-        lines += _escalation(case.escalation)
-    lines.append("actions:" if case.actions else "actions: none")
-    for action in case.actions:
-        extra = f" {action.duration_s}s" if action.duration_s else ""
-        detail = f" — {action.detail}" if action.detail else ""
-        lines.append(
-            f"  {_when(action.at)}  {action.type}{extra} by {action.by}: {action.state}{detail}"
-        )
-    lines.append("history:")
-    for event in case.events:
-        detail = f": {event.detail}" if event.detail else ""
-        lines.append(f"  {_when(event.at)}  {event.kind} by {event.actor}{detail}")
-    return "\n".join(lines)
+        raise fail(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
 
 
 def _print(text: str) -> None:
-    Console(highlight=False, soft_wrap=True).print(escape(text))
+    console().print(escape(text))
 
 
 @case_app.command("show")
@@ -235,7 +163,10 @@ def case_show(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """One case: the message, the verdict and its evidence, actions and the full history."""
+    """One case, with its evidence, actions and history.
+
+    The message, the verdict and its evidence, the actions and the full history.
+    """
     case = _with_service(lambda s, a: s.case(a, case_id), name=name, workspace=workspace)
     _print(case.model_dump_json(indent=2) if as_json else render_case(case))
 
@@ -290,15 +221,22 @@ def decide(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Decide a case; the actions go to the platform's action stream (performed once)."""
+    """Decide a case.
+
+    The actions go to the platform's action stream and are performed once.
+    """
     try:
         seconds = parse_duration(duration) if duration is not None else None
+        if isinstance(seconds, int) and seconds > MAX_TIMEOUT_S:
+            raise fail(
+                f"--duration: a timeout is at most 28 days (Discord's limit), not {duration}"
+            )
         decision = Decision.model_validate(
             {"kind": kind, "reason": reason, "duration_s": seconds, "category": category}
         )
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise _fail(f"bad decision: {first}", 2) from exc
+        raise fail(f"bad decision: {first}", 2) from exc
     case, actions = _with_service(
         lambda s, a: s.decide(a, case_id, decision), name=name, workspace=workspace
     )
@@ -314,7 +252,10 @@ def history(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     name: AsOpt = None,
 ) -> None:
-    """A member's cases, newest first, and their strike points in the current window."""
+    """A member's cases and strike points.
+
+    Cases newest first; strike points in the current window.
+    """
 
     async def both(service: ModerationService, actor: Actor) -> tuple[list[Case], int]:
         return (
@@ -331,15 +272,15 @@ def history(
 def _window_days(days: int | None, since: str | None) -> int:
     """``--days N`` or ``--since Nd`` (default 7)."""
     if days is not None and since is not None:
-        raise _fail("give --days or --since, not both", 2)
+        raise fail("give --days or --since, not both", 2)
     if since is not None:
         match = re.fullmatch(r"(\d+)d", since.strip())
         if match is None:
-            raise _fail(f"--since takes days like 7d, not {since!r}", 2)
+            raise fail(f"--since takes days like 7d, not {since!r}", 2)
         days = int(match.group(1))
     days = 7 if days is None else days
     if not 1 <= days <= MAX_DAYS:
-        raise _fail(f"a stats window is 1 to {MAX_DAYS} days", 2)
+        raise fail(f"a stats window is 1 to {MAX_DAYS} days", 2)
     return days
 
 
@@ -351,8 +292,11 @@ def stats(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Volumes, actions, escalation share, reviewer agreement, time to decision, cost, over
-    a window of days (default the last 7)."""
+    """Moderation figures over a window of days.
+
+    Volumes, actions, escalation share, reviewer agreement, time to decision and cost, over
+    the last 7 days unless told.
+    """
     window = _window_days(days, since)
     numbers = _with_service(lambda s, a: s.stats(a, days=window), name=name, workspace=workspace)
     if as_json:
@@ -372,11 +316,14 @@ def shadow(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Shadow mode: decide and record, act on nothing (moderators' decisions still act)."""
+    """Shadow mode: decide and record, act on nothing.
+
+    Moderators' decisions still act.
+    """
     if state not in ("on", "off", "status"):
-        raise _fail("say on, off or status", 2)
+        raise fail("say on, off or status", 2)
     if channel and category:
-        raise _fail("give --channel or --category, not both", 2)
+        raise fail("give --channel or --category, not both", 2)
     mode: Literal["on", "off", "status"] = state  # type: ignore[assignment]  # checked above
 
     async def run(service: ModerationService, actor: Actor) -> dict[str, bool]:

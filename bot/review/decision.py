@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Decision", "DecisionKind"]
+__all__ = ["MAX_TIMEOUT_S", "Decision", "DecisionKind"]
+
+#: The longest timeout: Discord's limit (28 days); Slack has no timeouts of its own.
+MAX_TIMEOUT_S = 28 * 24 * 3600
 
 DecisionKind = Literal["remove", "dismiss", "warn", "timeout", "kick", "ban", "overturn", "uphold"]
 
@@ -25,7 +28,7 @@ class Decision(BaseModel):
 
     kind: DecisionKind
     reason: str = Field(default="", max_length=2000)
-    duration_s: int | None = Field(default=None, gt=0, le=28 * 24 * 3600)
+    duration_s: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S)
     category: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
     def said(self, template: str) -> str:
