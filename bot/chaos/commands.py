@@ -28,7 +28,9 @@ def chaos(
         Path | None, typer.Option(help="logs and data (default MODTRIAGE_DATA_DIR/chaos)")
     ] = None,
 ) -> None:
-    """Kill workers, Redis and the adapter, take the model away, send hostile input: real
+    """Break workers, Redis and the model; count what was lost.
+
+    Kills workers, Redis and the adapter, takes the model away and sends hostile input: real
     processes on a Redis of their own. Exits 1 when anything was lost or any action ran twice."""
     from bot.chaos import SCENARIOS, ChaosSize, run_chaos
     from bot.logs import configure_logging

@@ -50,8 +50,10 @@ def backtest(
     limit: Annotated[int, typer.Option(min=1, help="at most this many messages")] = 100_000,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Replay a workspace's recorded messages through a candidate policy and compare with what
-    happened and with the moderators' decisions. Nothing is acted on or sent out."""
+    """What a candidate policy would have done.
+
+    Replays a workspace's recorded messages through the candidate's judge and compares with
+    what happened and with the moderators' decisions. Nothing is acted on or sent out."""
     settings = Settings()
     tenant = _tenant(settings, workspace)
     try:

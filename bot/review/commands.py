@@ -195,7 +195,9 @@ def queue(
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
-    """Cases waiting for a moderator (open and appealed), oldest first."""
+    """Cases waiting for a moderator, oldest first.
+
+    Open and appealed cases of the tenant."""
     cases = _with_service(lambda s, a: s.queue(a, limit=limit), name=name, workspace=workspace)
     _print("\n".join(summary(c) for c in cases) or "the queue is empty")
 
