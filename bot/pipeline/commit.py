@@ -222,34 +222,49 @@ class Committer:
         return out
 
     async def _read(self, items: Sequence[Assessment]) -> list[_Seen]:
+        """What planning a case needs, read in one round trip for the messages that open one
+        (the others need nothing: the script itself sees a redelivery); each tenant's shadow
+        switches once."""
+        opening = [item for item in items if _opens(item)]
+        tenants = list(dict.fromkeys(Tenant.of(item.message) for item in opening))
         async with self._redis.pipeline(transaction=False) as pipe:
-            for item in items:
+            for item in opening:
                 message = item.message
-                tenant = self._streams.tenant(Tenant.of(message))
+                own = self._streams.tenant(Tenant.of(message))
                 pipe.hexists(self._streams.verdict_key(message.key), "verdict")
-                pipe.hmget(tenant.incident(message.channel, message.author.id), ["case", "at"])
+                pipe.hmget(own.incident(message.channel, message.author.id), ["case", "at"])
                 pipe.get(self._escalations.key(message.key))
-                pipe.hgetall(tenant.shadow)
-            raw = await pipe.execute()
+            for tenant in tenants:
+                pipe.hgetall(self._streams.tenant(tenant).shadow)
+            raw = await pipe.execute() if opening else []
+        switched = {
+            tenant: {_text(k) for k, v in fields.items() if _text(v) == "1"}
+            for tenant, fields in zip(tenants, raw[3 * len(opening) :], strict=True)
+        }
+        read = iter(range(0, 3 * len(opening), 3))
         seen = []
-        for n, item in enumerate(items):
-            decided, (case, at), escalated, shadow = raw[4 * n : 4 * n + 4]
+        for item in items:
+            if not _opens(item):
+                seen.append(_Seen(decided=False, incident="", escalation=None, shadow=False))
+                continue
+            n = next(read)
+            decided, (case, at), escalated = raw[n : n + 3]
             verdict = item.verdict
             assert verdict is not None  # checked by the worker
+            tenant = Tenant.of(item.message)
             incident = ""
-            if case is not None and _opens(item):
-                window = incident_window(verdict, self._policy_for(Tenant.of(item.message)))
+            if case is not None:
+                window = incident_window(verdict, self._policy_for(tenant))
                 if abs(item.message.ts.timestamp() - float(_text(at))) <= window:
                     incident = _text(case)
-            fields = {_text(k) for k, v in shadow.items() if _text(v) == "1"}
-            opens = next((a for a in item.actions if isinstance(a, OpenCase)), None)
-            category = verdict.category or (opens.category if opens is not None else None)
+            opens = next(a for a in item.actions if isinstance(a, OpenCase))
+            category = verdict.category or opens.category
             seen.append(
                 _Seen(
                     decided=bool(decided),
                     incident=incident,
                     escalation=escalated,
-                    shadow=ShadowSwitch.covers(fields, item.message.channel, category),
+                    shadow=ShadowSwitch.covers(switched[tenant], item.message.channel, category),
                 )
             )
         return seen
