@@ -6,11 +6,14 @@ belong to one tenant; a moderator of one tenant sees and touches nothing of anot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.errors import ConfigError
 from bot.message import Message, Platform
 
-__all__ = ["Tenant"]
+__all__ = ["Tenant", "named_tenant"]
 
 _PLATFORMS: dict[str, Platform] = {"slack": "slack", "discord": "discord", "console": "console"}
 
@@ -44,3 +47,21 @@ class Tenant(BaseModel):
                 "discord:1200000000000000001 (platform slack, discord or console)"
             )
         return cls(platform=_PLATFORMS[platform], workspace=workspace)
+
+
+def named_tenant(workspace: str | None, served: Sequence[Tenant]) -> Tenant:
+    """The tenant an operator's ``--workspace`` names, else the only one ``served``.
+
+    Raises:
+        ConfigError: the name is not a tenant, or none was given and several (or every
+            tenant) are served.
+    """
+    if workspace is not None:
+        try:
+            return Tenant.parse(workspace)
+        except ValueError as exc:
+            raise ConfigError(f"--workspace: {exc}") from exc
+    if len(served) == 1:
+        return served[0]
+    listed = ", ".join(str(t) for t in served) or "every tenant"
+    raise ConfigError(f"say which workspace with --workspace <platform>:<id> (served: {listed})")

@@ -35,7 +35,7 @@ from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.policy import Policy, load_policy
 from bot.settings import Settings, load_settings
-from bot.tenant import Tenant
+from bot.tenant import Tenant, named_tenant
 from bot.terminal import fail
 
 __all__ = ["app", "eval_faq"]
@@ -246,24 +246,12 @@ def channel(
     In one channel of a workspace, for every worker at once.
     """
     settings = load_settings()
-    tenant = _tenant(settings, workspace)
+    try:
+        tenant = named_tenant(workspace, settings.tenants)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
     _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
     typer.echo(f"faq answers in {tenant} #{channel_id}: {state}")
-
-
-def _tenant(settings: Settings, workspace: str | None) -> Tenant:
-    """``--workspace``, else the only tenant served (``MODTRIAGE_WORKSPACES``)."""
-    if workspace is not None:
-        try:
-            return Tenant.parse(workspace)
-        except ValueError as exc:
-            raise _fail(ConfigError(f"--workspace: {exc}")) from exc
-    if len(settings.tenants) == 1:
-        return settings.tenants[0]
-    served = ", ".join(str(t) for t in settings.tenants) or "every tenant"
-    raise _fail(
-        ConfigError(f"say which workspace with --workspace <platform>:<id> (served: {served})")
-    )
 
 
 async def _switch(settings: Settings, tenant: Tenant, channel_id: str, on: bool | None) -> None:

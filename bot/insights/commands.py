@@ -17,7 +17,7 @@ from bot.insights.backtest import Backtest, BacktestReport, read_decisions, read
 from bot.policy import Policy, load_policy, parse_duration
 from bot.settings import Settings
 from bot.streams import Streams
-from bot.tenant import Tenant
+from bot.tenant import Tenant, named_tenant
 
 __all__ = ["backtest"]
 
@@ -25,17 +25,6 @@ __all__ = ["backtest"]
 def _fail(message: str) -> typer.Exit:
     Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
-
-
-def _tenant(settings: Settings, workspace: str | None) -> Tenant:
-    if workspace is not None:
-        try:
-            return Tenant.parse(workspace)
-        except ValueError as exc:
-            raise _fail(f"--workspace: {exc}") from exc
-    if len(settings.tenants) == 1:
-        return settings.tenants[0]
-    raise _fail("say which workspace with --workspace <platform>:<id>")
 
 
 def backtest(
@@ -55,8 +44,8 @@ def backtest(
     Replays a workspace's recorded messages through the candidate's judge and compares with
     what happened and with the moderators' decisions. Nothing is acted on or sent out."""
     settings = Settings()
-    tenant = _tenant(settings, workspace)
     try:
+        tenant = named_tenant(workspace, settings.tenants)
         candidate = load_policy(policy)
         start = None
         if since is not None:
