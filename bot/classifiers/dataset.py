@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.errors import ConfigError
 from bot.jsonl import read_jsonl
+from bot.progress import Advance, no_progress
 
 __all__ = ["ModerationRow", "cached_embeddings", "read_rows", "require_data", "split_of"]
 
@@ -87,21 +88,35 @@ def split_of(text: str, *, seed: int = 0) -> str:
     return "calib" if bucket < 85 else "val"
 
 
+_EMBED_CHUNK = 256
+
+
 def cached_embeddings(
-    texts: Sequence[str], *, encoder: OnnxEncoder, cache_dir: Path, label: str
+    texts: Sequence[str],
+    *,
+    encoder: OnnxEncoder,
+    cache_dir: Path,
+    label: str,
+    advance: Advance = no_progress,
 ) -> NDArray[np.float32]:
     """Embeddings of ``texts``, read from ``cache_dir`` when this encoder already saw them.
 
     The cache file is named by ``label`` and keyed by the encoder's sha256 and a hash of the
-    texts, so a changed file or a different encoder never reads stale vectors.
+    texts, so a changed file or a different encoder never reads stale vectors. ``advance`` is
+    told of the texts done, cached ones at once.
     """
     digest = hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()[:16]
     path = cache_dir / f"{label}-{encoder.sha256[:12]}-{digest}.npy"
     if path.is_file():
         vectors = np.load(path)
         if vectors.shape == (len(texts), encoder.dim):
+            advance(len(texts))
             return np.asarray(vectors, dtype=np.float32)
-    vectors = encoder.embed_sync(texts)
+    vectors = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    for start in range(0, len(texts), _EMBED_CHUNK):
+        chunk = texts[start : start + _EMBED_CHUNK]
+        vectors[start : start + len(chunk)] = encoder.embed_sync(chunk)
+        advance(len(chunk))
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, vectors)

@@ -21,9 +21,10 @@ from bot.classifiers.embedded import find_heads
 from bot.classifiers.evaluation import EvalReport
 from bot.classifiers.heads import Heads, TrainConfig
 from bot.classifiers.training import TrainResult, train_heads
-from bot.classifiers.training_rows import NO_PUBLIC
+from bot.classifiers.training_rows import NO_PUBLIC, collect_rows
 from bot.errors import ConfigError
 from bot.policy import Policy, load_policy
+from bot.progress import progress_bar
 from bot.settings import Settings, load_settings
 from bot.terminal import console, fail
 
@@ -75,15 +76,22 @@ def train(
         public = None if no_public else require_data(data, otherwise=NO_PUBLIC)
         encoder = onnx_encoder(settings, threads=threads)
         in_use = find_heads(loaded, settings.data_dir, settings.heads)
-        result = train_heads(
-            loaded,
-            encoder=encoder,
-            data_dir=public,
-            cache_dir=settings.data_dir / "embeddings",
-            config=TrainConfig(hidden=hidden, epochs=epochs, seed=seed),
-            calibration=read_calibration(calibration) if calibration else None,
-            baseline=_readable(in_use),
+        config = TrainConfig(hidden=hidden, epochs=epochs, seed=seed)
+        rows = collect_rows(
+            loaded, public, seed=config.seed, max_rows_per_file=config.max_rows_per_file
         )
+        with progress_bar("embedding training rows", len(rows)) as advance:
+            result = train_heads(
+                loaded,
+                encoder=encoder,
+                data_dir=public,
+                cache_dir=settings.data_dir / "embeddings",
+                config=config,
+                rows=rows,
+                calibration=read_calibration(calibration) if calibration else None,
+                baseline=_readable(in_use),
+                advance=advance,
+            )
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     stem = out or settings.data_dir / "heads" / loaded.name

@@ -26,6 +26,7 @@ from bot.classifiers.slices import HARD_NEGATIVE_SOURCES, SliceRate, hate_slice
 from bot.classifiers.training_rows import TrainingRow, collect_rows, row_matrices
 from bot.errors import ConfigError
 from bot.policy import Policy
+from bot.progress import Advance, no_progress
 
 __all__ = ["TrainResult", "train_heads"]
 
@@ -73,7 +74,7 @@ class TrainResult(BaseModel):
 
 
 def _embed(
-    rows: Sequence[TrainingRow], *, encoder: OnnxEncoder, cache_dir: Path
+    rows: Sequence[TrainingRow], *, encoder: OnnxEncoder, cache_dir: Path, advance: Advance
 ) -> NDArray[np.float32]:
     out = np.empty((len(rows), encoder.dim), dtype=np.float32)
     by_file: dict[str, list[int]] = {}
@@ -81,7 +82,9 @@ def _embed(
         by_file.setdefault(item.file, []).append(i)
     for file, idx in sorted(by_file.items()):
         texts = [rows[i].row.text for i in idx]
-        out[idx] = cached_embeddings(texts, encoder=encoder, cache_dir=cache_dir, label=file)
+        out[idx] = cached_embeddings(
+            texts, encoder=encoder, cache_dir=cache_dir, label=file, advance=advance
+        )
     return out
 
 
@@ -94,13 +97,17 @@ def train_heads(
     config: TrainConfig | None = None,
     calibration: Mapping[str, Isotonic | None] | None = None,
     baseline: Heads | None = None,
+    rows: list[TrainingRow] | None = None,
+    advance: Advance = no_progress,
 ) -> TrainResult:
     """Fit, calibrate and validate heads for every category of ``policy``.
 
     ``calibration`` maps a category to an isotonic map fitted elsewhere (the out-of-source
     predictions of leave-source-out folds, ``tools/loso.py``); a category it names is not
     calibrated on the in-source calibration split. ``baseline`` (the heads in use) is
-    validated on the same rows, for ``TrainResult.worse_than_baseline``.
+    validated on the same rows, for ``TrainResult.worse_than_baseline``. ``advance`` is told
+    of the rows embedded (a progress bar); ``rows`` are those :func:`collect_rows` gives for
+    ``policy``, ``data_dir`` and ``config`` when the caller has them already.
 
     Raises:
         ConfigError: no usable data, or a category with no positive or no negative example.
@@ -108,10 +115,11 @@ def train_heads(
     config = config or TrainConfig()
     started = time.perf_counter()
     categories = tuple(policy.categories)
-    rows = collect_rows(
-        policy, data_dir, seed=config.seed, max_rows_per_file=config.max_rows_per_file
-    )
-    x = _embed(rows, encoder=encoder, cache_dir=cache_dir)
+    if rows is None:
+        rows = collect_rows(
+            policy, data_dir, seed=config.seed, max_rows_per_file=config.max_rows_per_file
+        )
+    x = _embed(rows, encoder=encoder, cache_dir=cache_dir, advance=advance)
     y, mask, weight = row_matrices(rows, categories)
     splits = np.array([r.split for r in rows])
     train = splits == "train"

@@ -34,6 +34,7 @@ from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
 from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.policy import Policy, load_policy
+from bot.progress import progress_bar
 from bot.settings import Settings, load_settings
 from bot.tenant import Tenant, named_tenant
 from bot.terminal import fail
@@ -277,6 +278,10 @@ def eval_faq(
     show_curve: Annotated[
         bool, typer.Option("--curve", help="also print the precision/coverage trade-off")
     ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="also draw that trade-off as PNG, the threshold in use marked"),
+    ] = None,
 ) -> None:
     """Measure FAQ answers on labelled rows.
 
@@ -290,15 +295,37 @@ def eval_faq(
         matcher = _matcher(loaded, settings, match)
     except ConfigError as exc:
         raise _fail(exc) from exc
-    report, decisions = _run(
-        evaluate(
-            rows, matcher, dataset=file.name, batch_size=batch_size, questions_only=questions_only
+    with progress_bar("matching", len(rows)) as advance:
+        report, decisions = _run(
+            evaluate(
+                rows,
+                matcher,
+                dataset=file.name,
+                batch_size=batch_size,
+                questions_only=questions_only,
+                advance=advance,
+            )
         )
-    )
+    floor = matcher.index.min_similarity if matcher.index else 0.0
+    if plot is not None:
+        from bot import plots
+
+        title = f"{report.dataset}: {report.n} rows, FAQ {Path(loaded.path).name}"
+        try:
+            figure = plots.faq_figure(
+                rows,
+                decisions,
+                min_similarity=floor,
+                min_confidence=match.min_confidence,
+                title=title,
+            )
+            plots.save(figure, plot)
+        except ConfigError as exc:
+            raise _fail(exc) from exc
+        Console(stderr=True, highlight=False).print(f"wrote {plot}")
     if as_json:
         typer.echo(report_json(report))
         return
-    floor = matcher.index.min_similarity if matcher.index else 0.0
     console = Console(highlight=False)
     table = Table(title=f"{report.dataset}: {report.n} rows, FAQ {loaded.path}")
     table.add_column("measure")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.faq.matcher import FaqDecision, FaqMatcher
 from bot.faq.questions import looks_like_question
 from bot.jsonl import read_jsonl
+from bot.progress import Advance, no_progress
 
 __all__ = [
     "FaqCurvePoint",
@@ -142,10 +143,12 @@ async def evaluate(
     dataset: str,
     batch_size: int = 32,
     questions_only: bool = False,
+    advance: Advance = no_progress,
 ) -> tuple[FaqEvalReport, list[FaqDecision]]:
     """Match every row in batches, as a worker would; a row's latency is its batch's time.
 
-    With ``questions_only`` a row the question test rejects counts as handed off.
+    With ``questions_only`` a row the question test rejects counts as handed off;
+    ``advance`` is told of each batch done (a progress bar).
 
     Raises:
         ClassifierError: the encoder failed.
@@ -159,6 +162,7 @@ async def evaluate(
         t0 = time.perf_counter()
         decisions += await matcher.match(chunk)
         latencies += [(time.perf_counter() - t0) * 1000] * len(chunk)
+        advance(len(chunk))
     seconds = time.perf_counter() - started
     answered = [
         d.faq_id if not questions_only or looks_like_question(row.text) else None
