@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -160,19 +160,36 @@ def _fresh_registry() -> Any:
 
 
 @app.command()
-def worker() -> None:
-    """Run a pipeline worker until SIGTERM or SIGINT.
+def worker(
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="worker processes under this one, one core each (default: "
+            "MODTRIAGE_WORKER_PROCESSES, else one per CPU)",
+        ),
+    ] = None,
+) -> None:
+    """Run pipeline workers until SIGTERM or SIGINT.
 
-    Scale by running more of them.
+    One process per CPU by default, restarted when one dies; scale out by running more.
     """
     from bot.runtime import build_worker
+    from bot.supervisor import default_processes, watch_parent
 
     settings = _settings()
     policy = _policy(settings)
+    count = processes or settings.worker_processes or default_processes()
+    if count > 1:
+        _supervise(settings, count)
+        return
     _serve_metrics(settings)
 
     async def main() -> None:
         stop = _stop_on_signals()
+        loop = asyncio.get_running_loop()
+        watch_parent(lambda: _call_soon(loop, stop.set))
         classifier = build_classifier(settings, policy)
         async with connect(settings) as redis:
             w = build_worker(
@@ -184,6 +201,38 @@ def worker() -> None:
             await w.run(stop)
 
     _run(main())
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    loop.call_soon_threadsafe(callback)
+
+
+def _supervise(settings: Settings, count: int) -> None:
+    """``worker --processes N`` with N > 1: the parent of N single-process workers."""
+    import os
+
+    from bot.connection import EmbeddedRedis
+    from bot.supervisor import Supervisor, child_command
+
+    env = dict(os.environ)
+    embedded = None
+    if settings.redis_url is None:  # one embedded server for all the children
+        embedded = EmbeddedRedis(data_dir=settings.data_dir)
+        try:
+            env["REDIS_URL"] = embedded.start()
+        except StoreUnavailable as exc:
+            raise _err(f"{exc}. Set REDIS_URL to a reachable Redis 6.2+, or unset it.", 3) from exc
+    supervisor = Supervisor(
+        command=child_command(), processes=count, env=env, metrics_port=settings.metrics_port
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: supervisor.stop())
+    typer.echo(f"modtriage worker: {count} processes", err=True)
+    try:
+        supervisor.run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 @app.command()

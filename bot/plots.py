@@ -86,7 +86,9 @@ def moderation_figure(
     cols = min(3, len(shown))
     nrows = -(-len(shown) // cols)
     fig: Figure
-    fig, axes = plt.subplots(nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False
+    )
     for ax in axes.flat[len(shown) :]:
         ax.set_visible(False)
     for ax, category in zip(axes.flat, shown, strict=False):

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "the moderation-tuned one; unset or missing: the classifier's encoder",
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
+    worker_processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="worker processes `modtriage worker` runs under one parent (one core "
+        "each); unset: one per CPU this process may use",
+    )
     encoder_precision: Literal["int8", "fp32"] = Field(
         default="int8",
         description="int8 weights (2-3x faster; the packaged heads are fitted on it) or fp32",

@@ -170,7 +170,7 @@ def test_worker_metrics_listen_on_loopback_unless_told_otherwise(
     if host is not None:
         env["MODTRIAGE_METRICS_HOST"] = host
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp_path,
+        [sys.executable, "-m", "bot", "worker", "--processes", "1"], env=env, cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -54,7 +54,7 @@ def _start_worker(redis_url: str, namespace: str, tmp_path: Path) -> subprocess.
     }
     with (tmp_path / "worker.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"], env=env, cwd=ROOT,
+            [sys.executable, "-m", "bot", "worker", "--processes", "1"], env=env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
 

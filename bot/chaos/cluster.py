@@ -101,7 +101,7 @@ class Cluster:
         return Proc(role=role, popen=popen)
 
     def start_worker(self) -> Proc:
-        proc = self._spawn("worker", ["-m", "bot", "worker"])
+        proc = self._spawn("worker", ["-m", "bot", "worker", "--processes", "1"])
         self.workers.append(proc)
         return proc
 
