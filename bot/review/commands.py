@@ -140,6 +140,7 @@ def _with_service(
                 policy=policy,
                 policies=PolicyBook.from_settings(redis=redis, settings=settings, default=policy),
                 stream_maxlen=settings.stream_maxlen,
+                drift_min_messages=settings.drift_min_messages,
             )
             tenant = await _tenant(service, settings, platform, workspace)
             return await call(service, _operator(tenant, name))
