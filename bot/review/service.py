@@ -9,7 +9,7 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
   verdicts are planned by :mod:`bot.review.opening` and written by the worker's commit);
 - :mod:`bot.review.desk` — the review desk: queue, cases, history, claim, decide, appeal;
 - :mod:`bot.review.policy_desk` — the policy desk: test, ask, reload, shadow, stats;
-- :mod:`bot.review.insights_desk` — score drift.
+- :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift.
 
 Storage and atomicity: :mod:`bot.review.store`; key names: :mod:`bot.keys`.
 
