@@ -27,7 +27,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
-``labels``, ``stats:<UTC day>``, ``shadow``, ``faq`` (FAQ answers switched per channel),
+``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
+routes by category, for the drift alarm), ``shadow``, ``faq`` (FAQ answers switched per channel),
 ``audit``, ``incident:<channel>:<uid>``, and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
@@ -142,6 +143,11 @@ class TenantKeys:
     def stats(self, day: date) -> str:
         """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""
         return f"{self._base}:stats:{day.isoformat()}"
+
+    def scores(self, day: date) -> str:
+        """Hash: the day's model scores per category and bin, and routes per category (field
+        names: :mod:`bot.insights.drift`)."""
+        return f"{self._base}:scores:{day.isoformat()}"
 
     def status(self, status: str) -> str:
         return f"{self._base}:cases:status:{status}"

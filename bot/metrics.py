@@ -84,6 +84,14 @@ class Metrics:
             "messages_total is the cost per 1,000 messages",
             registry=registry,
         )
+        self.score_drift = Gauge(
+            "modtriage_score_drift_psi",
+            "Population stability index of today's model scores against the 7 days before, per "
+            "category: the highest among the tenants this worker decides for (0.1 watch, 0.25 "
+            "drifted; absent while too few scores)",
+            ["category"],
+            registry=registry,
+        )
         self.redelivered = Counter(
             "modtriage_reclaimed_total", "Pending entries reclaimed from idle consumers",
             registry=registry,

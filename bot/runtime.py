@@ -109,6 +109,7 @@ def build_worker(
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             stream_maxlen=settings.stream_maxlen,
+            drift_min_messages=settings.drift_min_messages,
         ),
         clock=clock,
     )

@@ -86,7 +86,7 @@ async def serve(
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
         judges=preview, policies=policies, stream_maxlen=settings.stream_maxlen,
-        escalation=escalation,
+        escalation=escalation, drift_min_messages=settings.drift_min_messages,
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,

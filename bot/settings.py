@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(default=30_000, ge=1, description="reclaim entries pending longer")
     max_deliveries: int = Field(default=5, ge=1, description="then the entry is dead-lettered")
     stream_maxlen: int = Field(default=100_000, ge=100, description="approximate cap per stream")
+    drift_min_messages: int = Field(
+        default=500,
+        ge=1,
+        description="the drift alarm compares a category only when today and the 7 days before "
+        "each hold this many scores (fewer: sampling noise alone reaches the watch band)",
+    )
     model_timeout_s: float = Field(default=10.0, gt=0)
     model_max_chars: int = Field(default=2_000, ge=16, description="model input is truncated")
 

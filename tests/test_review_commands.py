@@ -148,7 +148,7 @@ def test_shadow_mode_from_the_command_line(cli: typer.Typer) -> None:
         (["decide", "404", "dismiss"], 1, "no case '404'"),
         (["decide", "1", "explode"], 2, "bad decision: Input should be 'remove'"),
         (["decide", "1", "timeout", "--duration", "soon"], 2, "bad decision: write a duration"),
-        (["shadow", "maybe"], 2, "say on, off or status"),
+        (["shadow", "maybe"], 2, "say on, off, status or report"),
         (["history", "u1", "--platform", "irc"], 2, "--platform must be slack, discord or"),
     ],
 )

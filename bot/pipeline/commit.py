@@ -20,6 +20,8 @@ import structlog
 
 from bot.action import Action, OpenCase, Reply
 from bot.escalation.record import EscalationStore
+from bot.insights.drift import TTL_S as SCORES_TTL_S
+from bot.insights.drift import score_counters
 from bot.keys import CaseKeys, Streams
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy
@@ -37,14 +39,14 @@ log = structlog.get_logger(__name__)
 _ATTEMPTS = 5
 
 # KEYS: 1 decision hash, 2 verdicts stream, 3 ingest stream, 4 actions stream, 5 errors hash,
-# 6 the tenant's stats bucket of the day, 7 the author's incident in the channel; then, for a
-# new case, the keys apply_change names, or for a repeat, 8 the open case's events and 9 the
-# action's dedupe key.
+# 6 the tenant's stats bucket of the day, 7 the author's incident in the channel, 8 the
+# tenant's score hash of the day (bot.insights.drift); then, for a new case, the keys
+# apply_change names, or for a repeat, 9 the open case's events and 10 the action's dedupe key.
 # ARGV: 1 group, 2 entry id, 3 verdict, 4 message, 5 verdicts' maxlen, 6 decision TTL,
 # 7 the stats counters to add (JSON), 8 bucket TTL, 9 incident window in seconds (0: no
 # case; -1: planned as decided before), 10 the message's time, 11 the incident case the plan
-# assumed ('' none), 12 the case id, 13 the change (new case) or the repeat event, 14.. the
-# actions.
+# assumed ('' none), 12 the case id, 13 the change (new case) or the repeat event, 14 the
+# score counters (JSON), 15 their hash's TTL, 16.. the actions.
 _COMMIT = """
 if redis.call('HEXISTS', KEYS[1], 'verdict') == 1 then
   redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
@@ -67,7 +69,7 @@ end
 redis.call('HSET', KEYS[1], 'verdict', ARGV[3], 'message', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'verdict', ARGV[3], 'message', ARGV[4])
-for i = 14, #ARGV do
+for i = 16, #ARGV do
   local action = cjson.decode(ARGV[i])
   if joined and action.type == 'warn' then
     redis.call('HSET', KEYS[1], 'held:' .. action.id, case_id)
@@ -77,17 +79,19 @@ for i = 14, #ARGV do
 end
 if joined then
   redis.call('HSET', KEYS[1], 'case', case_id)
-  redis.call('RPUSH', KEYS[8], ARGV[13])
-  redis.call('SET', KEYS[9], case_id, 'NX')
+  redis.call('RPUSH', KEYS[9], ARGV[13])
+  redis.call('SET', KEYS[10], case_id, 'NX')
 elseif case_id ~= '' then
   -- after the verdict's actions: a strike ladder step's sanction follows them on the stream
   redis.call('HSET', KEYS[1], 'case', case_id)
   local K = {}
-  for i = 8, #KEYS do K[#K + 1] = KEYS[i] end
+  for i = 9, #KEYS do K[#K + 1] = KEYS[i] end
   apply_change(K, cjson.decode(ARGV[13]))
 end
 for name, n in pairs(cjson.decode(ARGV[7])) do redis.call('HINCRBYFLOAT', KEYS[6], name, n) end
 redis.call('EXPIRE', KEYS[6], ARGV[8])
+for name, n in pairs(cjson.decode(ARGV[14])) do redis.call('HINCRBY', KEYS[8], name, n) end
+redis.call('EXPIRE', KEYS[8], ARGV[15])
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[2])
 return {1, case_id}
@@ -285,6 +289,7 @@ class Committer:
             self._streams.errors,
             own.stats(day_of(now)),
             own.incident(message.channel, message.author.id),
+            own.scores(day_of(now)),
         ]
         actions = list(item.actions)
         window, plan = 0, ""
@@ -326,6 +331,8 @@ class Committer:
             seen.incident,
             case_id,
             plan,
+            json.dumps(score_counters(verdict)),
+            SCORES_TTL_S,
             *(action.model_dump_json() for action in actions),
         ]
         return keys, args

@@ -25,11 +25,13 @@ from redis.exceptions import RedisError
 
 from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
+from bot.insights.drift import MIN_MESSAGES, DriftBook, DriftWatch
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.commit import Committer
 from bot.pipeline.tenant_judge import TenantJudge
 from bot.streams import Streams, decode_message
+from bot.tenant import Tenant
 from bot.trim import read_backlog
 
 __all__ = ["Worker", "WorkerConfig"]
@@ -51,6 +53,8 @@ class WorkerConfig:
         max_deliveries: int = 5,
         stream_maxlen: int = 100_000,
         verdict_ttl_s: int = 30 * 86400,
+        drift_min_messages: int = MIN_MESSAGES,
+        drift_every_s: float = 60.0,
     ) -> None:
         self.batch_size = batch_size
         self.block_ms = block_ms
@@ -58,6 +62,8 @@ class WorkerConfig:
         self.max_deliveries = max_deliveries
         self.stream_maxlen = stream_maxlen
         self.verdict_ttl_s = verdict_ttl_s
+        self.drift_min_messages = drift_min_messages
+        self.drift_every_s = drift_every_s
 
 
 def _now() -> datetime:
@@ -96,6 +102,14 @@ class Worker:
             stream_maxlen=self._config.stream_maxlen,
             verdict_ttl_s=self._config.verdict_ttl_s,
         )
+        self._drift = DriftWatch(
+            book=DriftBook(
+                redis=redis, streams=streams, min_messages=self._config.drift_min_messages
+            ),
+            gauge=metrics.score_drift,
+            every_s=self._config.drift_every_s,
+            clock=self._clock,
+        )
         self._errors_key = streams.errors
         self._last_claim = 0.0
 
@@ -119,6 +133,7 @@ class Worker:
 
     async def step(self) -> int:
         """Read (or reclaim) one batch and process it. Returns how many entries it handled."""
+        await self._drift.maybe_refresh()
         entries = await self._reclaim()
         if not entries:
             reply: Any = await self._redis.xreadgroup(
@@ -173,6 +188,12 @@ class Worker:
                 keep.append((entry_id, fields))
         log.info("reclaimed pending entries", count=len(claimed), kept=len(keep))
         return keep
+
+    async def observe_drift(self) -> dict[str, float]:
+        """Compare today's model scores with the days before, for every tenant this worker
+        decided messages for, and set the drift gauge (done every ``drift_every_s`` by
+        :meth:`step`); returns the highest PSI per category."""
+        return await self._drift.refresh()
 
     async def _observe_lag(self) -> None:
         """Stream length, entries delivered but unacknowledged, and entries no worker has
@@ -245,6 +266,7 @@ class Worker:
         if any(item.verdict is None for item in done):
             raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
         fresh = await self._committer.commit(done)
+        self._drift.saw(Tenant.of(item.message) for item in done)
         now = time.time()
         for item, new in zip(done, fresh, strict=True):
             self._record(item, fresh=new, now=now)

@@ -10,6 +10,7 @@ Mounted flat on the main app (``app.add_typer(bot.review.commands.app)``), it gi
     modtriage history U123                a member's cases, newest first, and strike points
     modtriage stats [--days N | --since 7d] [--json]
     modtriage shadow on|off [--channel C] [--category spam]   /   modtriage shadow status
+    modtriage shadow report [--days N] [--json]   what shadow mode would have done
 
 The operator acts as an administrator of one tenant (``--as`` names them in the record):
 ``--workspace slack:T0123`` says which; it defaults to the only tenant served
@@ -31,6 +32,7 @@ from rich.markup import escape
 from bot.case import Case
 from bot.connection import connect
 from bot.errors import ConfigError, ReviewError, StoreUnavailable
+from bot.insights.drift import DriftReport
 from bot.message import Platform
 from bot.policy import load_policy, parse_duration
 from bot.policy_book import PolicyBook
@@ -39,7 +41,7 @@ from bot.review.case_text import render_case, summary
 from bot.review.decision import MAX_TIMEOUT_S, Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings, load_settings
-from bot.stats import MAX_DAYS
+from bot.stats import MAX_DAYS, Stats
 from bot.streams import Streams
 from bot.tenant import Tenant
 from bot.terminal import console, fail
@@ -140,6 +142,7 @@ def _with_service(
                 policy=policy,
                 policies=PolicyBook.from_settings(redis=redis, settings=settings, default=policy),
                 stream_maxlen=settings.stream_maxlen,
+                drift_min_messages=settings.drift_min_messages,
             )
             tenant = await _tenant(service, settings, platform, workspace)
             return await call(service, _operator(tenant, name))
@@ -300,7 +303,11 @@ def stats(
     the last 7 days unless told.
     """
     window = _window_days(days, since)
-    numbers = _with_service(lambda s, a: s.stats(a, days=window), name=name, workspace=workspace)
+
+    async def both(service: ModerationService, actor: Actor) -> tuple[Stats, DriftReport]:
+        return await service.stats(actor, days=window), await service.score_drift(actor)
+
+    numbers, drift = _with_service(both, name=name, workspace=workspace)
     if as_json:
         _print(numbers.model_dump_json(indent=2))
         return
@@ -308,22 +315,30 @@ def stats(
     for key, value in numbers.numbers().items():
         shown = f"{value:.3f}" if value != int(value) else f"{int(value)}"
         _print(f"{key:<32} {shown}")
+    for line in drift.lines():
+        _print(f"warning: {line}")
 
 
 @app.command()
 def shadow(
-    state: Annotated[str, typer.Argument(help="on, off or status")],
+    state: Annotated[str, typer.Argument(help="on, off, status or report")],
     channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
     category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    days: Annotated[int, typer.Option(help="report: the last N UTC days, today included")] = 7,
+    as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
     name: AsOpt = None,
 ) -> None:
     """Shadow mode: decide and record, act on nothing.
 
-    Moderators' decisions still act.
+    Moderators' decisions still act. `report` says what shadow mode would have done over the
+    last --days and how moderators decided those cases.
     """
+    if state == "report":
+        _shadow_report(days, as_json=as_json, workspace=workspace, name=name)
+        return
     if state not in ("on", "off", "status"):
-        raise fail("say on, off or status", 2)
+        raise fail("say on, off, status or report", 2)
     if channel and category:
         raise fail("give --channel or --category, not both", 2)
     mode: Literal["on", "off", "status"] = state  # type: ignore[assignment]  # checked above
@@ -336,3 +351,24 @@ def shadow(
     where = _with_service(run, name=name, workspace=workspace)
     on = [k for k, v in where.items() if v]
     _print("shadow mode: " + (", ".join(on) if on else "off everywhere"))
+
+
+def _shadow_report(days: int, *, as_json: bool, workspace: str | None, name: str | None) -> None:
+    if not 1 <= days <= MAX_DAYS:
+        raise fail(f"--days: a report covers 1 to {MAX_DAYS} days", 2)
+    report = _with_service(
+        lambda s, a: s.shadow_report(a, days=days), name=name, workspace=workspace
+    )
+    if as_json:
+        typer.echo(report.model_dump_json())
+        return
+    _print(f"{report.tenant}: shadow mode over the {report.window}")
+    for line in report.summary():
+        _print(f"  {line}")
+    for example in report.examples:
+        decided = "waiting" if example.agreed is None else example.decision
+        where = example.link or f"channel {example.channel}, message {example.message_id}"
+        _print(
+            f"  case {example.case_id} · {example.category or 'report'} · would "
+            f"{', '.join(example.would) or 'nothing'} · {decided} · {where}: {example.text[:80]}"
+        )

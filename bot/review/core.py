@@ -24,6 +24,7 @@ from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.errors import CaseNotFound, PermissionDenied
 from bot.escalation.record import EscalationStore
 from bot.escalation.stage import EscalateStage
+from bot.insights.drift import MIN_MESSAGES, DriftBook
 from bot.keys import Streams
 from bot.pipeline.judge import Judge, JudgeFactory, build_judge
 from bot.pipeline.tenant_judge import TenantJudge
@@ -50,8 +51,9 @@ class ServiceCore:
     policy (and the file it came from, for ``reload_policy``) or the whole ``policies`` book
     (tenants with their own files), what builds the preview judge ``test`` uses for a policy
     version (:func:`bot.pipeline.judge.build_judge` without Redis; rules only when None), the
-    escalate stage ``ask`` sends through (None: escalation off), and a clock (tests pass
-    their own)."""
+    escalate stage ``ask`` sends through (None: escalation off), a clock (tests pass
+    their own), and the scores a drift comparison needs on each side
+    (:mod:`bot.insights.drift`)."""
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class ServiceCore:
         clock: Callable[[], datetime] = _now,
         claim_ttl_s: int = 1800,
         stream_maxlen: int = 100_000,
+        drift_min_messages: int = MIN_MESSAGES,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -81,6 +84,7 @@ class ServiceCore:
         self._claim_ttl = timedelta(seconds=claim_ttl_s)
         self.store = CaseStore(redis=redis, streams=streams, maxlen=stream_maxlen, clock=clock)
         self._stats = StatsBook(redis=redis, streams=streams)
+        self._drift = DriftBook(redis=redis, streams=streams, min_messages=drift_min_messages)
         self.keys = self.store.keys
         self._shadow = ShadowSwitch(redis=redis, streams=streams)
         self._escalations = EscalationStore(redis=redis, streams=streams)

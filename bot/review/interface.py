@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 from bot.action import Action
 from bot.case import Case
+from bot.insights.drift import DriftReport
+from bot.insights.shadow_report import ShadowReport
 from bot.message import Message
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy
@@ -47,6 +49,14 @@ class Moderation(Protocol):
 
     async def stats(self, actor: Actor, *, days: int = 7) -> Stats:
         """The tenant's numbers over the last ``days`` UTC days."""
+        ...
+
+    async def shadow_report(self, actor: Actor, *, days: int = 7) -> ShadowReport:
+        """What shadow mode would have done over the last ``days`` UTC days."""
+        ...
+
+    async def score_drift(self, actor: Actor) -> DriftReport:
+        """The tenant's model scores today against the days before, per category."""
         ...
 
     async def test(self, actor: Actor, text: str) -> Verdict:

@@ -241,7 +241,7 @@ async def test_in_shadow_mode_a_slur_is_only_recorded_and_history_shows_it(
     stack: DiscordStack,
 ) -> None:
     fake = stack.fake
-    shadow = await fake.slash("shadow", on=True)
+    shadow = await fake.slash("shadow", "on")
     [answer] = await fake.answered(shadow)
     assert answer.body["data"]["content"] == (
         "Shadow mode on: nothing is enforced, everything is recorded."

@@ -69,7 +69,7 @@ async def test_an_administrator_of_another_guild_sees_and_touches_nothing(
         forged, f"mt:decide:ban:{case_id}", {"reason": "because I can"}, **as_admin
     )
     assert await _said(stack, banned, count=2) == f"no case '{case_id}'"
-    shadow = await fake.slash("shadow", on=True, **as_admin)
+    shadow = await fake.slash("shadow", "on", **as_admin)
     assert "Shadow mode on" in await _said(stack, shadow)  # ... in their own guild only
 
     assert fake.calls("PUT", r"/guilds/\d+/bans/\d+") == []

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.case import Case, CaseEscalation, CaseStatus
+from bot.insights.shadow_report import ShadowReport
 from bot.review.opinion import Opinion
 from bot.stats import Stats
 from bot.verdict import Route, Verdict
@@ -16,6 +17,7 @@ __all__ = [
     "case_embed",
     "opinion_embed",
     "queue_embed",
+    "shadow_report_embed",
     "stats_embed",
     "verdict_embed",
     "warning_embed",
@@ -203,11 +205,34 @@ def queue_embed(cases: Sequence[Case], *, title: str) -> discord.Embed:
     return embed
 
 
-def stats_embed(stats: Stats) -> discord.Embed:
-    """The window in the description, the non-zero numbers as fields (an embed holds 25)."""
+def stats_embed(stats: Stats, *, warnings: Sequence[str] = ()) -> discord.Embed:
+    """The window and any drift warnings in the description, the non-zero numbers as fields
+    (an embed holds 25)."""
     embed = discord.Embed(title="Moderation stats", colour=discord.Colour.blurple())
     shown = {k: v for k, v in stats.numbers().items() if v}
     embed.description = f"Over the {stats.window}." + ("" if shown else " No numbers yet.")
+    for warning in warnings:
+        embed.description += f"\n⚠️ {_shown(warning)}"
     for name, value in list(shown.items())[:25]:
         embed.add_field(name=name.replace("_", " "), value=f"{value:g}", inline=True)
+    return embed
+
+
+def shadow_report_embed(report: ShadowReport) -> discord.Embed:
+    """What shadow mode would have done: the counts, then up to ten cases with their links."""
+    embed = discord.Embed(title="Shadow mode report", colour=discord.Colour.dark_grey())
+    embed.description = f"Over the {report.window}.\n" + "\n".join(report.summary())
+    for example in report.examples:
+        would = ", ".join(example.would) or "nothing"
+        decided = (
+            "waiting for a moderator"
+            if example.agreed is None
+            else f"{example.decision} ({'agrees' if example.agreed else 'disagrees'})"
+        )
+        link = f"[message]({example.link})" if example.link else f"<#{example.channel}>"
+        embed.add_field(
+            name=f"Case {example.case_id} · {example.category or 'report'} · {decided}",
+            value=_clip(f"would {would} · {link}: {_shown(example.text[:200])}"),
+            inline=False,
+        )
     return embed

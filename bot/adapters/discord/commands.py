@@ -16,6 +16,7 @@ from bot.adapters.discord.cards import (
     case_embed,
     opinion_embed,
     queue_embed,
+    shadow_report_embed,
     stats_embed,
     verdict_embed,
 )
@@ -46,6 +47,9 @@ async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) 
 @app_commands.default_permissions(moderate_members=True)
 class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage moderation"):
     policy = app_commands.Group(name="policy", description="The moderation policy")
+    shadow = app_commands.Group(
+        name="shadow", description="Shadow mode: decide and record, but enforce nothing"
+    )
 
     def __init__(self, *, bot: ModtriageBot) -> None:
         self.bot = bot
@@ -113,8 +117,10 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
     async def stats(
         self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, MAX_DAYS] = 7
     ) -> None:
-        numbers = await self.bot.moderation.stats(actor_of(interaction), days=days)
-        await _say(interaction, "", embed=stats_embed(numbers))
+        actor = actor_of(interaction)
+        numbers = await self.bot.moderation.stats(actor, days=days)
+        drift = await self.bot.moderation.score_drift(actor)
+        await _say(interaction, "", embed=stats_embed(numbers, warnings=drift.lines()))
 
     @policy.command(name="reload", description="Reload the policy file (a bad file is refused)")
     async def policy_reload(self, interaction: discord.Interaction[Any]) -> None:
@@ -123,18 +129,12 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
         if interaction.guild is not None:
             await self.bot.mirror(interaction.guild)
 
-    @app_commands.command(description="Shadow mode: decide and record, but enforce nothing")
-    @app_commands.describe(
-        on="true: record only; false: enforce again",
-        channel="only in this channel",
-        category="only for this category (e.g. toxicity)",
-    )
-    async def shadow(
+    async def _switch_shadow(
         self,
         interaction: discord.Interaction[Any],
         on: bool,
-        channel: discord.TextChannel | None = None,
-        category: str | None = None,
+        channel: discord.TextChannel | None,
+        category: str | None,
     ) -> None:
         await self.bot.moderation.set_shadow(
             actor_of(interaction),
@@ -145,6 +145,34 @@ class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage m
         where = f" in {channel.mention}" if channel else f" for {category}" if category else ""
         state = "on: nothing is enforced, everything is recorded" if on else "off: enforcing"
         await _say(interaction, f"Shadow mode{where} {state}.")
+
+    @shadow.command(name="on", description="Decide and record, but enforce nothing")
+    @app_commands.describe(channel="only in this channel", category="only for this category")
+    async def shadow_on(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel | None = None,
+        category: str | None = None,
+    ) -> None:
+        await self._switch_shadow(interaction, True, channel, category)
+
+    @shadow.command(name="off", description="Enforce the policy again")
+    @app_commands.describe(channel="only in this channel", category="only for this category")
+    async def shadow_off(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel | None = None,
+        category: str | None = None,
+    ) -> None:
+        await self._switch_shadow(interaction, False, channel, category)
+
+    @shadow.command(name="report", description="What shadow mode would have done, and who agreed")
+    @app_commands.describe(days="the last how many days, today included (default 7)")
+    async def shadow_report(
+        self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, MAX_DAYS] = 7
+    ) -> None:
+        report = await self.bot.moderation.shadow_report(actor_of(interaction), days=days)
+        await _say(interaction, "", embed=shadow_report_embed(report))
 
     @app_commands.command(description="The frontier model's opinion on a message, with its thread")
     @app_commands.describe(message_link="the message's link (Copy Message Link)")

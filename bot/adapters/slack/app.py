@@ -168,6 +168,7 @@ class SlackBot:
                 moderation=self._moderation,
                 fetch=fetch,
                 post_card=post_card,
+                link=self._adapter.permalink_of,
             )
         except (ValueError, ReviewError) as exc:
             text = str(exc)

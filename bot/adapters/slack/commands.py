@@ -10,6 +10,8 @@
     /mod policy reload         load the policy file again (a bad file keeps the old one)
     /mod shadow on|off [#channel|category]
                                decide and record only, or enforce (everywhere or in one place)
+    /mod shadow report [days]  what shadow mode would have done (default the last 7 days),
+                               and how moderators decided those cases
     /mod ask <message link>    the frontier model's opinion on an existing message, with its
                                thread (recorded on its case; a case is opened if it calls
                                for review or action)
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.adapters.slack import cards
 from bot.case import Case
+from bot.insights.shadow_report import ShadowReport
 from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
@@ -41,11 +44,13 @@ FetchMessage = Callable[[str], Awaitable[Message]]
 """Given a Slack message link, the message (raises ValueError with a reason to show)."""
 PostCard = Callable[[Case], Awaitable[None]]
 """Post a case's review card to the moderators' channel."""
+LinkFor = Callable[[str, str], Awaitable[str | None]]
+"""Given a channel and a message ts, the message's permalink (None when Slack gives none)."""
 
 USAGE = (
     "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats [days]` · "
-    "`policy reload` · `shadow on|off [#channel|category]` · `ask <message link>` (the "
-    "frontier model's opinion)"
+    "`policy reload` · `shadow on|off [#channel|category]` · `shadow report [days]` · "
+    "`ask <message link>` (the frontier model's opinion)"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,7 +84,13 @@ def parse(text: str) -> ModCommand:
         raise ValueError(f"stats takes a number of days, 1 to {MAX_DAYS}: `/mod stats 30`")
     if name == "policy" and arg.lower() != "reload":
         raise ValueError("did you mean `/mod policy reload`?")
-    if name == "shadow":
+    if name == "shadow" and arg.partition(" ")[0].lower() == "report":
+        days = arg.partition(" ")[2].strip()
+        if days and not (days.isdigit() and 1 <= int(days) <= MAX_DAYS):
+            raise ValueError(
+                f"shadow report takes a number of days, 1 to {MAX_DAYS}: `/mod shadow report 7`"
+            )
+    elif name == "shadow":
         switch, _, where = arg.partition(" ")
         where = where.strip()
         if switch.lower() not in {"on", "off"} or (
@@ -87,7 +98,7 @@ def parse(text: str) -> ModCommand:
         ):
             raise ValueError(
                 "use `/mod shadow on` or `/mod shadow off`, optionally followed by a #channel "
-                "or a category"
+                "or a category, or `/mod shadow report [days]`"
             )
     return ModCommand.model_validate({"name": name, "arg": arg})
 
@@ -173,6 +184,30 @@ def _opinion(opinion: Opinion) -> str:
     return "\n".join(lines)
 
 
+async def _shadow_report(report: ShadowReport, link: LinkFor | None) -> str:
+    lines = [f"*Shadow mode, {report.window}*", *(f"• {line}" for line in report.summary())]
+    if report.examples:
+        lines.append("*Examples*")
+    for example in report.examples:
+        url = example.link
+        if url is None and link is not None:  # as the review cards do: Slack's permalink
+            url = await link(example.channel, example.message_id)
+        where = f"<{url}|message>" if url else f"<#{example.channel}>"
+        would = ", ".join(example.would) or "nothing"
+        decided = (
+            "waiting for a moderator"
+            if example.agreed is None
+            else f"{example.decision} ({'agrees' if example.agreed else 'disagrees'})"
+        )
+        text = example.text.replace("\n", " ")
+        short = text if len(text) <= 80 else text[:79] + "…"
+        lines.append(
+            f"• `{example.case_id}` · {example.category or 'report'} · would {would} · "
+            f"{decided} · {where}: {_escape(short)}"
+        )
+    return "\n".join(lines)
+
+
 async def run(
     command: ModCommand,
     *,
@@ -180,9 +215,10 @@ async def run(
     moderation: Moderation,
     fetch: FetchMessage,
     post_card: PostCard | None = None,
+    link: LinkFor | None = None,
 ) -> str:
     """The reply to show the moderator (Slack mrkdwn). ``/mod ask`` posts the card of a case
-    it opened with ``post_card``.
+    it opened with ``post_card``; ``/mod shadow report`` links its examples with ``link``.
 
     Raises:
         ReviewError: the service refused (not a moderator, unknown case, ...).
@@ -209,11 +245,18 @@ async def run(
             )
         case "stats":
             stats = await moderation.stats(actor, days=int(command.arg or 7))
-            lines = (f"• {k}: {v:g}" for k, v in stats.numbers().items())
+            drift = await moderation.score_drift(actor)
+            lines = [f"• {k}: {v:g}" for k, v in stats.numbers().items()]
+            lines += [f":warning: {_escape(line)}" for line in drift.lines()]
             return f"*Stats, {stats.window}*\n" + "\n".join(lines)
         case "policy":
             version = await moderation.reload_policy(actor)
             return f"Policy reloaded: version `{version}`."
+        case "shadow" if command.arg.partition(" ")[0].lower() == "report":
+            days = command.arg.partition(" ")[2].strip()
+            return await _shadow_report(
+                await moderation.shadow_report(actor, days=int(days or 7)), link
+            )
         case "shadow":
             switch, _, where = command.arg.partition(" ")
             on = switch.lower() == "on"

@@ -142,10 +142,12 @@ class SlackAdapter:
 
     async def permalink(self, action: Action) -> str | None:
         """Best effort: a link to the message, or None when Slack will not give one."""
+        return await self.permalink_of(action.channel, action.message_id)
+
+    async def permalink_of(self, channel: str, ts: str) -> str | None:
+        """Best effort: a link to the message ``ts`` of ``channel``, or None."""
         try:
-            reply = await self._client.chat_getPermalink(
-                channel=action.channel, message_ts=action.message_id
-            )
+            reply = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackApiError, aiohttp.ClientError, TimeoutError):
             return None
         link = reply.get("permalink")
