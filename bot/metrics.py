@@ -92,6 +92,26 @@ class Metrics:
             ["category"],
             registry=registry,
         )
+        self.frontier_spent = Gauge(
+            "modtriage_frontier_spent",
+            "Spent on the frontier model this UTC day or month (period), in the configured "
+            "currency, as every worker's budget counts it",
+            ["period"], registry=registry,
+        )  # fmt: skip
+        self.frontier_budget = Gauge(
+            "modtriage_frontier_budget",
+            "The frontier spending limit per UTC day or month (period); escalation stops there",
+            ["period"], registry=registry,
+        )  # fmt: skip
+        self.review_queue_cases = Gauge(
+            "modtriage_review_queue_cases", "Cases waiting in a tenant's review queue",
+            ["tenant"], registry=registry,
+        )  # fmt: skip
+        self.review_queue_oldest_seconds = Gauge(
+            "modtriage_review_queue_oldest_seconds",
+            "How long the oldest case in a tenant's review queue has waited (0 when empty)",
+            ["tenant"], registry=registry,
+        )  # fmt: skip
         self.redelivered = Counter(
             "modtriage_reclaimed_total", "Pending entries reclaimed from idle consumers",
             registry=registry,

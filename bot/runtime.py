@@ -12,9 +12,11 @@ import redis.asyncio as aioredis
 
 from bot.classifiers.base import Classifier
 from bot.classifiers.encoder import Encoder
+from bot.escalation.budget import SpendingBudget
 from bot.metrics import Metrics
 from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
+from bot.pipeline.shared_gauges import SharedGauges
 from bot.pipeline.tenant_judge import TenantJudge
 from bot.pipeline.worker import Worker, WorkerConfig
 from bot.policy import Policy
@@ -112,4 +114,16 @@ def build_worker(
             drift_min_messages=settings.drift_min_messages,
         ),
         clock=clock,
+        gauges=SharedGauges(
+            redis=redis,
+            streams=streams,
+            metrics=metrics,
+            budget=SpendingBudget(
+                redis=redis,
+                streams=streams,
+                model=settings.frontier_model,
+                daily=settings.frontier_daily_budget,
+                monthly=settings.frontier_monthly_budget,
+            ),
+        ),
     )

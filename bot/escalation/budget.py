@@ -65,6 +65,16 @@ class SpendingBudget:
         self._clock = clock
         self._reserve = redis.register_script(_RESERVE)
 
+    @property
+    def daily(self) -> float:
+        """The day's limit (UTC days), in the configured currency."""
+        return self._daily
+
+    @property
+    def monthly(self) -> float:
+        """The month's limit, in the configured currency."""
+        return self._monthly
+
     def _keys(self) -> tuple[str, str]:
         now = self._clock().astimezone(UTC)
         return (

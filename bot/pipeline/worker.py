@@ -29,6 +29,7 @@ from bot.insights.drift import MIN_MESSAGES, DriftBook, DriftWatch
 from bot.metrics import Metrics
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.commit import Committer
+from bot.pipeline.shared_gauges import SharedGauges
 from bot.pipeline.tenant_judge import TenantJudge
 from bot.streams import Streams, decode_message
 from bot.tenant import Tenant
@@ -85,8 +86,10 @@ class Worker:
         consumer: str,
         config: WorkerConfig | None = None,
         clock: Callable[[], datetime] | None = None,
+        gauges: SharedGauges | None = None,
     ) -> None:
         self._redis = redis
+        self._gauges = gauges
         self._streams = streams
         self.judge = judge
         self._metrics = metrics
@@ -197,12 +200,15 @@ class Worker:
 
     async def _observe_lag(self) -> None:
         """Stream length, entries delivered but unacknowledged, and entries no worker has
-        been given yet, for the lag gauges (``bot.trim``)."""
+        been given yet, for the lag gauges (``bot.trim``); the shared gauges every
+        ``interval_s`` (review queues, frontier spending)."""
         backlog = await read_backlog(self._redis, self._streams.ingest)
         workers = backlog.group(self._streams.group)
         self._metrics.stream_length.set(backlog.length)
         self._metrics.stream_pending.set(workers.pending)
         self._metrics.stream_undelivered.set(workers.undelivered)
+        if self._gauges is not None:
+            await self._gauges.maybe_observe()
 
     async def _dead_letter(
         self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
