@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
+import signal
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,7 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from bot.classifiers import build_classifier
-from bot.connection import Redis, connect
+from bot.connection import EmbeddedRedis, Redis, connect
 from bot.message import Author, Message
 from bot.metrics import Metrics
 from bot.pipeline.ingest import Ingest
@@ -23,6 +25,7 @@ from bot.replay import drop_namespace
 from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.streams import Streams
+from bot.supervisor import child_command, default_processes
 from bot.verdict import Verdict
 
 __all__ = ["run_bench"]
@@ -40,26 +43,40 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dict[str, Any]:
-    """Publish ``messages`` messages, run one worker until all are decided, report rates."""
-    run_id = f"bench-{int(time.time())}"
-    settings = settings.model_copy(update={"namespace": f"{settings.namespace}-{run_id}"})
-    streams = Streams(namespace=settings.namespace)
-    classifier = build_classifier(settings, policy)
+def _messages(run_id: str, n: int, *, tag: str = "") -> list[Message]:
     texts = _corpus()
     start = datetime.now(UTC)
-    batch = [
+    return [
         Message(
             platform="console",
             workspace="bench",
             channel=f"c{i % 16}",
-            id=f"{run_id}-{i}",
+            id=f"{run_id}{tag}-{i}",
             author=Author(id=f"u{i % 997}"),
-            text=f"{texts[i % len(texts)]} #{i}",  # unique: the encoder remembers repeats
+            text=f"{texts[i % len(texts)]} #{tag}{i}",  # unique: the encoder remembers repeats
             ts=start + timedelta(milliseconds=i),
         )
-        for i in range(messages)
+        for i in range(n)
     ]
+
+
+async def _redis_usec(redis: Redis) -> float:
+    """Redis CPU time spent in commands so far (INFO commandstats), microseconds."""
+    stats: Any = await redis.info("commandstats")
+    return float(sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_")))
+
+
+async def run_bench(
+    *, settings: Settings, policy: Policy, messages: int, processes: int | None = None
+) -> dict[str, Any]:
+    """Publish ``messages`` messages, run one worker until all are decided, report rates; then
+    the same burst through ``processes`` worker processes (default: one per CPU)."""
+    run_id = f"bench-{int(time.time())}"
+    settings = settings.model_copy(update={"namespace": f"{settings.namespace}-{run_id}"})
+    streams = Streams(namespace=settings.namespace)
+    classifier = build_classifier(settings, policy)
+    batch = _messages(run_id, messages)
+    workers = processes or default_processes()
     async with connect(settings) as redis:
         worker = build_worker(
             redis=redis, settings=settings, policy=policy, classifier=classifier,
@@ -71,10 +88,13 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
         task = asyncio.create_task(worker.run(stop))
         try:
             # Throughput: a burst, published as fast as one client can, drained by one worker.
+            # Redis's own CPU time over it (publish, read, commit, ack) is the cost per message.
+            usec = await _redis_usec(redis)
             began = time.perf_counter()
             await _publish(ingest, batch)
             await _decided(redis, streams, len(batch))
             rate = len(batch) / (time.perf_counter() - began)
+            redis_us = (await _redis_usec(redis) - usec) / len(batch)
             # Latency: messages arriving one by one at half that rate, so none waits in a queue.
             paced = batch[: min(len(batch), 200)]
             paced = [
@@ -83,6 +103,12 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
             ]
             published = await _publish(ingest, paced, every_s=2 / rate)
             decided = await _decided(redis, streams, len(batch) + len(paced))
+            stop.set()
+            await task
+            all_cores = await _all_cores_rate(
+                redis, settings, streams, run_id, messages=messages, processes=workers,
+                decided_before=len(batch) + len(paced),
+            )  # fmt: skip
         finally:
             stop.set()
             await task
@@ -97,9 +123,63 @@ async def run_bench(*, settings: Settings, policy: Policy, messages: int) -> dic
             "p99": round(_percentile(lat_ms, 0.99), 2),
         },
         "latency_at_msgs_per_s": round(rate / 2, 1),
+        "pipeline_msgs_per_s_all_cores": round(all_cores, 1),
+        "workers": workers,
+        "scaling_efficiency": round(all_cores / (workers * rate), 3),
+        "redis_us_per_msg": round(redis_us, 1),
         "batch_size": settings.batch_size,
-        "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {default_processes()} CPUs, "
+        f"Python {platform.python_version()}",
     }
+
+
+async def _all_cores_rate(
+    redis: Redis,
+    settings: Settings,
+    streams: Streams,
+    run_id: str,
+    *,
+    messages: int,
+    processes: int,
+    decided_before: int,
+) -> float:
+    """The same burst through ``modtriage worker --processes N`` (separate processes on this
+    machine, as deployed), timed once all N are ready and warm."""
+    url = settings.redis_url or EmbeddedRedis(data_dir=settings.data_dir).url
+    env = {k: v for k, v in os.environ.items() if k != "MODTRIAGE_METRICS_PORT"} | {
+        "REDIS_URL": url,
+        "MODTRIAGE_NAMESPACE": settings.namespace,
+        "MODTRIAGE_CLASSIFIER": settings.classifier,
+        "MODTRIAGE_BATCH_SIZE": str(settings.batch_size),
+        "MODTRIAGE_DATA_DIR": str(settings.data_dir),
+    }
+    log_path = settings.data_dir / f"{run_id}-workers.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    ingest = Ingest(redis=redis, streams=streams)
+    with log_path.open("wb") as log:
+        parent = await asyncio.create_subprocess_exec(
+            *child_command()[:-1], str(processes), env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+    try:
+        async with asyncio.timeout(180):
+            while log_path.read_text(errors="replace").count(" ready (classifier") < processes:
+                if parent.returncode is not None:
+                    raise RuntimeError(f"bench workers exited; see {log_path}")
+                await asyncio.sleep(0.2)
+        warm = _messages(run_id, processes * 16, tag="warm")
+        await _publish(ingest, warm)
+        total = decided_before + len(warm)
+        await _decided(redis, streams, total)
+        burst = _messages(run_id, messages, tag="all")
+        began = time.perf_counter()
+        await _publish(ingest, burst)
+        await _decided(redis, streams, total + len(burst))
+        return len(burst) / (time.perf_counter() - began)
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            await parent.wait()
 
 
 async def _publish(
@@ -128,9 +208,3 @@ async def _decided(redis: Redis, streams: Streams, count: int) -> dict[str, floa
                 verdict = Verdict.model_validate_json(fields[b"verdict"])
                 decided[verdict.message_key] = verdict.decided_at.timestamp()
     return decided
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.classifiers.embedded import EmbeddedClassifier, find_heads
@@ -14,7 +15,7 @@ from bot.classifiers.training_rows import written_rows
 from bot.policy import Policy
 from bot.settings import Settings
 
-__all__ = ["classifier_benchmark"]
+__all__ = ["LONG_TOKENS", "classifier_benchmark", "long_posts"]
 
 
 def _rss_mib() -> float:
@@ -25,8 +26,33 @@ def _rss_mib() -> float:
     return float("nan")
 
 
+#: Tokens a long post has at least: the length of a forum post or a pasted paragraph.
+LONG_TOKENS = 100
+
+
+def long_posts(lines: Sequence[str], encoder: OnnxEncoder, *, count: int) -> list[str]:
+    """``count`` posts of at least :data:`LONG_TOKENS` tokens, each chat lines run together
+    (consecutive lines from a different start each time, numbered: no two are the same text,
+    so the encoder's memory of recent texts never answers for the model)."""
+    posts = []
+    for start in range(count):
+        parts: list[str] = [f"#{start}"]
+        i = start
+        while encoder.token_count(" ".join(parts)) < LONG_TOKENS:
+            parts.append(lines[i % len(lines)])
+            i += 1
+        posts.append(" ".join(parts))
+    return posts
+
+
 def classifier_benchmark(
-    settings: Settings, policy: Policy, *, messages: int = 512, single: int = 200, repeats: int = 3
+    settings: Settings,
+    policy: Policy,
+    *,
+    messages: int = 512,
+    single: int = 200,
+    long: int = 96,
+    repeats: int = 3,
 ) -> dict[str, float]:
     """Median of ``repeats`` runs: batched (``settings.batch_size`` per call) and one message
     per call, on ``settings.encoder_threads`` intra-op threads; encoder load time; this
@@ -35,7 +61,8 @@ def classifier_benchmark(
     Keys: ``classifier_msgs_per_s_batched``, ``classifier_msgs_per_s_single``,
     ``encoder_load_s``, ``worker_rss_mib`` (wall clock), and the same two rates per CPU-second
     of this process, ``classifier_msgs_per_cpu_s_batched`` and ``..._single``, which say what
-    one free core does when the machine is shared.
+    one free core does when the machine is shared; ``classifier_msgs_per_s_long`` (batched)
+    and ``..._long_single`` on ``long`` posts of 100+ tokens (:func:`long_posts`).
     """
     texts = [r.row.text for r in written_rows()]
     texts = (texts * (messages // len(texts) + 1))[:messages]
@@ -65,15 +92,32 @@ def classifier_benchmark(
             await classifier.classify([text])
         return single / (time.perf_counter() - wall), single / (time.process_time() - cpu)
 
-    async def run() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    posts = long_posts(texts, encoder, count=long)
+
+    async def long_rates() -> tuple[float, float]:
+        wall = time.perf_counter()
+        for i in range(0, len(posts), settings.batch_size):
+            await classifier.classify(posts[i : i + settings.batch_size])
+        batched_rate = len(posts) / (time.perf_counter() - wall)
+        wall = time.perf_counter()
+        for post in posts:
+            await classifier.classify([post])
+        return batched_rate, len(posts) / (time.perf_counter() - wall)
+
+    async def run() -> tuple[
+        list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]
+    ]:
         await classifier.classify(texts[:8])  # warm-up
         return (
             [await batched() for _ in range(repeats)],
             [await one_by_one() for _ in range(repeats)],
+            [await long_rates() for _ in range(repeats)],
         )
 
-    batch_rates, single_rates = asyncio.run(run())
+    batch_rates, single_rates, long_pairs = asyncio.run(run())
     return {
+        "classifier_msgs_per_s_long": round(statistics.median(r[0] for r in long_pairs), 1),
+        "classifier_msgs_per_s_long_single": round(statistics.median(r[1] for r in long_pairs), 1),
         "classifier_msgs_per_s_batched": round(statistics.median(r[0] for r in batch_rates), 1),
         "classifier_msgs_per_s_single": round(statistics.median(r[0] for r in single_rates), 1),
         # per CPU-second of this process: what one free core would do on a shared machine

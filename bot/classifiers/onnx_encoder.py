@@ -125,6 +125,10 @@ class OnnxEncoder:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ConfigError(f"cannot load {model_file}: {exc}") from exc
 
+    def token_count(self, text: str) -> int:
+        """Tokens the model reads of ``text`` (at most ``max_tokens``: the rest is cut)."""
+        return len(self._tokenizer.encode(text).ids)
+
     async def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """L2-normalised float32 vectors, shape ``(len(texts), dim)``; runs in a worker thread.
 

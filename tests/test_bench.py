@@ -1,0 +1,28 @@
+"""`modtriage bench --json` through real Redis: one worker, then every core's worth of worker
+processes, and what Redis spent per message (keys and arithmetic, never speed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.bench import run_bench
+from bot.connection import Redis
+from bot.keys import Streams
+from bot.policy import Policy
+from bot.settings import Settings
+
+
+async def test_one_worker_then_two_processes_decide_every_message(
+    settings: Settings, default_policy: Policy, redis: Redis
+) -> None:
+    result = await run_bench(settings=settings, policy=default_policy, messages=40, processes=2)
+    assert result["messages"] == 40
+    assert result["workers"] == 2
+    one, all_cores = result["pipeline_msgs_per_s"], result["pipeline_msgs_per_s_all_cores"]
+    assert one > 0
+    assert all_cores > 0
+    assert result["scaling_efficiency"] == pytest.approx(all_cores / (2 * one), abs=0.002)
+    assert result["redis_us_per_msg"] > 0  # XADD, XREADGROUP, the commit script and XACK cost
+    # the bench cleans up after itself: nothing of its namespace is left in Redis
+    ns = Streams(namespace=f"{settings.namespace}-").ingest.split("}")[0].lstrip("{")
+    assert not [key async for key in redis.scan_iter(match=f"*{ns}*")]
