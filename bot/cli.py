@@ -35,7 +35,8 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
+#: The sample conversation, package data so ``modtriage run`` works wherever it is installed.
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "conversation.jsonl"
 
 
 _console = console  # the names this module's commands use

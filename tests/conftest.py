@@ -18,7 +18,7 @@ from bot.settings import Settings
 from tests.harness import ChatHarness
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
+DEFAULT_POLICY = ROOT / "bot" / "policies" / "default.yaml"
 _REDIS_URL = os.environ.get("REDIS_URL")
 
 # The Messages API server and escalating chats (``api``, ``escalating``).

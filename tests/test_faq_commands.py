@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from bot.faq import commands
 from tests.conftest import ROOT
 
-SAMPLE = ROOT / "policies" / "faq.yaml"
+SAMPLE = ROOT / "bot" / "policies" / "faq.yaml"
 KEYS = [
     "dataset", "n", "in_scope_accuracy", "answered_precision", "in_scope_coverage",
     "oos_recall", "throughput_msgs_per_s", "latency_ms",

@@ -28,7 +28,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_sample_faq_loads_and_default_policy_points_at_it() -> None:
     policy = load_policy(DEFAULT_POLICY)
-    assert policy.faq.file == ROOT / "policies" / "faq.yaml"
+    assert policy.faq.file == ROOT / "bot" / "policies" / "faq.yaml"
     faqs = load_faqs(policy.faq.file)
     assert len(faqs.faqs) >= 10
     assert all(len(entry.questions) >= 5 and entry.answer for entry in faqs.faqs)

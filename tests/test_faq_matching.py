@@ -10,7 +10,7 @@ from bot.faq.entries import FaqEntry, FaqFile, load_faqs
 from bot.faq.matcher import FaqIndex, FaqMatcher, MatchSettings
 from tests.conftest import ROOT
 
-SAMPLE = ROOT / "policies" / "faq.yaml"
+SAMPLE = ROOT / "bot" / "policies" / "faq.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -339,7 +339,7 @@ async def test_shadow_mode_from_the_policy_file(
 @pytest.fixture
 def policy_file(tmp_path: Path) -> tuple[Path, str]:
     """A writable copy of the default policy beside its FAQ file, and its text."""
-    policies = Path(__file__).resolve().parent.parent / "policies"
+    policies = Path(__file__).resolve().parent.parent / "bot" / "policies"
     text = (policies / "default.yaml").read_text()
     path = tmp_path / "policy.yaml"
     path.write_text(text)

@@ -114,7 +114,7 @@ def main() -> None:
     rng = random.Random(0)
     texts = _texts(args.data if args.data.is_dir() else None, args.texts, rng)
     heads = Heads.load(PACKAGED_HEADS)
-    policy = load_policy(ROOT / "policies" / "default.yaml")
+    policy = load_policy(ROOT / "bot" / "policies" / "default.yaml")
     graph = Graph(DEFAULT_ENCODER_DIR)
     encoder = OnnxEncoder(remember=0)
 

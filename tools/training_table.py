@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="folder holding moderation/*.jsonl")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--policy", type=Path, default=REPO / "policies" / "default.yaml")
+    parser.add_argument("--policy", type=Path, default=REPO / "bot" / "policies" / "default.yaml")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     policy = load_policy(args.policy)

@@ -54,7 +54,7 @@ async def bench(events: int, slurs: int, redis_url: str) -> dict[str, object]:
         block_ms=20,
         _env_file=None,
     )  # type: ignore[call-arg]
-    policy = load_policy(ROOT / "policies" / "default.yaml")
+    policy = load_policy(ROOT / "bot" / "policies" / "default.yaml")
     fake = FakeSlack()
     await fake.start()
     moderation = ModerationService(

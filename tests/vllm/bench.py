@@ -87,7 +87,7 @@ async def compare(
 ) -> dict[str, Any]:
     """Measure the two servers at ``llm_url`` and ``embeddings_url`` beside the in-process
     encoder, at each concurrency."""
-    policy = load_policy(ROOT / "policies" / "default.yaml")
+    policy = load_policy(ROOT / "bot" / "policies" / "default.yaml")
     texts = lines(requests)
     onnx = OnnxEncoder()  # int8, as the bot runs it
     classifier = VllmClassifier(

@@ -24,7 +24,7 @@ CHAT_TEMPLATE = (
 def corpus() -> list[str]:
     """Local text only, and stable (so is the model): the default policy and JSON shaped like
     the answers."""
-    lines = (ROOT / "policies" / "default.yaml").read_text(encoding="utf-8").splitlines()
+    lines = (ROOT / "bot" / "policies" / "default.yaml").read_text(encoding="utf-8").splitlines()
     words = ["allow", "review", "escalate", "act", "none", "toxicity", "spam", "null", "true"]
     for i, word in enumerate(words * 20):
         lines.append(json.dumps({"category": word, "confidence": i % 101, "rationale": word}))
