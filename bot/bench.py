@@ -30,7 +30,7 @@ from bot.verdict import Verdict
 
 __all__ = ["run_bench"]
 
-_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
+_EXAMPLE = Path(__file__).resolve().parent / "examples" / "conversation.jsonl"
 
 
 def _corpus() -> list[str]:

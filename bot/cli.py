@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -13,9 +14,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
-from bot.classifiers import build_classifier
+from bot.classifiers import Classifier, build_classifier
 from bot.connection import connect
 from bot.errors import ConfigError, MalformedMessage, StoreUnavailable
+from bot.health import Health, redis_check
 from bot.logs import configure_logging
 from bot.message import Author, Message
 from bot.metrics import Metrics
@@ -35,7 +37,8 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conversation.jsonl"
+#: The sample conversation, package data so ``modtriage run`` works wherever it is installed.
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "conversation.jsonl"
 
 
 _console = console  # the names this module's commands use
@@ -116,11 +119,34 @@ def run(
     out.print(f"[bold]{count}[/] messages decided.")
 
 
-def _serve_metrics(settings: Settings) -> None:
-    if settings.metrics_port is not None:
-        from prometheus_client import start_http_server
+def _metrics_server(
+    settings: Settings, health: Health
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """``/metrics``, ``/healthz`` and ``/readyz`` on the metrics port, when one is set."""
+    if settings.metrics_port is None:
+        return contextlib.nullcontext()
+    from bot.metrics_server import MetricsServer
 
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    return MetricsServer(health=health, host=settings.metrics_host, port=settings.metrics_port)
+
+
+def _starting() -> Health:
+    """A service's parts, none ready yet: its model loads, then Redis is reached."""
+    health = Health()
+    health.waiting("model", "loading")
+    health.waiting("redis", "not connected yet")
+    return health
+
+
+async def _ready_classifier(settings: Settings, policy: Policy, health: Health) -> Classifier:
+    """The classifier, loaded off the event loop so the metrics port answers meanwhile."""
+    classifier = await asyncio.to_thread(build_classifier, settings, policy)
+    health.ready("model")
+    return classifier
+
+
+def _waiting_for_redis(health: Health) -> Callable[[str], None]:
+    return lambda reason: health.waiting("redis", reason)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -135,20 +161,28 @@ def _stop_on_signals() -> asyncio.Event:
 def _serve(settings: Settings, policy: Policy) -> None:
     from bot.serve import platforms, serve
 
-    _serve_metrics(settings)
-
     async def main() -> None:
         stop = _stop_on_signals()
-        classifier = build_classifier(settings, policy)
-        typer.echo(
-            f"modtriage serving {', '.join(platforms(settings))} · classifier {classifier.name}",
-            err=True,
-        )
-        async with connect(settings) as redis:
-            await serve(
-                settings=settings, policy=policy, classifier=classifier, redis=redis,
-                metrics=Metrics(), stop=stop,
-            )  # fmt: skip
+        health = _starting()
+        async with _metrics_server(settings, health):
+            classifier = await _ready_classifier(settings, policy, health)
+            typer.echo(
+                f"modtriage serving {', '.join(platforms(settings))} · classifier "
+                f"{classifier.name}",
+                err=True,
+            )
+            try:
+                async with connect(
+                    settings, retry_until=stop, on_wait=_waiting_for_redis(health)
+                ) as redis:
+                    health.watch("redis", redis_check(redis))
+                    await serve(
+                        settings=settings, policy=policy, classifier=classifier, redis=redis,
+                        metrics=Metrics(), stop=stop, health=health,
+                    )  # fmt: skip
+            except StoreUnavailable:
+                if not stop.is_set():
+                    raise  # stopped before Redis ever answered: a clean exit
 
     _run(main())
 
@@ -174,6 +208,7 @@ def worker(
     """Run pipeline workers until SIGTERM or SIGINT.
 
     One process per CPU by default, restarted when one dies; scale out by running more.
+    Waits for Redis when it does not answer yet.
     """
     from bot.runtime import build_worker
     from bot.supervisor import default_processes, watch_parent
@@ -184,21 +219,31 @@ def worker(
     if count > 1:
         _supervise(settings, count)
         return
-    _serve_metrics(settings)
 
     async def main() -> None:
         stop = _stop_on_signals()
         loop = asyncio.get_running_loop()
         watch_parent(lambda: _call_soon(loop, stop.set))
-        classifier = build_classifier(settings, policy)
-        async with connect(settings) as redis:
-            w = build_worker(
-                redis=redis, settings=settings, policy=policy, classifier=classifier,
-                metrics=Metrics(),
-            )  # fmt: skip
-            await w.judge.policies.publish_files(by=w.consumer, at=datetime.now(UTC))
-            typer.echo(f"worker {w.consumer} ready (classifier {classifier.name})", err=True)
-            await w.run(stop)
+        health = _starting()
+        async with _metrics_server(settings, health):
+            classifier = await _ready_classifier(settings, policy, health)
+            try:
+                async with connect(
+                    settings, retry_until=stop, on_wait=_waiting_for_redis(health)
+                ) as redis:
+                    health.watch("redis", redis_check(redis))
+                    w = build_worker(
+                        redis=redis, settings=settings, policy=policy, classifier=classifier,
+                        metrics=Metrics(),
+                    )  # fmt: skip
+                    await w.judge.policies.publish_files(by=w.consumer, at=datetime.now(UTC))
+                    typer.echo(
+                        f"worker {w.consumer} ready (classifier {classifier.name})", err=True
+                    )
+                    await w.run(stop)
+            except StoreUnavailable:
+                if not stop.is_set():
+                    raise  # stopped before Redis ever answered: a clean exit
 
     _run(main())
 

@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import StoreUnavailable
 from bot.settings import Settings
+from bot.urls import mask_url
 
 __all__ = ["EmbeddedRedis", "connect", "ensure_group", "redis_client", "run_until_stopped"]
 
@@ -156,11 +157,21 @@ def redis_client(url: str) -> Redis:
 
 
 @contextlib.asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[Redis]:
+async def connect(
+    settings: Settings,
+    *,
+    retry_until: asyncio.Event | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> AsyncIterator[Redis]:
     """Yield a connected client; start an embedded server when ``REDIS_URL`` is unset.
 
+    A Redis that does not answer is an error at once, unless ``retry_until`` is given (a
+    service started beside its Redis): then it is asked again, 0.1 s doubling to 5 s apart,
+    with a warning and ``on_wait(reason)`` each time, until it answers or the event is set.
+
     Raises:
-        StoreUnavailable: Redis cannot be reached or started.
+        StoreUnavailable: Redis cannot be reached (with ``retry_until``: not before the event
+            was set) or started.
     """
     embedded = None
     url = settings.redis_url
@@ -169,15 +180,37 @@ async def connect(settings: Settings) -> AsyncIterator[Redis]:
         url = embedded.start()
     client = redis_client(url)
     try:
-        try:
-            await client.ping()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(url, str(exc) or type(exc).__name__) from exc
+        await _reach(client, url, retry_until, on_wait)
         yield client
     finally:
         await client.aclose()
         if embedded is not None:
             embedded.stop()
+
+
+async def _reach(
+    client: Redis,
+    url: str,
+    until: asyncio.Event | None,
+    on_wait: Callable[[str], None] | None,
+) -> None:
+    delay = 0.1
+    while True:
+        try:
+            await client.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            if until is None or until.is_set():
+                raise StoreUnavailable(url, reason) from exc
+        log.warning(
+            "redis not answering yet, retrying", url=mask_url(url), error=reason, delay_s=delay
+        )
+        if on_wait is not None:
+            on_wait(reason)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until.wait(), timeout=delay)
+        delay = min(delay * 2, 5.0)
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:

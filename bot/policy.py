@@ -1,8 +1,8 @@
 """Moderation policies: plain-language categories, thresholds, actions and overrides.
 
-A policy is a YAML file (``policies/default.yaml``) loaded into the frozen models below. Any
-mistake stops start-up with a :class:`~bot.errors.PolicyError` naming the file, the key and
-what to write instead.
+A policy is a YAML file (the package ships ``bot/policies/default.yaml``) loaded into the frozen
+models below. Any mistake stops start-up with a :class:`~bot.errors.PolicyError` naming the
+file, the key and what to write instead.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import structlog
 
 from bot.classifiers.base import Classifier
 from bot.errors import ConfigError
+from bot.health import Health
 from bot.metrics import Metrics
 from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
@@ -49,8 +50,11 @@ async def serve(
     redis: aioredis.Redis,
     metrics: Metrics,
     stop: asyncio.Event,
+    health: Health | None = None,
 ) -> None:
     """Run the adapters for every configured platform and one worker until ``stop``.
+
+    Each adapter reports on ``health`` whether it is connected to its platform.
 
     Raises:
         ConfigError: no platform is configured, or a platform's settings are incomplete.
@@ -96,11 +100,11 @@ async def serve(
     if "slack" in names:
         from bot.adapters.slack import run_slack
 
-        jobs.append(run_slack(settings, redis, moderation, stop))
+        jobs.append(run_slack(settings, redis, moderation, stop, health=health))
     if "discord" in names:
         from bot.adapters.discord import run_discord
 
-        jobs.append(run_discord(settings, redis, moderation, stop, policy=policy))
+        jobs.append(run_discord(settings, redis, moderation, stop, policy=policy, health=health))
     tasks = [asyncio.create_task(job) for job in jobs]
     log.info("serving", platforms=names, classifier=classifier.name, consumer=worker.consumer)
     try:

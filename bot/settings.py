@@ -17,10 +17,11 @@ __all__ = ["REDIS_SCHEMES", "Settings", "load_settings"]
 #: What redis-py connects to; anything else fails deep inside it with a traceback.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
-_REPO = Path(__file__).resolve().parent.parent
-_REPO_POLICY = _REPO / "policies" / "default.yaml"
-_REPO_ENCODER = Path(__file__).resolve().parent / "classifiers" / "model"
-_STOCK_ENCODER = _REPO / ".cache" / "encoder" / "all-minilm-l6-v2"
+# Package data, so an installed modtriage runs wherever it is installed (see pyproject.toml).
+_PACKAGE = Path(__file__).resolve().parent
+_DEFAULT_POLICY = _PACKAGE / "policies" / "default.yaml"
+_ENCODER = _PACKAGE / "classifiers" / "model"
+_STOCK_ENCODER = _PACKAGE / "classifiers" / "stock"
 
 
 class Settings(BaseSettings):
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".modtriage"), description="embedded Redis, caches")
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
-    policy: Path = Field(default=_REPO_POLICY)
+    policy: Path = Field(default=_DEFAULT_POLICY, description="the shipped default policy")
     tenants_file: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("MODTRIAGE_TENANTS", "MODTRIAGE_TENANTS_FILE"),
@@ -48,14 +49,15 @@ class Settings(BaseSettings):
         description="the small model: 'embedded' (CPU), 'vllm' (a served LLM) or 'rules' only",
     )
     encoder_dir: Path = Field(
-        default=_REPO_ENCODER,
+        default=_ENCODER,
         description="the ONNX sentence encoder: the fine-tuned one shipped in the package",
     )
     faq_encoder_dir: Path | None = Field(
         default=_STOCK_ENCODER,
         description="the ONNX encoder FAQ matching runs on (question-like messages only): the "
-        "stock all-MiniLM-L6-v2 export of `make encoder`, which matches questions better than "
-        "the moderation-tuned one; unset or missing: the classifier's encoder",
+        "stock all-MiniLM-L6-v2 int8 export that `make encoder` copies into the package, which "
+        "matches questions better than the moderation-tuned one; unset or missing (a package "
+        "built without `make encoder`): the moderation encoder, with a warning",
     )
     encoder_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op")
     worker_processes: int | None = Field(

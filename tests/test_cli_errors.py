@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR as STOCK
 from tests.test_cli import modtriage
 
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe"
@@ -16,7 +17,6 @@ CONVERSATION_LINE = (
     '{"user": str, "text": str, "channel"?: str, "roles"?: [str], "after_s"?: seconds, '
     '"thread"?: str}'
 )
-STOCK = Path(__file__).resolve().parent.parent / ".cache" / "encoder" / "all-minilm-l6-v2"
 
 
 def refused(result: subprocess.CompletedProcess[str], line: str) -> None:

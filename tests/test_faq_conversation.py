@@ -43,7 +43,7 @@ def _chat(
 
 @pytest.fixture(scope="module")
 def faq_policy() -> Policy:
-    """The default policy as shipped: FAQ answers on, from policies/faq.yaml."""
+    """The default policy as shipped: FAQ answers on, from bot/policies/faq.yaml."""
     return load_policy(DEFAULT_POLICY)
 
 

@@ -28,6 +28,16 @@ def test_without_the_stock_export_the_classifier_encoder_answers_and_a_warning_s
     assert "FAQ matching falls back to the moderation encoder" in caplog.text
 
 
-def test_without_the_stock_export_and_without_a_fallback_start_up_stops(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not built"):
-        build_faq_encoder(Settings(faq_encoder_dir=tmp_path / "missing"))
+def test_without_the_stock_export_a_rules_only_process_answers_on_the_packaged_encoder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    encoder = build_faq_encoder(Settings(classifier="rules", faq_encoder_dir=tmp_path / "missing"))
+    assert isinstance(encoder, OnnxEncoder)
+    assert encoder.name.startswith("modtriage-minilm-l6-moderation-int8@")
+    assert "FAQ matching falls back to the moderation encoder" in caplog.text
+
+
+def test_without_any_encoder_start_up_stops(tmp_path: Path) -> None:
+    missing = Settings(faq_encoder_dir=tmp_path / "missing", encoder_dir=tmp_path / "none")
+    with pytest.raises(ConfigError, match="MODTRIAGE_ENCODER_DIR: no sentence encoder"):
+        build_faq_encoder(missing)

@@ -35,11 +35,12 @@ from bot.classifiers.calibration import Isotonic, fit_isotonic
 from bot.classifiers.dataset import ModerationRow
 from bot.classifiers.evaluation import evaluate
 from bot.classifiers.heads import Heads, TrainConfig, fit_mlp
-from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
+from bot.classifiers.onnx_encoder import OnnxEncoder
 from bot.policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
+STOCK_EXPORT = REPO / ".cache" / "encoder" / "all-minilm-l6-v2"  # `make encoder`
 FOLDS: dict[str, tuple[str, ...]] = {
     "A": (
         "davidson",
@@ -117,7 +118,7 @@ def embeddings(
     out = work / f"{name}.npy"
     if out.is_file():
         return np.load(out)
-    model_dir = STOCK_ENCODER_DIR if steps == 0 else work / name
+    model_dir = STOCK_EXPORT if steps == 0 else work / name
     if not (model_dir / "encoder.json").is_file():
         cmd = [
             str(BUILD_PYTHON),

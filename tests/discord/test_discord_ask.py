@@ -182,7 +182,7 @@ async def answering(
     settings: Settings,
     metrics: Metrics,
 ) -> AsyncIterator[DiscordStack]:
-    """A server on the policy as shipped: FAQ answers on, from policies/faq.yaml."""
+    """A server on the policy as shipped: FAQ answers on, from bot/policies/faq.yaml."""
     policy = load_policy(DEFAULT_POLICY)
     mods = policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE,)})
     running = DiscordStack(

@@ -18,6 +18,7 @@ from bot.adapters.discord.convert import automod_to_message, payload_of, to_mess
 from bot.adapters.discord.outbound import DiscordAdapter
 from bot.adapters.dispatch import ActionDispatcher
 from bot.errors import ConfigError
+from bot.health import Health
 from bot.pipeline.ingest import Ingest
 from bot.policy import Policy, load_policy
 from bot.review.interface import Moderation
@@ -72,11 +73,13 @@ async def run_discord(
     stop: asyncio.Event,
     *,
     policy: Policy | None = None,
+    health: Health | None = None,
     **options: Any,
 ) -> None:
     """Connect to Discord and run until ``stop`` is set: ingest gateway events, execute the
     ``actions:discord`` stream, answer ``/mod`` commands and buttons. ``options`` go to
-    discord.py's client (``shard_count``, ``shard_ids`` for a fixed sharding).
+    discord.py's client (``shard_count``, ``shard_ids`` for a fixed sharding). ``health`` says
+    whether the gateway session is ready.
 
     Raises:
         ConfigError: no token is set, or Discord refuses it or the privileged intents.
@@ -98,6 +101,12 @@ async def run_discord(
         moderation=moderation,
         maxlen=settings.stream_maxlen,
     )
+
+    async def gateway() -> str | None:
+        return None if bot.is_ready() and not bot.is_closed() else "gateway not ready"
+
+    health = health or Health()
+    health.watch("discord", gateway)
 
     async def dispatch_when_ready() -> None:
         await bot.wait_until_ready()

@@ -26,6 +26,7 @@ from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import to_message
 from bot.adapters.slack.outbound import SlackAdapter
 from bot.errors import ConfigError
+from bot.health import Health
 from bot.pipeline.ingest import Ingest
 from bot.review.interface import Moderation
 from bot.runtime import consumer_name
@@ -111,13 +112,21 @@ def build_slack(
 
 
 async def run_slack(
-    settings: Settings, redis: aioredis.Redis, moderation: Moderation, stop: asyncio.Event
+    settings: Settings,
+    redis: aioredis.Redis,
+    moderation: Moderation,
+    stop: asyncio.Event,
+    *,
+    health: Health | None = None,
 ) -> None:
-    """Receive Slack events and perform Slack actions until ``stop`` is set.
+    """Receive Slack events and perform Slack actions until ``stop`` is set; ``health`` says
+    whether Slack can reach the bot (Socket Mode connected, or the HTTP endpoint listening).
 
     Raises:
         ConfigError: see :func:`build_slack`.
     """
+    health = health or Health()
+    health.waiting("slack", "connecting")
     bot, dispatcher = build_slack(settings, redis, moderation)
     dispatching = asyncio.create_task(dispatcher.run(stop), name="slack-dispatcher")
     try:
@@ -127,6 +136,12 @@ async def run_slack(
             handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
             await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
             log.info("slack connected (Socket Mode)")
+            socket = handler.client
+
+            async def connected() -> str | None:
+                return None if await socket.is_connected() else "Socket Mode reconnecting"
+
+            health.watch("slack", connected)
             try:
                 await stop.wait()
             finally:
@@ -138,6 +153,7 @@ async def run_slack(
             log.info(
                 "slack listening (HTTP mode)", port=settings.slack_port, path=settings.slack_path
             )
+            health.ready("slack")
             try:
                 await stop.wait()
             finally:
