@@ -79,6 +79,7 @@ class WarnUser(ActionBase):
     type: Literal["warn"] = "warn"
     text: str
     quote: str = ""
+    dm: bool = Field(default=False, description="by direct message, not beside a message")
 
 
 class TimeoutUser(ActionBase):

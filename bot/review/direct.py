@@ -236,7 +236,9 @@ class DirectDesk(ServiceCore):
                 + f" You can appeal case {case.id}."
             )
             quote = case.message.text[:300]
-            return WarnUser(id=ident("notice"), text=text, quote=quote, reason=reason, **common)
+            return WarnUser(
+                id=ident("notice"), text=text, quote=quote, reason=reason, dm=True, **common
+            )
 
         match kind:
             case "warn":
