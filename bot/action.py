@@ -18,9 +18,12 @@ __all__ = [
     "DeleteMessage",
     "KickUser",
     "LiftSanction",
+    "LockChannel",
     "NotifyModerators",
     "OpenCase",
+    "PurgeMessages",
     "Reply",
+    "SetSlowmode",
     "TimeoutUser",
     "WarnUser",
     "about",
@@ -31,7 +34,7 @@ __all__ = [
 #: Action types a platform absorbs when they are repeated: a message deleted, a member timed
 #: out, kicked, banned or let back in stays so. Notices (warn, reply, notify, a review card)
 #: would reach people twice.
-REPEATABLE = frozenset({"delete", "timeout", "kick", "ban", "lift"})
+REPEATABLE = frozenset({"delete", "timeout", "kick", "ban", "lift", "slowmode", "lock"})
 
 
 def action_id(message_key: str, kind: str, rule: str) -> str:
@@ -76,6 +79,7 @@ class WarnUser(ActionBase):
     type: Literal["warn"] = "warn"
     text: str
     quote: str = ""
+    dm: bool = Field(default=False, description="by direct message, not beside a message")
 
 
 class TimeoutUser(ActionBase):
@@ -89,6 +93,9 @@ class KickUser(ActionBase):
 
 class BanUser(ActionBase):
     type: Literal["ban"] = "ban"
+    delete_message_seconds: int = Field(
+        default=0, ge=0, le=7 * 86400, description="the member's messages of this span go too"
+    )
 
 
 class LiftSanction(ActionBase):
@@ -121,6 +128,30 @@ class OpenCase(ActionBase):
     category: str | None = None
 
 
+class PurgeMessages(ActionBase):
+    """Delete the channel's last ``count`` messages (only ``only_user``'s, or only those
+    containing ``containing``, when given). Not repeatable: a second run deletes more."""
+
+    type: Literal["purge"] = "purge"
+    count: int = Field(ge=1, le=500)
+    only_user: str | None = None
+    containing: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SetSlowmode(ActionBase):
+    """Members may post once every ``seconds`` in the channel (0: off)."""
+
+    type: Literal["slowmode"] = "slowmode"
+    seconds: int = Field(ge=0, le=21600)
+
+
+class LockChannel(ActionBase):
+    """Members may not post in the channel (``locked``), or may again."""
+
+    type: Literal["lock"] = "lock"
+    locked: bool = True
+
+
 Action = Annotated[
     DeleteMessage
     | WarnUser
@@ -130,7 +161,10 @@ Action = Annotated[
     | LiftSanction
     | Reply
     | NotifyModerators
-    | OpenCase,
+    | OpenCase
+    | PurgeMessages
+    | SetSlowmode
+    | LockChannel,
     Field(discriminator="type"),
 ]
 

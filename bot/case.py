@@ -121,7 +121,7 @@ class Case(BaseModel):
     events: tuple[CaseEvent, ...] = ()
     actions: tuple[CaseAction, ...] = ()
     opened_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    source: Literal["pipeline", "report", "ask"] = "pipeline"
+    source: Literal["pipeline", "report", "ask", "direct"] = "pipeline"
     category: str | None = None
     shadow: bool = Field(default=False, description="decided in shadow mode: nothing was done")
     claimed_by: str | None = None

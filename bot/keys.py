@@ -8,6 +8,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:done:<action id>                   set once an adapter performed the action
     {ns}:inflight:<action id>               set while an adapter performs it
     {ns}:attempts                           hash: action id -> attempts (the dispatcher)
+    {ns}:due:<platform>, :due-action:<platform>   zset and hash: actions held until a time
+                                            (a temporary ban's unban, a Slack timeout's return)
     {ns}:errors                             hash: ingest entry id -> last error (the worker)
     {ns}:verdict:<message key>              hash: verdict, message (the worker's commit)
     {ns}:rate:<kind>:…                      sorted sets behind flood and duplicate rules
@@ -29,7 +31,8 @@ A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
 ``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
 routes by category, for the drift alarm), ``shadow``, ``faq`` (FAQ answers switched per channel),
-``audit``, ``incident:<channel>:<uid>``, and ``policy``
+``audit``, ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
+member), and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
 """
@@ -89,6 +92,14 @@ class Streams(BaseModel):
     def inflight(self, action_id: str) -> str:
         """Set by the action dispatcher before an adapter performs the action."""
         return f"{self.prefix}:inflight:{action_id}"
+
+    def due(self, platform: str) -> str:
+        """Sorted set: ids of actions held until their time (the score), per platform."""
+        return f"{self.prefix}:due:{platform}"
+
+    def due_actions(self, platform: str) -> str:
+        """Hash: id -> Action JSON of the actions in :meth:`due`."""
+        return f"{self.prefix}:due-action:{platform}"
 
     def verdict_key(self, message_key: str) -> str:
         return f"{self.prefix}:verdict:{message_key}"
@@ -160,6 +171,10 @@ class TenantKeys:
 
     def strikes(self, user_id: str) -> str:
         return f"{self._base}:strikes:{user_id}"
+
+    def notes(self, user_id: str) -> str:
+        """List: moderators' staff-only notes on a member (JSON, oldest first)."""
+        return f"{self._base}:notes:{user_id}"
 
     def strike_points(self, user_id: str) -> str:
         return f"{self._base}:strike-points:{user_id}"

@@ -16,11 +16,17 @@ on its case, so no member hears the same thing twice.
 
 The dispatcher also keeps its actions stream near ``maxlen`` entries (every ``trim_interval_s``),
 never past an action its consumer group has not performed (:mod:`bot.trim`): while the adapter
-is down, actions wait in the stream instead of being trimmed away."""
+is down, actions wait in the stream instead of being trimmed away.
+
+Actions held until a time (:mod:`bot.due`: a temporary ban's unban, a Slack timeout's return)
+are moved onto the stream by the dispatcher as they fall due (checked every
+``due_interval_s``), then performed like the rest."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
@@ -29,6 +35,7 @@ import structlog
 from bot.action import REPEATABLE, Action, OpenCase
 from bot.adapters.base import Adapter
 from bot.connection import ensure_group, run_until_stopped
+from bot.due import DueActions
 from bot.errors import ActionError, MalformedMessage
 from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action
@@ -64,6 +71,7 @@ class ActionDispatcher:
         moderation: Moderation | None = None,
         maxlen: int = 100_000,
         trim_interval_s: float = 5.0,
+        due_interval_s: float = 1.0,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -75,6 +83,9 @@ class ActionDispatcher:
         self._done_ttl_s = done_ttl_s
         self._moderation = moderation
         self._stream = streams.actions(adapter.platform)
+        self._due = DueActions(redis=redis, streams=streams)
+        self._due_interval_s = due_interval_s
+        self._due_next = 0.0
         self._trimmer = Trimmer(
             redis=redis, stream=self._stream, cap=maxlen, interval_s=trim_interval_s
         )
@@ -88,7 +99,10 @@ class ActionDispatcher:
 
     async def step(self) -> int:
         """Retry this consumer's own pending actions first, then those another consumer left
-        idle, then read new ones; trim the stream when due."""
+        idle, then read new ones; release held actions and trim the stream when due."""
+        if time.monotonic() >= self._due_next:
+            self._due_next = time.monotonic() + self._due_interval_s
+            await self._due.release(self._adapter.platform, now=datetime.now(UTC))
         pending: Any = await self._redis.xreadgroup(
             _GROUP, self._consumer, {self._stream: "0"}, count=16
         )

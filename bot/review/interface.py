@@ -21,6 +21,7 @@ from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.opinion import Opinion
+from bot.review.toolkit import DirectModeration
 from bot.stats import Stats
 from bot.tenant import Tenant
 from bot.verdict import Verdict
@@ -28,7 +29,7 @@ from bot.verdict import Verdict
 __all__ = ["Moderation"]
 
 
-class Moderation(Protocol):
+class Moderation(DirectModeration, Protocol):
     async def queue(self, actor: Actor, *, limit: int = 10) -> list[Case]:
         """Open cases waiting for review, oldest first."""
         ...

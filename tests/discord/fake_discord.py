@@ -24,6 +24,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from tests.discord.fake_toolkit import ROUTES as TOOLKIT_ROUTES
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "discord"
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 
@@ -270,6 +272,7 @@ class FakeDiscord:
         members: dict[str, str] | None = None,
         elsewhere: bool = False,
         permissions: str | None = None,
+        channel: str | None = None,
         **options: Json,
     ) -> Json:
         """``/mod queue`` is ``slash("queue")``; ``/mod policy reload`` is
@@ -299,6 +302,9 @@ class FakeDiscord:
         payload["data"]["options"] = [node]
         if members:
             payload["data"]["resolved"] = resolved
+        if channel is not None:  # typed in another channel than the moderators'
+            payload["channel_id"] = self.channel_id(channel)
+            payload["channel"].update(id=payload["channel_id"], name=channel)
         payload = self._from(payload, elsewhere, permissions)
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
@@ -618,6 +624,7 @@ async def _automod_save(fake: FakeDiscord, match: re.Match[str], call: Call) -> 
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (m, re.compile(p), h)
     for m, p, h in [
+        *TOOLKIT_ROUTES,
         ("GET", r"/users/@me", _me),
         ("GET", r"/oauth2/applications/@me", _application),
         ("GET", r"/gateway/bot", _gateway_bot),
@@ -626,7 +633,6 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", r"/channels/(?P<channel>\d+)/messages", _send),
         ("GET", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _get_message),
         ("PATCH", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _edit),
-        ("DELETE", r"/channels/\d+/messages/\d+", _no_content),
         ("POST", r"/users/@me/channels", _dm),
         ("GET", r"/guilds/\d+/members/(?P<user>\d+)", _get_member),
         ("PATCH", r"/guilds/\d+/members/(?P<user>\d+)", _edit_member),

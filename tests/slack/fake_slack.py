@@ -229,6 +229,9 @@ class FakeSlack:
             if channel not in self.history:
                 return {"ok": False, "error": "channel_not_found"}
             latest = str(args.get("latest", ""))
+            if not latest:  # the channel's last messages, newest first
+                newest = sorted(self.history[channel], key=lambda m: m["ts"], reverse=True)
+                return ok | {"messages": newest[: int(args.get("limit", 100))]}
             return ok | {"messages": [m for m in self.history[channel] if m["ts"] == latest]}
         if method == "views.open":
             view = args.get("view", {})

@@ -22,6 +22,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.toolkit import ToolkitCommands
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
 from bot.message import Message
@@ -45,7 +46,15 @@ async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(moderate_members=True)
-class ModCog(commands.GroupCog, group_name="mod", group_description="modtriage moderation"):
+class ModCog(
+    ToolkitCommands,
+    commands.GroupCog,
+    group_name="mod",
+    group_description="modtriage moderation",
+):
+    """``/mod``: the review desk here, the direct actions in
+    :mod:`bot.adapters.discord.toolkit`."""
+
     policy = app_commands.Group(name="policy", description="The moderation policy")
     shadow = app_commands.Group(
         name="shadow", description="Shadow mode: decide and record, but enforce nothing"

@@ -19,13 +19,17 @@ from bot.action import (
     DeleteMessage,
     KickUser,
     LiftSanction,
+    LockChannel,
     NotifyModerators,
     OpenCase,
+    PurgeMessages,
     Reply,
+    SetSlowmode,
     TimeoutUser,
     WarnUser,
 )
 from bot.adapters.discord.cards import case_embed, warning_embed
+from bot.adapters.discord.channel_actions import perform_channel_action
 from bot.adapters.discord.views import appeal_view, case_view, feedback_view
 from bot.case import Case
 from bot.errors import ActionError, ReviewError
@@ -51,6 +55,9 @@ _NEEDS = {
     "reply": "Send Messages and Read Message History",
     "notify": "Send Messages in the moderators' channel",
     "open_case": "Send Messages and Embed Links in the moderators' channel",
+    "purge": "Manage Messages and Read Message History in that channel",
+    "slowmode": "Manage Channels",
+    "lock": "Manage Roles (Manage Permissions) in that channel",
 }
 _VERBS = {
     "delete": "delete a message of",
@@ -62,16 +69,21 @@ _VERBS = {
     "reply": "reply to",
     "notify": "notify moderators about",
     "open_case": "post the review card for",
+    "purge": "purge messages for",
+    "slowmode": "set slowmode for",
+    "lock": "lock or unlock the channel for",
 }
 _DM_CLOSED = 50007
 
 
 class DiscordAdapter:
-    """Performs delete, warn, timeout, kick, ban, lift, reply, notify and open_case."""
+    """Performs delete, warn, timeout, kick, ban, lift, reply, notify, open_case, and the
+    channel actions purge, slowmode and lock."""
 
     platform = "discord"
     handles = frozenset(
         {"delete", "warn", "timeout", "kick", "ban", "lift", "reply", "notify", "open_case"}
+        | {"purge", "slowmode", "lock"}
     )
 
     def __init__(
@@ -111,6 +123,9 @@ class DiscordAdapter:
             raise ActionError(action.id, str(exc)) from exc
 
     async def _perform(self, action: Action) -> None:
+        if isinstance(action, PurgeMessages | SetSlowmode | LockChannel):
+            await perform_channel_action(self._client, action)
+            return
         guild = int(action.workspace)
         user = discord.Object(int(action.user_id))
         reason = action.reason[:512] or None
@@ -132,10 +147,15 @@ class DiscordAdapter:
         elif isinstance(action, KickUser):
             await self._guild(action).kick(user, reason=reason)
         elif isinstance(action, BanUser):
-            await self._guild(action).ban(user, reason=reason, delete_message_seconds=0)
+            await self._guild(action).ban(
+                user, reason=reason, delete_message_seconds=action.delete_message_seconds
+            )
         elif isinstance(action, LiftSanction):
             if action.sanction == "ban":
-                await self._guild(action).unban(user, reason=reason)
+                try:
+                    await self._guild(action).unban(user, reason=reason)
+                except discord.NotFound:  # not banned (any more): already so
+                    log.info("nothing to unban", action_id=action.id)
             else:
                 member = await self._member(action)
                 await member.timeout(None, reason=reason)

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import cards, commands
+from bot.adapters.slack import cards, commands, toolkit
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import (
     history_message,
@@ -152,6 +152,17 @@ class SlackBot:
         self, body: SlashCommandPayload, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         try:
+            if toolkit.handles(body.get("text", "")):
+                text = await toolkit.run(
+                    body.get("text", ""),
+                    actor=await self._directory.actor(body["team_id"], body["user_id"]),
+                    moderation=self._moderation,
+                    channel=body["channel_id"],
+                    request_id=body.get("trigger_id") or body["channel_id"],
+                    can_delete=self._adapter.can_delete_members_messages,
+                )
+                await respond(text=text, response_type="ephemeral")
+                return
             command = commands.parse(body.get("text", ""))
             actor = await self._directory.actor(body["team_id"], body["user_id"])
 

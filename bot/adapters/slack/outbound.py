@@ -10,6 +10,9 @@ Slack's limits shape the mapping (the README's "Slack" section says the same):
   quoting their message, with an Appeal button.
 - ``timeout``: Slack has no timeout for apps. The member is removed from the channel
   (``conversations.kick``) and told for how long; in a public channel they could rejoin at once.
+  Their return is held in Redis (:mod:`bot.due`) and, when due, released as a ``lift``.
+- ``purge``: with the admin token, the channel's last messages (one member's, or containing a
+  text) are read with ``conversations.history`` and deleted; without one it is refused.
 - ``kick``: ``conversations.kick`` from the channel, where the workspace permits it.
 - ``ban``: Slack apps cannot deactivate members; the member is removed from the channel and
   moderators are asked to deactivate them in the admin console.
@@ -27,6 +30,7 @@ Rate limits are retried by the SDK's handler; when it gives up, :class:`ActionEr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -45,11 +49,13 @@ from bot.action import (
     LiftSanction,
     NotifyModerators,
     OpenCase,
+    PurgeMessages,
     Reply,
     TimeoutUser,
     WarnUser,
 )
 from bot.adapters.slack import cards
+from bot.due import DueActions
 from bot.errors import ActionError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
@@ -85,6 +91,7 @@ class SlackAdapter:
     platform = "slack"
     handles: frozenset[str] = frozenset(
         {"delete", "warn", "timeout", "kick", "ban", "lift", "reply", "notify", "open_case"}
+        | {"purge"}
     )
 
     def __init__(
@@ -102,6 +109,7 @@ class SlackAdapter:
         self._moderation = moderation
         self._redis = redis
         self._streams = streams
+        self._due = DueActions(redis=redis, streams=streams)
         self.moderators_channel = moderators_channel
 
     @property
@@ -119,6 +127,14 @@ class SlackAdapter:
                 await self._warn(action)
             case TimeoutUser():
                 await self._remove(action, f"for {_human(action.duration_s)}")
+                back = LiftSanction.model_validate(
+                    action.model_dump(exclude={"type", "duration_s"})
+                    | {"id": f"{action.id}-return", "sanction": "timeout"}
+                )
+                when = datetime.now(UTC) + timedelta(seconds=action.duration_s)
+                await self._due.hold(back, until=when)
+            case PurgeMessages():
+                await self._purge(action)
             case KickUser():
                 await self._remove(action, "")
             case BanUser():
@@ -235,6 +251,9 @@ class SlackAdapter:
 
     async def _warn(self, action: WarnUser) -> None:
         text, blocks = cards.notice(action, case_ref=action.case_id or action.message_key)
+        if action.dm:
+            await self._dm(action.id, action.user_id, text, blocks)
+            return
         try:
             await self._call(
                 action.id,
@@ -274,14 +293,39 @@ class SlackAdapter:
             f"Reason: {action.reason}",
         )
 
+    async def _purge(self, action: PurgeMessages) -> None:
+        """Delete the channel's last matching messages with the admin token (newest first,
+        among the last 1,000)."""
+        if self._admin is None:
+            raise ActionError(action.id, "purging needs MODTRIAGE_SLACK_ADMIN_TOKEN")
+        reply = await self._call(
+            action.id, self._client.conversations_history, channel=action.channel, limit=1000
+        )
+        chosen = [
+            m
+            for m in reply.get("messages") or []
+            if (action.only_user is None or m.get("user") == action.only_user)
+            and (
+                action.containing is None
+                or action.containing.casefold() in str(m.get("text", "")).casefold()
+            )
+        ][: action.count]
+        for message in chosen:
+            await self._call(
+                action.id, self._admin.chat_delete, channel=action.channel, ts=message["ts"],
+                already=_ALREADY["delete"],
+            )  # fmt: skip
+
     async def _lift(self, action: LiftSanction) -> None:
-        await self._call(
+        invited = await self._call(
             action.id,
             self._client.conversations_invite,
             channel=action.channel,
             users=action.user_id,
             already=_ALREADY["lift"],
         )
+        if invited.get("already"):  # back already (lifted earlier, or they rejoined)
+            return
         await self._dm(
             action.id,
             action.user_id,
