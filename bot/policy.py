@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.errors import PolicyError
+from bot.notice_template import check_template
 from bot.patterns import check_pattern
 from bot.verdict import Route
 from bot.yaml_files import parse_yaml, read_text
@@ -114,6 +116,11 @@ class Category(_Model):
     support: bool = Field(default=False, description="a support case, never a punishment")
     strike_points: int = Field(default=1, ge=0, le=100)
     shadow: bool = False
+    notice: Annotated[str, AfterValidator(check_template)] | None = Field(
+        default=None,
+        max_length=1000,
+        description="the member notice in the community's words (bot/notice_template.py)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Category:

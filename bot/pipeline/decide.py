@@ -20,6 +20,7 @@ from bot.action import (
 )
 from bot.classification import Classification
 from bot.message import Message
+from bot.notice_template import human_duration, render
 from bot.pipeline.assessment import Assessment
 from bot.policy import Category, Policy
 from bot.verdict import Evidence, Route, Verdict
@@ -40,6 +41,30 @@ def _quote(text: str) -> str:
 def _rank(policy: Policy, evidence: Evidence) -> tuple[int, int, float]:
     severity = _SEVERITY[policy.categories[evidence.category].severity]
     return evidence.route.rank, severity, evidence.score
+
+
+def _warning(message: Message, name: str, category: Category, first_sentence: str) -> str:
+    """The member's notice for an automatic action: the policy's words, or the default."""
+    appeal = "If you think this is a mistake, you can appeal."
+    if category.notice is None:
+        return f"Your message was flagged under the rule '{name}' ({first_sentence}). {appeal}"
+    timeout = category.timeout or 600
+    acts = set(category.on_act)
+    action = (
+        "you are banned" if "ban" in acts
+        else "you were removed from the community" if "kick" in acts
+        else f"you are timed out for {human_duration(timeout)}" if "timeout" in acts
+        else "your message was removed" if "delete" in acts
+        else "your message was flagged"
+    )  # fmt: skip
+    return render(
+        category.notice,
+        rule=f"the rule '{name}' ({first_sentence})",
+        excerpt=message.text,
+        action=action,
+        duration=human_duration(timeout) if "timeout" in acts else "",
+        appeal=appeal,
+    )
 
 
 def _actions(
@@ -70,10 +95,7 @@ def _actions(
         if kind == "delete":
             built.append(DeleteMessage(id=aid(kind), **common))
         elif kind == "warn":
-            text = (
-                f"Your message was flagged under the rule '{name}' ({first_sentence}). "
-                "If you think this is a mistake, you can appeal."
-            )
+            text = _warning(message, name, category, first_sentence)
             built.append(WarnUser(id=aid(kind), text=text, quote=_quote(message.text), **common))
         elif kind == "timeout":
             duration = category.timeout or 600

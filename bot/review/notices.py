@@ -20,20 +20,13 @@ from bot.action import (
     WarnUser,
 )
 from bot.case import Case
+from bot.notice_template import human_duration
 from bot.policy import Policy, StrikeStep
 
 __all__ = ["ACTION_ID_PREFIX", "ActionFactory", "human_duration"]
 
 ACTION_ID_PREFIX = "case-"
 _QUOTE_CHARS = 300
-
-
-def human_duration(seconds: int) -> str:
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}" + ("s" if count != 1 else "")
-    return f"{seconds} seconds"
 
 
 def _quote(text: str) -> str:

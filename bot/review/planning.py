@@ -10,6 +10,7 @@ from typing import Any
 from bot.action import Action, TimeoutUser
 from bot.case import Case, CaseAction, CaseEvent, CaseStatus
 from bot.errors import CaseConflict, InvalidRequest
+from bot.notice_template import render
 from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
@@ -192,12 +193,24 @@ class DecisionPlanner:
             "kick": "you were removed from the community",
             "ban": "you are banned",
         }[decision.kind]
-        text = (
-            f"Case {case.id}: your message broke {factory.rule_text(category)}; a moderator "
-            f"decided {what}."
-            + decision.said(" Reason: {reason}")
-            + f" You can appeal case {case.id}."
-        )
+        template = self._policy.categories[category].notice if category else None
+        if template is not None:
+            text = render(
+                template,
+                rule=factory.rule_text(category),
+                excerpt=case.message.text,
+                action=what,
+                duration=human_duration(duration) if duration else "",
+                reason=decision.reason or "",
+                appeal=f"You can appeal case {case.id}.",
+            )
+        else:
+            text = (
+                f"Case {case.id}: your message broke {factory.rule_text(category)}; a moderator "
+                f"decided {what}."
+                + decision.said(" Reason: {reason}")
+                + f" You can appeal case {case.id}."
+            )
         actions.append(factory.notice(step, text, reason))
         if decision.kind in _SANCTIONS:
             sanction = factory.sanction(step, decision.kind, reason, duration)
