@@ -9,7 +9,8 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
   verdicts are planned by :mod:`bot.review.opening` and written by the worker's commit);
 - :mod:`bot.review.desk` — the review desk: queue, cases, history, claim, decide, appeal;
 - :mod:`bot.review.policy_desk` — the policy desk: test, ask, reload, shadow, stats;
-- :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift.
+- :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift;
+- :mod:`bot.review.summary_desk` — a thread or a case in five lines (``/mod summary``).
 
 Storage and atomicity: :mod:`bot.review.store`; key names: :mod:`bot.keys`.
 
@@ -38,11 +39,12 @@ from bot.review.insights_desk import InsightsDesk
 from bot.review.intake import Intake
 from bot.review.interface import Moderation
 from bot.review.policy_desk import PolicyDesk
+from bot.review.summary_desk import SummaryDesk
 
 __all__ = ["ModerationService"]
 
 
-class ModerationService(Intake, ReviewDesk, PolicyDesk, InsightsDesk):
+class ModerationService(Intake, ReviewDesk, PolicyDesk, InsightsDesk, SummaryDesk):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""
 
