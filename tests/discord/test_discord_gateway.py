@@ -57,6 +57,7 @@ async def test_mod_commands_are_guild_only_for_moderators_and_report_is_for_ever
         "shadow",
         "ask",
         "faq",
+        "summary",
     }
     report = commands["Report message"]
     assert report["type"] == 3
