@@ -14,9 +14,11 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
+from bot.classifiers import build_encoder
 from bot.classifiers.base import Classifier
 from bot.errors import ConfigError
 from bot.health import Health
+from bot.insights.summary_build import build_summariser
 from bot.metrics import Metrics
 from bot.pipeline.judge import Judge, build_judge
 from bot.pipeline.language import LanguageDetector
@@ -87,10 +89,12 @@ async def serve(
             encoder=encoder, languages=languages,
         )  # fmt: skip
 
+    summariser = build_summariser(settings, encoder=encoder or build_encoder(settings))
     moderation = ModerationService(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
         judges=preview, policies=policies, stream_maxlen=settings.stream_maxlen,
         escalation=escalation, drift_min_messages=settings.drift_min_messages,
+        summariser=summariser,
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,

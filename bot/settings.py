@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     encoder: Literal["onnx", "vllm"] = "onnx"
     vllm_embeddings_url: str = Field(default="http://127.0.0.1:8001/v1")
     vllm_embeddings_model: str = "modtriage-minilm-l6-moderation"
+    # /mod summary: extractive on the encoder, or written by the vLLM instruct model above
+    summary_backend: Literal["embedded", "vllm"] = Field(
+        default="embedded", description="'vllm': MODTRIAGE_VLLM_URL's model writes summaries"
+    )
+    summary_timeout_s: float = Field(default=30.0, gt=0, description="per summary request")
 
     batch_size: int = Field(default=32, ge=1, le=1024)
     block_ms: int = Field(default=200, ge=1)

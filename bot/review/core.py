@@ -25,6 +25,7 @@ from bot.errors import CaseNotFound, PermissionDenied
 from bot.escalation.record import EscalationStore
 from bot.escalation.stage import EscalateStage
 from bot.insights.drift import MIN_MESSAGES, DriftBook
+from bot.insights.summary import Summariser
 from bot.keys import Streams
 from bot.pipeline.judge import Judge, JudgeFactory, build_judge
 from bot.pipeline.tenant_judge import TenantJudge
@@ -52,8 +53,8 @@ class ServiceCore:
     (tenants with their own files), what builds the preview judge ``test`` uses for a policy
     version (:func:`bot.pipeline.judge.build_judge` without Redis; rules only when None), the
     escalate stage ``ask`` sends through (None: escalation off), a clock (tests pass
-    their own), and the scores a drift comparison needs on each side
-    (:mod:`bot.insights.drift`)."""
+    their own), the scores a drift comparison needs on each side
+    (:mod:`bot.insights.drift`), and what writes ``/mod summary`` (None: not offered)."""
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class ServiceCore:
         claim_ttl_s: int = 1800,
         stream_maxlen: int = 100_000,
         drift_min_messages: int = MIN_MESSAGES,
+        summariser: Summariser | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -89,6 +91,7 @@ class ServiceCore:
         self._shadow = ShadowSwitch(redis=redis, streams=streams)
         self._escalations = EscalationStore(redis=redis, streams=streams)
         self._opinions = SecondOpinions(store=self.store, escalation=escalation, clock=clock)
+        self._summariser = summariser
 
     @property
     def policy(self) -> Policy:

@@ -9,12 +9,14 @@ safe to show the person who asked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from bot.action import Action
 from bot.case import Case
 from bot.insights.drift import DriftReport
 from bot.insights.shadow_report import ShadowReport
+from bot.insights.summary import ThreadSummary
 from bot.message import Message
 from bot.pipeline.assessment import Assessment
 from bot.policy import Policy
@@ -58,6 +60,12 @@ class Moderation(DirectModeration, Protocol):
 
     async def score_drift(self, actor: Actor) -> DriftReport:
         """The tenant's model scores today against the days before, per category."""
+        ...
+
+    async def summarise(
+        self, actor: Actor, messages: Sequence[Message], *, case_id: str | None = None
+    ) -> ThreadSummary:
+        """The gist of a thread (and of a case's message with it), every text redacted."""
         ...
 
     async def test(self, actor: Actor, text: str) -> Verdict:

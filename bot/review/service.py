@@ -11,6 +11,7 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
 - :mod:`bot.review.policy_desk` — the policy desk: test, ask, reload, shadow, stats;
 - :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift;
 - :mod:`bot.review.direct` — the moderator's toolkit: direct actions, notes, mod logs.
+- :mod:`bot.review.summary_desk` — a thread or a case in five lines (``/mod summary``).
 
 Storage and atomicity: :mod:`bot.review.store`; key names: :mod:`bot.keys`.
 
@@ -40,11 +41,14 @@ from bot.review.insights_desk import InsightsDesk
 from bot.review.intake import Intake
 from bot.review.interface import Moderation
 from bot.review.policy_desk import PolicyDesk
+from bot.review.summary_desk import SummaryDesk
 
 __all__ = ["ModerationService"]
 
 
-class ModerationService(Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk):
+class ModerationService(
+    Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk
+):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""
 

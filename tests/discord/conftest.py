@@ -20,6 +20,7 @@ from bot.adapters.dispatch import ActionDispatcher
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.escalation import EscalateStage
+from bot.insights.summary import Summariser
 from bot.metrics import Metrics
 from bot.pipeline.judge import build_judge
 from bot.pipeline.worker import Worker
@@ -98,6 +99,7 @@ class DiscordStack:
         metrics: Metrics,
         escalation: EscalateStage | None = None,
         policy_path: Path = DEFAULT_POLICY,
+        summariser: Summariser | None = None,
         **overrides: Any,
     ) -> None:
         self.fake = fake
@@ -118,6 +120,7 @@ class DiscordStack:
             policy=policy,
             policy_path=policy_path,
             escalation=escalation,
+            summariser=summariser,
             judges=lambda judged: build_judge(
                 policy=judged, classifier=RulesOnlyClassifier(), settings=self.settings
             ),

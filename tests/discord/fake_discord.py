@@ -519,6 +519,23 @@ async def _get_message(fake: FakeDiscord, match: re.Match[str], call: Call) -> t
     return 200, {k: v for k, v in message.items() if k not in {"member", "guild_id"}}
 
 
+async def _history(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
+    """As Discord pages a channel: newest first, ``before`` a message id, ``limit`` at most."""
+    before = int(call.query.get("before") or 1 << 64)
+    limit = int(call.query.get("limit") or 50)
+    found = sorted(
+        (
+            m
+            for m in fake.messages.values()
+            if m["channel_id"] == match["channel"] and int(m["id"]) < before
+        ),
+        key=lambda m: -int(m["id"]),
+    )
+    return 200, [
+        {k: v for k, v in m.items() if k not in {"member", "guild_id"}} for m in found[:limit]
+    ]
+
+
 async def _edit(fake: FakeDiscord, match: re.Match[str], call: Call) -> tuple[int, Json]:
     message = fake.messages.get(match["message"]) or fake._message(match["channel"], {})
     message.update(
@@ -631,6 +648,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PUT", r"/applications/\d+/commands", _commands),
         ("PUT", r"/applications/\d+/guilds/\d+/commands", _commands),
         ("POST", r"/channels/(?P<channel>\d+)/messages", _send),
+        ("GET", r"/channels/(?P<channel>\d+)/messages", _history),
         ("GET", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _get_message),
         ("PATCH", r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)", _edit),
         ("POST", r"/users/@me/channels", _dm),

@@ -160,7 +160,7 @@ async def test_a_link_to_nothing_is_answered_plainly(
 
 async def test_without_escalation_ask_says_so(stack: DiscordStack) -> None:
     fake = stack.fake
-    said = await fake.say("free nitro at discord-gift.example.ru", user="mallory")
+    said = await fake.say("wow, you're such a genius, really", user="mallory")
     await _decided(stack, said)
 
     asked = await fake.slash("ask", message_link=_link(fake, said))
@@ -171,7 +171,7 @@ async def test_without_escalation_ask_says_so(stack: DiscordStack) -> None:
     assert fields["Why not"] == (
         "escalation to the frontier model is off in the policy (escalation.enabled)"
     )
-    assert fields["Small model"].startswith("act · spam: spam (")
+    assert fields["Small model"] == "allow: no rule or category fired"
 
 
 @pytest.fixture

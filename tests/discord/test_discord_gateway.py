@@ -57,6 +57,20 @@ async def test_mod_commands_are_guild_only_for_moderators_and_report_is_for_ever
         "shadow",
         "ask",
         "faq",
+        "summary",
+        # the moderator's toolkit (bot/adapters/discord/toolkit.py)
+        "warn",
+        "timeout",
+        "untimeout",
+        "kick",
+        "ban",
+        "unban",
+        "purge",
+        "slowmode",
+        "lock",
+        "unlock",
+        "note",
+        "modlogs",
     }
     report = commands["Report message"]
     assert report["type"] == 3

@@ -198,6 +198,24 @@ class FakeSlack:
             return web.json_response(body, status=status, headers=headers)
         return web.json_response(self._answer(method, args))
 
+    def _history(self, method: str, channel: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """As Slack pages them: up to ``latest`` (``inclusive`` or not), ``limit`` at most
+        (Slack's default 100); history newest first, a thread's replies from its root on."""
+        latest = float(args.get("latest") or "inf")
+        inclusive = str(args.get("inclusive", "")).lower() in {"1", "true"}
+        limit = int(args.get("limit") or 100)
+
+        def before(message: dict[str, Any]) -> bool:
+            ts = float(message["ts"])
+            return ts < latest or (inclusive and ts == latest)
+
+        kept = [m for m in self.history[channel] if before(m)]
+        if method == "conversations.replies":
+            root = str(args.get("ts"))
+            thread = [m for m in kept if root in {m["ts"], m.get("thread_ts")}]
+            return sorted(thread, key=lambda m: float(m["ts"]))[:limit]
+        return sorted(kept, key=lambda m: -float(m["ts"]))[:limit]
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
         if method == "auth.test":
@@ -228,11 +246,7 @@ class FakeSlack:
             channel = str(args.get("channel"))
             if channel not in self.history:
                 return {"ok": False, "error": "channel_not_found"}
-            latest = str(args.get("latest", ""))
-            if not latest:  # the channel's last messages, newest first
-                newest = sorted(self.history[channel], key=lambda m: m["ts"], reverse=True)
-                return ok | {"messages": newest[: int(args.get("limit", 100))]}
-            return ok | {"messages": [m for m in self.history[channel] if m["ts"] == latest]}
+            return ok | {"messages": self._history(method, channel, args)}
         if method == "views.open":
             view = args.get("view", {})
             return ok | {

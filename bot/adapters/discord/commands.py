@@ -22,6 +22,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.summary import summarise, summary_embed
 from bot.adapters.discord.toolkit import ToolkitCommands
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
@@ -233,6 +234,19 @@ class ModCog(
             )
         except MalformedMessage as exc:
             raise ValueError(f"that message cannot be read: {exc.reason}") from exc
+
+    @app_commands.command(description="A thread or a case in five lines: who, what, which rules")
+    @app_commands.describe(target="a case id, or a message's link (Copy Message Link)")
+    async def summary(
+        self, interaction: discord.Interaction[Any], target: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # history, then a model
+        try:
+            found, title = await summarise(self.bot, interaction, target)
+        except ValueError as exc:
+            await _say(interaction, str(exc))
+            return
+        await _say(interaction, "", embed=summary_embed(found, title=title))
 
     @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
     async def faq(

@@ -41,6 +41,7 @@ from bot.adapters.slack.payloads import (
     SlashCommandPayload,
     ViewSubmissionPayload,
 )
+from bot.adapters.slack.summary import fetch_thread
 from bot.case import Case
 from bot.errors import ActionError, MalformedMessage, ReviewError
 from bot.faq.feedback import FaqFeedback
@@ -173,6 +174,11 @@ class SlackBot:
                 headline = "Opened after a moderator asked the frontier model"
                 await self._post_card(case, f"ask-{case.id}", headline=headline)
 
+            async def thread(channel: str, ts: str, thread_ts: str | None) -> list[Message]:
+                return await fetch_thread(
+                    client, team=body["team_id"], channel=channel, ts=ts, thread=thread_ts
+                )
+
             text = await commands.run(
                 command,
                 actor=actor,
@@ -180,6 +186,7 @@ class SlackBot:
                 fetch=fetch,
                 post_card=post_card,
                 link=self._adapter.permalink_of,
+                thread=thread,
             )
         except (ValueError, ReviewError) as exc:
             text = str(exc)

@@ -15,6 +15,9 @@
     /mod ask <message link>    the frontier model's opinion on an existing message, with its
                                thread (recorded on its case; a case is opened if it calls
                                for review or action)
+    /mod summary <case id | message link>
+                               the thread in five lines, who did what, the rules that fired,
+                               links and a suggested action (bot.adapters.slack.summary)
 
 Permissions are checked by the service; its refusals are shown to the moderator as they are.
 """
@@ -23,11 +26,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.adapters.slack import cards
+from bot.adapters.slack.summary import FetchThread, summary_reply
 from bot.case import Case
 from bot.insights.shadow_report import ShadowReport
 from bot.message import Message
@@ -39,7 +43,9 @@ from bot.verdict import Verdict
 
 __all__ = ["USAGE", "ModCommand", "parse", "run"]
 
-Name = Literal["queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "help"]
+Name = Literal[
+    "queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "summary", "help"
+]
 FetchMessage = Callable[[str], Awaitable[Message]]
 """Given a Slack message link, the message (raises ValueError with a reason to show)."""
 PostCard = Callable[[Case], Awaitable[None]]
@@ -50,7 +56,7 @@ LinkFor = Callable[[str, str], Awaitable[str | None]]
 USAGE = (
     "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats [days]` · "
     "`policy reload` · `shadow on|off [#channel|category]` · `shadow report [days]` · "
-    "`ask <message link>` (the frontier model's opinion)"
+    "`ask <message link>` (the frontier model's opinion) · `summary <case id | message link>`"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -60,6 +66,7 @@ _NEEDS_ARG = {
     "history": "`/mod history @user`",
     "test": "`/mod test <text>`",
     "ask": "`/mod ask <message link>`",
+    "summary": "`/mod summary <case id | message link>`",
 }
 
 
@@ -74,7 +81,7 @@ def parse(text: str) -> ModCommand:
     """Raises ValueError with what to type instead."""
     head, _, rest = text.strip().partition(" ")
     name, arg = head.lower() or "help", rest.strip()
-    if name not in {"queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "help"}:
+    if name not in get_args(Name):
         raise ValueError(f"unknown subcommand {head!r}. {USAGE}")
     if name in _NEEDS_ARG and not arg:
         raise ValueError(f"{name} needs an argument: {_NEEDS_ARG[name]}")
@@ -216,9 +223,11 @@ async def run(
     fetch: FetchMessage,
     post_card: PostCard | None = None,
     link: LinkFor | None = None,
+    thread: FetchThread | None = None,
 ) -> str:
     """The reply to show the moderator (Slack mrkdwn). ``/mod ask`` posts the card of a case
-    it opened with ``post_card``; ``/mod shadow report`` links its examples with ``link``.
+    it opened with ``post_card``; ``/mod shadow report`` links its examples with ``link``;
+    ``/mod summary`` reads the thread with ``thread``.
 
     Raises:
         ReviewError: the service refused (not a moderator, unknown case, ...).
@@ -278,5 +287,9 @@ async def run(
             if opinion.case_opened and opinion.case is not None and post_card is not None:
                 await post_card(opinion.case)
             return _opinion(opinion)
+        case "summary" if thread is not None:
+            return await summary_reply(
+                command.arg, actor=actor, moderation=moderation, fetch=thread
+            )
         case _:
             return USAGE
