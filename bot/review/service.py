@@ -46,9 +46,7 @@ from bot.review.summary_desk import SummaryDesk
 __all__ = ["ModerationService"]
 
 
-class ModerationService(
-    Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk
-):
+class ModerationService(Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""
 
