@@ -118,6 +118,10 @@ class Reply(ActionBase):
 class NotifyModerators(ActionBase):
     type: Literal["notify"] = "notify"
     text: str
+    critical: bool = Field(
+        default=False,
+        description="must reach someone (a raid): by DM to the owners when no channel is set",
+    )
 
 
 class OpenCase(ActionBase):

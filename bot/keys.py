@@ -32,7 +32,7 @@ A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
 routes by category, for the drift alarm), ``shadow``, ``faq`` (FAQ answers switched per channel),
 ``audit``, ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
-member), and ``policy``
+member), ``alerts`` (hash: the moderators' channel and role set from chat, by, at), and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
 """
@@ -150,6 +150,7 @@ class TenantKeys:
         self.audit = f"{base}:audit"
         self.policy = f"{base}:policy"
         self.faq_channels = f"{base}:faq"
+        self.alerts = f"{base}:alerts"
 
     def stats(self, day: date) -> str:
         """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from bot.action import Action
+from bot.alerts import AlertRoute
 from bot.case import Case
 from bot.insights.drift import DriftReport
 from bot.insights.shadow_report import ShadowReport
@@ -23,6 +24,7 @@ from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.opinion import Opinion
+from bot.review.setup_desk import ChannelSetting
 from bot.review.toolkit import DirectModeration
 from bot.stats import Stats
 from bot.tenant import Tenant
@@ -93,6 +95,24 @@ class Moderation(DirectModeration, Protocol):
         self, actor: Actor, on: bool, *, channel: str | None = None, category: str | None = None
     ) -> None:
         """Shadow mode on or off at run time: everywhere, or for one channel or category."""
+        ...
+
+    async def set_alerts(self, actor: Actor, *, channel: str, role: str | None) -> AlertRoute:
+        """Alerts go to this channel, pinging this role (ids), in the actor's tenant."""
+        ...
+
+    async def alerts_of(self, tenant: Tenant) -> AlertRoute | None:
+        """Where moderators set the tenant's alerts to go (None: not set). Raises RedisError."""
+        ...
+
+    async def switch_channel(
+        self, actor: Actor, channel: str, setting: ChannelSetting, on: bool
+    ) -> None:
+        """Shadow mode or FAQ answers on or off in one channel, for every worker."""
+        ...
+
+    async def show_policy(self, actor: Actor, category: str | None = None) -> list[str]:
+        """The tenant's current policy in plain lines, or one category in full."""
         ...
 
     async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:

@@ -12,6 +12,8 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
 - :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift;
 - :mod:`bot.review.direct` — the moderator's toolkit: direct actions, notes, mod logs.
 - :mod:`bot.review.summary_desk` — a thread or a case in five lines (``/mod summary``).
+- :mod:`bot.review.setup_desk` — what moderators configure from chat: where alerts go,
+  per-channel switches, the policy shown.
 
 Storage and atomicity: :mod:`bot.review.store`; key names: :mod:`bot.keys`.
 
@@ -41,12 +43,15 @@ from bot.review.insights_desk import InsightsDesk
 from bot.review.intake import Intake
 from bot.review.interface import Moderation
 from bot.review.policy_desk import PolicyDesk
+from bot.review.setup_desk import SetupDesk
 from bot.review.summary_desk import SummaryDesk
 
 __all__ = ["ModerationService"]
 
 
-class ModerationService(Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk):
+class ModerationService(
+    Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk, SetupDesk
+):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""
 

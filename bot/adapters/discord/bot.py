@@ -119,6 +119,7 @@ class ModtriageBot(commands.AutoShardedBot):
                     guild=guild.id,
                 )
             return
+        await self.adapter.alerts.warn_unrouted(guild)
         await self.mirror(guild)
 
     async def mirror(self, guild: discord.Guild) -> None:

@@ -22,6 +22,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.setup import SetupCommands
 from bot.adapters.discord.summary import summarise, summary_embed
 from bot.adapters.discord.toolkit import ToolkitCommands
 from bot.adapters.discord.views import actor_of, case_view
@@ -49,6 +50,7 @@ async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) 
 @app_commands.default_permissions(moderate_members=True)
 class ModCog(
     ToolkitCommands,
+    SetupCommands,
     commands.GroupCog,
     group_name="mod",
     group_description="modtriage moderation",
@@ -138,6 +140,13 @@ class ModCog(
         await _say(interaction, f"Policy reloaded: version `{version}`.")
         if interaction.guild is not None:
             await self.bot.mirror(interaction.guild)
+
+    @policy.command(name="show", description="The policy as it stands, or one category")
+    async def policy_show(
+        self, interaction: discord.Interaction[Any], category: str | None = None
+    ) -> None:
+        lines = await self.bot.moderation.show_policy(actor_of(interaction), category)
+        await _say(interaction, "\n".join(lines)[:2000])
 
     async def _switch_shadow(
         self,

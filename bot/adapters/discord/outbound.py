@@ -28,9 +28,11 @@ from bot.action import (
     TimeoutUser,
     WarnUser,
 )
+from bot.adapters.discord.alerts import DiscordAlerts
 from bot.adapters.discord.cards import case_embed, warning_embed
 from bot.adapters.discord.channel_actions import perform_channel_action
 from bot.adapters.discord.views import appeal_view, case_view, feedback_view
+from bot.alerts import critical as is_critical
 from bot.case import Case
 from bot.errors import ActionError, ReviewError
 from bot.review.actor import Actor
@@ -99,7 +101,7 @@ class DiscordAdapter:
         self._moderation = moderation
         self._redis = redis
         self._streams = streams
-        self._mod_channel = mod_channel
+        self.alerts = DiscordAlerts(client=client, moderation=moderation, mod_channel=mod_channel)
 
     async def perform(self, action: Action) -> None:
         """Raises ``TypeError`` for an action type it does not handle and ``ActionError`` when
@@ -238,9 +240,11 @@ class DiscordAdapter:
         """A notice about a case (an appeal) comes as that case's card, with its buttons."""
         if action.case_id:
             case = await self._moderation.case(self._system(action), action.case_id)
-            posted = await self.post_card(case, note=action.text)
+            posted = await self.post_card(case, note=action.text, critical=action.critical)
         else:
-            posted = await self.notify_moderators(action.workspace, action.text)
+            posted = await self.notify_moderators(
+                action.workspace, action.text, critical=action.critical
+            )
         if not posted:
             log.warning("no moderators' channel for a notice", action_id=action.id)
 
@@ -252,42 +256,27 @@ class DiscordAdapter:
             name="modtriage", is_admin=True,
         )  # fmt: skip
 
-    async def post_card(self, case: Case, *, note: str = "") -> discord.Message | None:
-        """Post a review card with decision buttons; None when no moderators' channel is set."""
-        channel = await self._mod_channel_for(case.message.workspace)
-        if channel is None:
-            log.warning("no moderators' channel: case only in /mod queue", case_id=case.id)
-            return None
-        return await channel.send(
-            embed=case_embed(case, note=note),
-            view=case_view(case),
-            allowed_mentions=discord.AllowedMentions.none(),
+    async def post_card(
+        self, case: Case, *, note: str = "", critical: bool = False
+    ) -> discord.Message | None:
+        """Post a review card with decision buttons (:class:`DiscordAlerts`); None when it
+        went nowhere. A card of a critical category (or ``critical``) always reaches someone."""
+        tenant = Tenant(platform="discord", workspace=case.message.workspace)
+        urgent = critical or is_critical(
+            await self._moderation.policy_of(tenant), case.verdict.category
         )
+        posted = await self.alerts.send(
+            case.message.workspace, critical=urgent, embed=case_embed(case, note=note),
+            view=case_view(case),
+        )  # fmt: skip
+        if posted is None:
+            log.warning("no moderators' channel: case only in /mod queue", case_id=case.id)
+        return posted
 
-    async def notify_moderators(self, workspace: str, text: str) -> discord.Message | None:
-        channel = await self._mod_channel_for(workspace)
-        if channel is None:
-            return None
-        return await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
-
-    async def _mod_channel_for(self, workspace: str) -> discord.abc.Messageable | None:
-        """The moderators' channel (the setting, else the guild's current policy's): a channel
-        id, or a channel name looked up in the guild."""
-        wanted = self._mod_channel
-        if wanted is None:
-            tenant = Tenant(platform="discord", workspace=workspace)
-            wanted = (await self._moderation.policy_of(tenant)).moderators.channel
-        wanted = (wanted or "").lstrip("#")
-        if not wanted:
-            return None
-        guild_id = int(workspace)
-        if wanted.isdigit():
-            return self._client.get_partial_messageable(int(wanted), guild_id=guild_id)
-        guild = self._client.get_guild(guild_id)
-        if guild is None:
-            return None
-        found = discord.utils.get(guild.text_channels, name=wanted)
-        return found
+    async def notify_moderators(
+        self, workspace: str, text: str, *, critical: bool = False
+    ) -> discord.Message | None:
+        return await self.alerts.send(workspace, critical=critical, content=text)
 
     async def _missing_permission(self, action: Action, exc: discord.Forbidden) -> None:
         """Tell moderators what the bot could not do and which permission to grant."""
