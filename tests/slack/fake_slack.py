@@ -33,6 +33,9 @@ class Call:
 class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     usergroups: list[dict[str, Any]] = field(default_factory=list)
+    channels: dict[str, str] = field(
+        default_factory=lambda: {"general": "C0GENERAL", "mods": "C0MODS", "alerts": "C0ALERTS"}
+    )
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -91,7 +94,8 @@ class FakeSlack:
     @property
     def methods(self) -> list[str]:
         """Methods called, in order, leaving out look-ups that carry no effect."""
-        quiet = {"auth.test", "chat.getPermalink", "users.info", "usergroups.list"}
+        quiet = {"auth.test", "chat.getPermalink", "users.info", "usergroups.list", "users.list"}
+        quiet |= {"conversations.list"}
         return [c.method for c in self.calls if c.method not in quiet]
 
     async def wait_for(self, method: str, count: int = 1, within_s: float = 10.0) -> list[Call]:
@@ -240,6 +244,11 @@ class FakeSlack:
         if method == "users.info":
             user = self.users.get(str(args.get("user")))
             return ok | {"user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "users.list":
+            return ok | {"members": list(self.users.values())}
+        if method == "conversations.list":
+            listed = [{"id": i, "name": n, "is_member": True} for n, i in self.channels.items()]
+            return ok | {"channels": listed}
         if method == "usergroups.list":
             return ok | {"usergroups": self.usergroups}
         if method in {"conversations.history", "conversations.replies"}:

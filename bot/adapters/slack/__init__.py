@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 
 from bot.adapters.dispatch import ActionDispatcher
 from bot.adapters.slack.app import SlackBot, web_client
@@ -32,6 +34,7 @@ from bot.review.interface import Moderation
 from bot.runtime import consumer_name
 from bot.settings import Settings
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["SlackAdapter", "SlackBot", "build_slack", "run_slack", "to_message", "web_client"]
 
@@ -75,8 +78,10 @@ def build_slack(
         if settings.slack_admin_token
         else None
     )
+    directory = SlackDirectory(client=client)
     adapter = SlackAdapter(
         client=client,
+        directory=directory,
         admin_client=admin,
         moderation=moderation,
         redis=redis,
@@ -94,7 +99,7 @@ def build_slack(
         ),
         moderation=moderation,
         adapter=adapter,
-        directory=SlackDirectory(client=client),
+        directory=directory,
         moderate_bots=settings.slack_moderate_bots,
     )
     dispatcher = ActionDispatcher(
@@ -109,6 +114,19 @@ def build_slack(
     if admin is None:
         log.info("no Slack admin token: members' messages are flagged, not deleted")
     return bot, dispatcher
+
+
+async def _served(settings: Settings, bot: SlackBot) -> list[Tenant]:
+    """The workspaces this deployment serves: those listed, else the bot token's own."""
+    listed = [t for t in settings.tenants if t.platform == "slack"]
+    if listed:
+        return listed
+    try:
+        team = (await bot.app.client.auth_test()).get("team_id")
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("auth.test failed: cannot check where alerts go", error=str(exc))
+        return []
+    return [Tenant(platform="slack", workspace=str(team))] if team else []
 
 
 async def run_slack(
@@ -128,6 +146,7 @@ async def run_slack(
     health = health or Health()
     health.waiting("slack", "connecting")
     bot, dispatcher = build_slack(settings, redis, moderation)
+    await bot.alerts.warn_unrouted(await _served(settings, bot))
     dispatching = asyncio.create_task(dispatcher.run(stop), name="slack-dispatcher")
     try:
         if settings.slack_app_token is not None:

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import cards, commands, toolkit
+from bot.adapters.slack import cards, commands, setup, toolkit
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import (
     history_message,
@@ -105,6 +105,7 @@ class SlackBot:
         self._ingest = ingest
         self._moderation = moderation
         self._adapter = adapter
+        self.alerts = adapter.alerts
         self._directory = directory or SlackDirectory(client=client)
         self._moderate_bots = moderate_bots
         self.app = AsyncApp(
@@ -161,6 +162,15 @@ class SlackBot:
                     channel=body["channel_id"],
                     request_id=body.get("trigger_id") or body["channel_id"],
                     can_delete=self._adapter.can_delete_members_messages,
+                )
+                await respond(text=text, response_type="ephemeral")
+                return
+            if setup.handles(body.get("text", "")):
+                text = await setup.run(
+                    body.get("text", ""),
+                    actor=await self._directory.actor(body["team_id"], body["user_id"]),
+                    moderation=self._moderation,
+                    directory=self._directory,
                 )
                 await respond(text=text, response_type="ephemeral")
                 return

@@ -56,7 +56,9 @@ LinkFor = Callable[[str, str], Awaitable[str | None]]
 USAGE = (
     "*/mod* commands: `queue` · `case <id>` · `history @user` · `test <text>` · `stats [days]` · "
     "`policy reload` · `shadow on|off [#channel|category]` · `shadow report [days]` · "
-    "`ask <message link>` (the frontier model's opinion) · `summary <case id | message link>`"
+    "`ask <message link>` (the frontier model's opinion) · `summary <case id | message link>` · "
+    "`setup #channel @group` · `channel #channel exempt|shadow|faq on|off` · "
+    "`policy show [category]`"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -90,7 +92,7 @@ def parse(text: str) -> ModCommand:
     if name == "stats" and arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_DAYS):
         raise ValueError(f"stats takes a number of days, 1 to {MAX_DAYS}: `/mod stats 30`")
     if name == "policy" and arg.lower() != "reload":
-        raise ValueError("did you mean `/mod policy reload`?")
+        raise ValueError("did you mean `/mod policy reload` or `/mod policy show`?")
     if name == "shadow" and arg.partition(" ")[0].lower() == "report":
         days = arg.partition(" ")[2].strip()
         if days and not (days.isdigit() and 1 <= int(days) <= MAX_DAYS):

@@ -5,7 +5,9 @@ Slack has no roles. ``admin`` and ``owner`` come only from Slack's own flags on 
 (``is_admin``, ``is_owner``); every user group the member belongs to becomes
 ``usergroup:<handle>`` (``@moderators`` -> ``usergroup:moderators``), so a policy's
 ``moderators.roles`` can name a user group, and a group someone called ``@admin`` grants
-nothing. Lookups are cached for ``ttl_s``. When Slack refuses
+nothing. It also finds a channel by name, a user group by handle, and the workspace's
+owners and admins (who get critical alerts when no moderators' channel is set). Lookups
+are cached for ``ttl_s``. When Slack refuses
 a lookup (a missing scope) the member gets no roles: permissions fail closed.
 """
 
@@ -40,6 +42,8 @@ class SlackDirectory:
         self._clock = clock
         self._users: dict[str, tuple[float, tuple[str, bool, tuple[str, ...]]]] = {}
         self._groups: tuple[float, dict[str, tuple[str, ...]]] | None = None
+        self._group_ids: dict[str, str] = {}
+        self._owners: tuple[float, tuple[str, ...]] | None = None
 
     async def actor(self, team: str, user_id: str, name: str = "") -> Actor:
         display, is_admin, roles = await self._user(user_id)
@@ -81,10 +85,49 @@ class SlackDirectory:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("usergroups.list failed; no group roles", error=str(exc))
             return {}
-        groups = {
-            str(g.get("handle")): tuple(g.get("users") or ())
-            for g in reply.get("usergroups") or []
-            if g.get("handle")
-        }
+        listed = [g for g in reply.get("usergroups") or [] if g.get("handle")]
+        groups = {str(g["handle"]): tuple(g.get("users") or ()) for g in listed}
+        self._group_ids = {str(g["handle"]): str(g.get("id", "")) for g in listed}
         self._groups = (self._clock(), groups)
         return groups
+
+    async def usergroup_id(self, handle: str) -> str | None:
+        """The id of the user group ``@handle`` (None: no such group, or Slack refused)."""
+        await self._user_groups()
+        return self._group_ids.get(handle.lstrip("@")) or None
+
+    async def channel_id(self, name: str) -> str | None:
+        """The id of the channel ``#name`` the bot can see (None: not found)."""
+        wanted = name.lstrip("#")
+        try:
+            async for page in await self._client.conversations_list(
+                exclude_archived=True, types="public_channel,private_channel", limit=1000
+            ):
+                for channel in page.get("channels") or []:
+                    if channel.get("name") == wanted:
+                        return str(channel["id"])
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("conversations.list failed", error=str(exc))
+        return None
+
+    async def owners(self) -> tuple[str, ...]:
+        """The workspace's owners and admins (``users.list``, cached): who gets a critical
+        alert when no moderators' channel is set. Empty when Slack refuses."""
+        if self._owners and self._clock() - self._owners[0] < self._ttl_s:
+            return self._owners[1]
+        found: list[str] = []
+        try:
+            async for page in await self._client.users_list(limit=200):
+                found += [
+                    str(u["id"])
+                    for u in page.get("members") or []
+                    if (u.get("is_owner") or u.get("is_admin"))
+                    and not u.get("deleted")
+                    and not u.get("is_bot")
+                ]
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.list failed; no owners to alert", error=str(exc))
+            return ()
+        owners = tuple(found)
+        self._owners = (self._clock(), owners)
+        return owners

@@ -19,7 +19,8 @@ Slack's limits shape the mapping (the README's "Slack" section says the same):
 - ``lift``: the member is invited back to the channel and told.
 - ``reply``: a thread reply; FAQ answers carry helpful / not helpful buttons.
 - ``notify``: a post in the moderators' channel (for a case awaiting review, such as an
-  appeal, its review card).
+  appeal, its review card), mentioning the group ``/mod setup`` chose; a critical one with
+  no channel anywhere goes to the workspace's owners and admins by DM (:mod:`.alerts`).
 - ``open_case``: the dispatcher has recorded the case with the moderation service; a review
   card is posted in the moderators' channel.
 
@@ -55,12 +56,13 @@ from bot.action import (
     WarnUser,
 )
 from bot.adapters.slack import cards
+from bot.adapters.slack.alerts import SlackAlerts
+from bot.adapters.slack.directory import SlackDirectory
 from bot.due import DueActions
 from bot.errors import ActionError
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.streams import Streams
-from bot.tenant import Tenant
 
 __all__ = ["SlackAdapter"]
 
@@ -103,6 +105,7 @@ class SlackAdapter:
         streams: Streams,
         moderators_channel: str | None,
         admin_client: AsyncWebClient | None = None,
+        directory: SlackDirectory | None = None,
     ) -> None:
         self._client = client
         self._admin = admin_client
@@ -110,7 +113,11 @@ class SlackAdapter:
         self._redis = redis
         self._streams = streams
         self._due = DueActions(redis=redis, streams=streams)
-        self.moderators_channel = moderators_channel
+        self.alerts = SlackAlerts(
+            moderation=moderation,
+            directory=directory or SlackDirectory(client=client),
+            moderators_channel=moderators_channel,
+        )
 
     @property
     def can_delete_members_messages(self) -> bool:
@@ -170,30 +177,32 @@ class SlackAdapter:
         return link if isinstance(link, str) else None
 
     async def channel_for_moderators(self, workspace: str) -> str | None:
-        """The moderators' channel: the setting, else the workspace's current policy's."""
-        if self.moderators_channel is not None:
-            return self.moderators_channel
-        policy = await self._moderation.policy_of(Tenant(platform="slack", workspace=workspace))
-        return policy.moderators.channel
+        """The moderators' channel (:class:`~bot.adapters.slack.alerts.SlackAlerts`)."""
+        return (await self.alerts.channel(workspace))[0]
 
     async def post_card(
-        self, action_id: str, workspace: str, text: str, blocks: cards.Blocks
-    ) -> str | None:
-        """Post a card in the moderators' channel; returns its ts, None without a channel."""
-        channel = await self.channel_for_moderators(workspace)
-        if channel is None:
+        self, action_id: str, workspace: str, text: str, blocks: cards.Blocks | None, *,
+        critical: bool = False,
+    ) -> str | None:  # fmt: skip
+        """Post a card (or a notice) where the workspace's alerts go, mentioning the
+        moderators' group; a critical one without a channel goes to the owners and admins by
+        DM. Returns the first message's ts; None when it went nowhere."""
+        where = await self.alerts.destination(workspace, critical=critical)
+        if not where.to:
             log.warning("no moderators' channel set; card not posted", action_id=action_id)
             return None
-        reply = await self._call(
-            action_id,
-            self._client.chat_postMessage,
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-        )
-        ts = reply.get("ts")
-        return ts if isinstance(ts, str) else None
+        if where.direct:
+            log.warning("critical alert sent to the owners by DM", action_id=action_id)
+        text, blocks = where.compose(text, blocks)
+        first: str | None = None
+        for channel in where.to:
+            reply = await self._call(
+                action_id, self._client.chat_postMessage, channel=channel, text=text,
+                blocks=blocks, unfurl_links=False,
+            )  # fmt: skip
+            ts = reply.get("ts")
+            first = first or (ts if isinstance(ts, str) else None)
+        return first
 
     def _system(self, workspace: str) -> Actor:
         """modtriage itself, reading a case to render it."""
@@ -208,19 +217,27 @@ class SlackAdapter:
             )
         case = await self._moderation.case(self._system(action.workspace), action.case_id)
         text, blocks = cards.review_card(case, permalink=await self.permalink(action))
-        await self.post_card(action.id, action.workspace, text, blocks)
+        critical = await self.alerts.critical(action.workspace, case.verdict.category)
+        await self.post_card(action.id, action.workspace, text, blocks, critical=critical)
 
     async def _notify(self, action: NotifyModerators) -> None:
         """A notice for moderators; about a case that waits for them (an appeal), it comes as
         that case's card, with the buttons to decide it."""
         link = await self.permalink(action)
+        critical = action.critical
         if action.case_id is not None:
             case = await self._moderation.case(self._system(action.workspace), action.case_id)
+            critical = critical or await self.alerts.critical(
+                action.workspace, case.verdict.category
+            )
             if case.awaiting_review:
                 text, blocks = cards.review_card(case, permalink=link, headline=action.text)
-                await self.post_card(action.id, action.workspace, text, blocks)
+                await self.post_card(action.id, action.workspace, text, blocks, critical=critical)
                 return
-        await self._to_moderators(action, cards.notify_text(action, permalink=link))
+        await self.post_card(
+            action.id, action.workspace, cards.notify_text(action, permalink=link), None,
+            critical=critical,
+        )  # fmt: skip
 
     async def _delete(self, action: DeleteMessage) -> None:
         if self._admin is not None:
@@ -341,17 +358,7 @@ class SlackAdapter:
         )
 
     async def _to_moderators(self, action: ActionBase, text: str) -> None:
-        channel = await self.channel_for_moderators(action.workspace)
-        if channel is None:
-            log.warning("no moderators' channel set; notice not posted", action_id=action.id)
-            return
-        await self._call(
-            action.id,
-            self._client.chat_postMessage,
-            channel=channel,
-            text=text,
-            unfurl_links=False,
-        )
+        await self.post_card(action.id, action.workspace, text, None)
 
     async def _call(
         self,
