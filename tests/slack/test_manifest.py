@@ -29,6 +29,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "users.info": ("users:read",),
+    "users.list": ("users:read",),
+    "conversations.list": ("channels:read", "groups:read"),
+    "auth.test": (),
     "usergroups.list": ("usergroups:read",),
 }
 #: Scopes no Web API call needs: receiving /mod and the shortcut, and the message events
