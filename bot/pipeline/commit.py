@@ -154,6 +154,7 @@ class Committer:
         Raises:
             RuntimeError: an incident kept changing under the plan (the entries stay pending).
         """
+        done = await self._leave_exempt(done)
         fresh: dict[int, bool] = {}
         todo = list(range(len(done)))
         for _ in range(_ATTEMPTS):
@@ -170,6 +171,20 @@ class Committer:
             log.info("incident changed under the plan; planning again", count=len(again))
             todo = again
         raise RuntimeError("an incident kept changing during the commit")
+
+    async def _leave_exempt(self, done: Sequence[Assessment]) -> Sequence[Assessment]:
+        """Messages in channels moderators exempted (``/mod channel #c exempt on``) keep their
+        verdict but lose their actions: nothing is done, no case opened."""
+        where = {(Tenant.of(item.message), item.message.channel) for item in done if item.actions}
+        exempt = await self._shadow.exempted(where)
+        if not exempt:
+            return done
+        return [
+            item.model_copy(update={"actions": ()})
+            if (Tenant.of(item.message), item.message.channel) in exempt
+            else item
+            for item in done
+        ]
 
     async def _attempt(self, items: Sequence[Assessment]) -> list[Any]:
         seen = await self._number(items, await self._read(items))

@@ -78,12 +78,12 @@ class SetupDesk(ServiceCore):
     async def switch_channel(
         self, actor: Actor, channel: str, setting: ChannelSetting, on: bool
     ) -> None:
-        """Switch a channel of the actor's tenant: shadow mode or FAQ answers, for every
-        worker at once (the same switches as ``/mod shadow`` and ``modtriage faq channel``).
+        """Switch a channel of the actor's tenant, for every worker at once: exempt (left
+        alone: verdicts recorded, no action, no case), shadow mode (the switch of ``/mod
+        shadow``) or FAQ answers (the switch of ``modtriage faq channel``).
 
         Raises:
             PermissionDenied: the actor is not a moderator.
-            InvalidRequest: ``exempt``, which is set in the policy file's ``channels``.
         """
         tenant = await self._require_moderator(actor, f"switch {setting} in a channel")
         if setting == "shadow":
@@ -91,10 +91,7 @@ class SetupDesk(ServiceCore):
         elif setting == "faq":
             await FaqChannels(redis=self._redis, streams=self._streams).switch(tenant, channel, on)
         else:
-            raise InvalidRequest(
-                "exempting a channel from chat is not supported yet: list the channel's "
-                "categories under channels.<id>.disabled in the policy file, then reload it"
-            )
+            await self._shadow.exempt(tenant, actor.label(), channel, on)
 
     async def show_policy(self, actor: Actor, category: str | None = None) -> list[str]:
         """The tenant's current policy, in plain lines (:func:`policy_lines`).

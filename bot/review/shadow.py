@@ -3,7 +3,8 @@
 The policy file's ``shadow`` settings are applied by the decide stage. The overrides here live
 in Redis, one hash per tenant (``all``, ``channel:<id>``, ``category:<name>``), so one command
 switches every worker and dispatcher of that tenant at once; the dispatcher asks before each
-automatic action.
+automatic action. The same hash holds ``exempt:<id>``: a channel modtriage leaves alone (the
+worker's commit records the verdict and takes no action, opens no case there).
 """
 
 from __future__ import annotations
@@ -53,12 +54,39 @@ class ShadowSwitch:
             )
             await pipe.execute()
 
+    async def exempt(self, tenant: Tenant, by: str, channel: str, on: bool) -> None:
+        """Leave a channel alone (``on``), or moderate it again."""
+        keys = self._streams.tenant(tenant)
+        field = f"exempt:{channel}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if on:
+                pipe.hset(keys.shadow, field, "1")
+            else:
+                pipe.hdel(keys.shadow, field)
+            pipe.xadd(
+                keys.audit,
+                {"actor": by, "op": "exempt", "detail": f"{channel}={'on' if on else 'off'}"},
+            )
+            await pipe.execute()
+
+    async def exempted(self, where: set[tuple[Tenant, str]]) -> set[tuple[Tenant, str]]:
+        """Which of these (tenant, channel) are exempt: one round trip."""
+        wanted = sorted(where, key=lambda tc: (str(tc[0]), tc[1]))
+        if not wanted:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tenant, channel in wanted:
+                pipe.hget(self._streams.tenant(tenant).shadow, f"exempt:{channel}")
+            raw: list[Any] = await pipe.execute()
+        return {tc for tc, value in zip(wanted, raw, strict=True) if value is not None}
+
     async def _fields(self, tenant: Tenant) -> set[str]:
         raw: Any = await self._redis.hgetall(self._streams.tenant(tenant).shadow)
         return {_text(k) for k, v in raw.items() if _text(v) == "1"}
 
     async def state(self, tenant: Tenant, policy: Policy) -> dict[str, bool]:
-        state = dict.fromkeys(await self._fields(tenant), True)
+        fields = await self._fields(tenant)
+        state = dict.fromkeys((f for f in fields if not f.startswith("exempt:")), True)
         if policy.shadow:
             state["all"] = True
         for name, spec in policy.categories.items():

@@ -4,6 +4,7 @@ we assert what the fake Discord received and what Redis holds."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -189,3 +190,22 @@ async def test_policy_show_summarises_or_details_a_category(stack: DiscordStack)
     assert unknown.startswith("unknown category 'nope'; the policy has ")
     refused = await _said(fake, await fake.slash("policy", "show", user="alice"))
     assert "may not see the policy: moderators only" in refused
+
+
+async def test_an_exempt_channel_is_left_alone_until_switched_back(stack: DiscordStack) -> None:
+    fake = stack.fake
+    asked = await fake.slash("channel", name="#general", setting="exempt", state="on")
+    assert await _said(fake, asked) == f"exempt is now on in <#{fake.channel_id('general')}>."
+    said = await fake.say("shut up you f4gg0t", user="mallory")
+    key = stack.streams.verdict_key(f"discord:{fake.guild_id}:{said['channel_id']}:{said['id']}")
+    for _ in range(500):
+        if await stack.redis.hexists(key, "verdict"):
+            break
+        await asyncio.sleep(0.01)
+    assert await stack.redis.hexists(key, "verdict")  # decided and recorded ...
+    assert await stack.redis.xlen(stack.streams.actions("discord")) == 0  # ... nothing to do
+    asked = await fake.slash("channel", name="#general", setting="exempt", state="off")
+    await _said(fake, asked)
+    again = await fake.say("shut up you f4gg0t", user="mallory")
+    await fake.wait_for("DELETE", rf"/channels/{again['channel_id']}/messages/{again['id']}")
+    assert fake.calls("DELETE", rf"/channels/{said['channel_id']}/messages/{said['id']}") == []

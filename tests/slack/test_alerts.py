@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.tenant import Tenant
-from tests.slack.conftest import MODS, SlackStack, payload
+from tests.slack.conftest import MODS, SlackStack, eventually, payload
 
 pytestmark = [pytest.mark.slack, pytest.mark.toolkit]
 
@@ -140,3 +140,17 @@ async def test_policy_show(slack: SlackStack, moderation: ModerationService) -> 
     detail = await _mod(slack, "policy show self_harm")
     assert detail.splitlines()[0] == "*self_harm (critical, support case)*"
     assert "unknown category 'nope'" in await _mod(slack, "policy show nope")
+
+
+async def test_an_exempt_channel_is_left_alone_until_switched_back(slack: SlackStack) -> None:
+    assert await _mod(slack, "channel #general exempt on") == "exempt is now on in <#C0GENERAL>."
+    await slack.say("shut up you f4gg0t", ts="1764320000.000100")
+    key = slack.streams.verdict_key("slack:T0TEAM:C0GENERAL:1764320000.000100")
+    assert await eventually(lambda: slack.redis.hexists(key, "verdict"))  # decided, recorded
+    assert await slack.redis.xlen(slack.streams.actions("slack")) == 0  # and nothing to do
+    assert await _mod(slack, "channel <#C0GENERAL|general> exempt off") == (
+        "exempt is now off in <#C0GENERAL>."
+    )
+    await slack.say("shut up you f4gg0t", ts="1764320000.000200")
+    [flagged] = await slack.fake.wait_for("reactions.add")
+    assert flagged.args["timestamp"] == "1764320000.000200"
