@@ -30,7 +30,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
 ``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
-routes by category, for the drift alarm), ``shadow``, ``faq`` (FAQ answers switched per channel),
+routes by category, for the drift alarm), ``shadow`` (run-time switches: shadow mode, and
+``exempt:<channel>``), ``faq`` (FAQ answers switched per channel),
 ``audit``, ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
 member), ``alerts`` (hash: the moderators' channel and role set from chat, by, at), and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
