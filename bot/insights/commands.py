@@ -68,14 +68,19 @@ async def _backtest(
 ) -> BacktestReport:
     from bot.classifiers import build_classifier
     from bot.connection import connect
+    from bot.policy_book import PolicyBook
 
     streams = Streams(namespace=settings.namespace)
     async with connect(settings) as redis:
         history = await read_history(redis, streams, tenant, since=since, limit=limit)
         decisions = await read_decisions(redis, streams, tenant)
+        book = PolicyBook.from_settings(
+            redis=redis, settings=settings, default=load_policy(settings.policy)
+        )
+        current = await book.current_one(tenant)
     classifier = build_classifier(settings, candidate)
     return await Backtest(settings=settings, classifier=classifier).run(
-        history, candidate, tenant=tenant, decisions=decisions, since=since
+        history, candidate, tenant=tenant, decisions=decisions, since=since, current=current
     )
 
 
@@ -97,6 +102,13 @@ def _print(report: BacktestReport) -> None:
     for example in report.examples:
         out.print(f"  {example.before} -> {example.after}: {escape(example.text[:80])}")
     out.print(f"cases: {report.cases_before} recorded, {report.cases_after} with the candidate")
+    for step, n in report.strike_steps_after.items():
+        was = report.strike_steps_before.get(step, 0)
+        out.print(f"strike step {step}: {was} members recorded, {n} with the candidate")
+    out.print(
+        f"frontier calls: {report.frontier_calls}, about {report.frontier_cost:.4f} "
+        f"{report.frontier_currency}"
+    )
     for category, agreement in report.moderators.items():
         out.print(
             f"moderators' {category} decisions ({agreement.labelled}): candidate precision "
