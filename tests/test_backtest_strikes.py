@@ -3,12 +3,14 @@ and their cost, and routes per category, counted by hand on a small recorded his
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot import plots
 from bot.connection import Redis
 from bot.escalation.estimate import OUTPUT_TOKENS
 from bot.insights.backtest import Backtest, BacktestReport, read_decisions, read_history
@@ -20,6 +22,7 @@ from bot.tenant import Tenant
 from tests.conftest import DEFAULT_POLICY
 from tests.harness import ChatHarness
 from tests.review_harness import Clock, FixedScores, ReviewHarness, moderator
+from tests.test_backtest import _cli
 
 pytestmark = [pytest.mark.insights, pytest.mark.review]
 
@@ -141,3 +144,46 @@ async def test_frontier_calls_priced_per_call(
     # the input tokens of the prompt count too
     priced = settings.model_copy(update={"frontier_price_input": 3.0, "frontier_price_output": 2.0})
     assert (await backtest(recorded, priced, tmp_path)).frontier_cost > report.frontier_cost
+
+
+async def test_the_plot_draws_the_reports_counts(
+    recorded: ReviewHarness, settings: Settings, tmp_path: Path
+) -> None:
+    report = await backtest(recorded, settings, tmp_path)
+    fig = plots.backtest_figure(
+        report.routes_by_category_before, report.routes_by_category_after, title="t"
+    )
+    drawn = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert set(drawn) == {"hate", "none", "toxicity"}
+    for category, ax in drawn.items():
+        routes = [tick.get_text() for tick in ax.get_xticklabels()]
+        assert routes == ["allow", "review", "escalate", "act"]
+        recorded_bars, candidate_bars = ax.containers
+        assert recorded_bars.get_label() == "recorded"
+        for bars, counts in (
+            (recorded_bars, report.routes_by_category_before),
+            (candidate_bars, report.routes_by_category_after),
+        ):
+            expected = [counts.get(category, {}).get(r, 0) for r in routes]
+            assert [bar.get_height() for bar in bars] == expected
+    assert [b.get_height() for b in drawn["toxicity"].containers[1]] == [0, 0, 0, 3]
+
+
+async def test_the_cli_writes_the_png_or_says_why_not(
+    recorded: ReviewHarness, settings: Settings, tmp_path: Path
+) -> None:
+    candidate = str(candidate_file(tmp_path))
+    out = tmp_path / "routes.png"
+    args = ("--policy", candidate, "--workspace", "console:T1", "--json", "--plot")
+    code, stdout, err = await _cli(settings, tmp_path, *args, str(out))
+    assert code == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(stdout)["n"] == len(SCORES)
+
+    code, _, err = await _cli(settings, tmp_path, *args, str(tmp_path / "missing" / "x.png"))
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "--plot" in lines[0]
+    assert "x.png" in lines[0]
