@@ -3,8 +3,9 @@
 Moderation: per category, precision and recall of "score ≥ t" over thresholds t, with the
 policy's review (dashed) and act (dotted) thresholds drawn, so a community sees what moving
 one would cost. FAQ: answered precision, in-scope coverage and out-of-scope recall over the
-similarity floor, with the floor in use marked. matplotlib is an optional extra
-(``pip install 'modtriage[plot]'``); without it ``--plot`` says so.
+similarity floor, with the floor in use marked. Backtest (``modtriage backtest --plot``): per
+category, the messages each route gets, recorded and with the candidate. matplotlib is an
+optional extra (``pip install 'modtriage[plot]'``); without it ``--plot`` says so.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from bot.policy import Policy
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["THRESHOLDS", "faq_figure", "moderation_figure", "save", "threshold_curve"]
+__all__ = [
+    "THRESHOLDS",
+    "backtest_figure",
+    "faq_figure",
+    "moderation_figure",
+    "save",
+    "threshold_curve",
+]
 
 #: Where the curves are evaluated: 0.00, 0.01, ..., 1.00.
 THRESHOLDS: NDArray[np.float64] = np.round(np.linspace(0.0, 1.0, 101), 2)
@@ -141,6 +149,43 @@ def faq_figure(
         ylim=(0, 1.02),
     )
     ax.legend(loc="lower left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def backtest_figure(
+    before: Mapping[str, Mapping[str, int]],
+    after: Mapping[str, Mapping[str, int]],
+    *,
+    title: str,
+) -> Figure:
+    """One panel per category (a backtest report's ``routes_by_category_*``): for each route,
+    a bar of the recorded messages (``recorded``) beside one of the candidate's
+    (``candidate``)."""
+    plt = _pyplot()
+    shown = sorted(set(before) | set(after))
+    if not shown:
+        raise ConfigError("--plot: the history holds no message; nothing to draw")
+    routes = list(
+        dict.fromkeys(r for side in (before, after) for c in shown for r in side.get(c, {}))
+    )
+    cols = min(3, len(shown))
+    nrows = -(-len(shown) // cols)
+    fig: Figure
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False
+    )
+    for ax in axes.flat[len(shown) :]:
+        ax.set_visible(False)
+    x = np.arange(len(routes))
+    for ax, category in zip(axes.flat, shown, strict=False):
+        for offset, label, counts in ((-0.2, "recorded", before), (0.2, "candidate", after)):
+            heights = [counts.get(category, {}).get(r, 0) for r in routes]
+            ax.bar(x + offset, heights, width=0.4, label=label)
+        ax.set_xticks(x, routes)
+        ax.set(title=category, ylabel="messages")
+        ax.legend(loc="upper right", fontsize="small")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -135,6 +135,14 @@ class PolicyBook:
         """One tenant's current policy, read now."""
         return (await self.current([tenant]))[tenant]
 
+    async def stored(self, version: str) -> Policy | None:
+        """A stored policy version, by content hash (None: unknown).
+
+        Raises:
+            RedisError: Redis cannot answer.
+        """
+        return await self._version(version)
+
     async def _version(self, version: str) -> Policy | None:
         known = self._versions.get(version)
         if known is not None or self._redis is None:

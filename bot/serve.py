@@ -18,6 +18,7 @@ from bot.classifiers import build_encoder
 from bot.classifiers.base import Classifier
 from bot.errors import ConfigError
 from bot.health import Health
+from bot.insights.backtest import Backtest
 from bot.insights.summary_build import build_summariser
 from bot.metrics import Metrics
 from bot.pipeline.judge import Judge, build_judge
@@ -94,7 +95,7 @@ async def serve(
         redis=redis, streams=streams, policy=policy, policy_path=settings.policy,
         judges=preview, policies=policies, stream_maxlen=settings.stream_maxlen,
         escalation=escalation, drift_min_messages=settings.drift_min_messages,
-        summariser=summariser,
+        summariser=summariser, backtest=Backtest(settings=settings, classifier=classifier),
     )  # fmt: skip
     worker = build_worker(
         redis=redis, settings=settings, policy=policy, classifier=classifier, metrics=metrics,

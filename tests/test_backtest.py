@@ -170,6 +170,8 @@ async def test_the_cli_prints_the_published_keys(
         "tenant", "candidate", "recorded_versions", "n", "since", "routes_before",
         "routes_after", "changed", "transitions", "examples", "actions_before", "actions_after",
         "cases_before", "cases_after", "moderators", "frontier_calls", "model_calls", "seconds",
+        "frontier_cost", "frontier_currency", "routes_by_category_before",
+        "routes_by_category_after", "strike_steps_before", "strike_steps_after", "strike_members",
     }  # fmt: skip
     assert report["n"] == 500
     # the rules-only model scored none of it, so the recorded scores are not reused

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classification import Classification
 from bot.classifiers.base import Classifier
+from bot.insights.backtest_tally import StrikeMember, frontier_cost, routes_by_category, strikes
 from bot.keys import Streams
 from bot.message import Message
 from bot.pipeline.judge import build_judge
@@ -35,6 +36,7 @@ __all__ = ["Backtest", "BacktestReport", "Change", "Recorded", "StoredScores", "
 
 _EXAMPLES = 10
 _QUOTE = 200
+_STRIKE_MEMBERS = 50
 
 
 def _text(value: object) -> str:
@@ -118,6 +120,19 @@ class BacktestReport(BaseModel):
         description="the candidate against moderators' decisions, per category"
     )
     frontier_calls: int = Field(description="messages the candidate routes to the frontier model")
+    frontier_cost: float = Field(description="those calls priced as the escalation estimate does")
+    frontier_currency: str
+    routes_by_category_before: dict[str, dict[str, int]] = Field(
+        description="messages per category and route, recorded ('none': allowed)"
+    )
+    routes_by_category_after: dict[str, dict[str, int]]
+    strike_steps_before: dict[str, int] = Field(
+        description="members crossing each ladder step ('3:timeout'), the current policy's"
+    )
+    strike_steps_after: dict[str, int] = Field(description="the same with the candidate's")
+    strike_members: list[StrikeMember] = Field(
+        description=f"up to {_STRIKE_MEMBERS} members whose strike points or steps differ"
+    )
     model_calls: int = Field(description="texts the model scored again (0: scores reused)")
     seconds: float
 
@@ -176,7 +191,10 @@ class Backtest:
         tenant: Tenant,
         decisions: dict[str, dict[str, int]],
         since: datetime | None = None,
+        current: Policy | None = None,
     ) -> BacktestReport:
+        """``current``: the policy whose strike points and ladder count what happened (the
+        tenant's current one; default the candidate's)."""
         started = time.perf_counter()
         scores = StoredScores(self._classifier, history, self._settings.model_max_chars)
         judge = build_judge(policy=candidate, classifier=scores, settings=self._settings)
@@ -195,13 +213,14 @@ class Backtest:
         finally:
             await judge.aclose()
         return self._report(
-            history, after, candidate, tenant=tenant, decisions=decisions, since=since,
-            actions_after=actions_after, cases_after=cases_after, model_calls=scores.calls,
-            seconds=time.perf_counter() - started,
+            history, after, candidate, current or candidate, tenant=tenant, decisions=decisions,
+            since=since, actions_after=actions_after, cases_after=cases_after,
+            model_calls=scores.calls, seconds=time.perf_counter() - started,
         )  # fmt: skip
 
     def _report(
-        self, history: Sequence[Recorded], after: list[Verdict], candidate: Policy, *,
+        self, history: Sequence[Recorded], after: list[Verdict], candidate: Policy,
+        current: Policy, *,
         tenant: Tenant, decisions: dict[str, dict[str, int]], since: datetime | None,
         actions_after: Counter[str], cases_after: int, model_calls: int, seconds: float,
     ) -> BacktestReport:  # fmt: skip
@@ -228,6 +247,13 @@ class Backtest:
         actions_before: Counter[str] = Counter()
         for recorded in history:
             actions_before.update(_types(recorded.verdict))
+        messages = [r.message for r in history]
+        before = [r.verdict for r in history]
+        steps_before, steps_after, members = strikes(
+            messages, before=before, after=after, decisions=decisions, current=current,
+            candidate=candidate,
+        )  # fmt: skip
+        frontier = frontier_cost(messages, after, candidate=candidate, settings=self._settings)
         return BacktestReport(
             tenant=str(tenant),
             candidate=candidate.version,
@@ -244,7 +270,14 @@ class Backtest:
             cases_before=sum(1 for r in history if "open_case" in _types(r.verdict)),
             cases_after=cases_after,
             moderators=_agreement(history, after, decisions),
-            frontier_calls=after_routes.get(Route.ESCALATE.value, 0),
+            frontier_calls=frontier.calls,
+            frontier_cost=frontier.cost,
+            frontier_currency=frontier.currency,
+            routes_by_category_before=routes_by_category(before),
+            routes_by_category_after=routes_by_category(after),
+            strike_steps_before=steps_before,
+            strike_steps_after=steps_after,
+            strike_members=members[:_STRIKE_MEMBERS],
             model_calls=model_calls,
             seconds=round(seconds, 3),
         )

@@ -18,13 +18,13 @@ from bot.policy import Policy, load_policy, parse_duration
 from bot.settings import Settings
 from bot.streams import Streams
 from bot.tenant import Tenant, named_tenant
+from bot.terminal import fail
 
 __all__ = ["backtest"]
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(2)
+    return fail(message, 2)
 
 
 def backtest(
@@ -38,6 +38,10 @@ def backtest(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many messages")] = 100_000,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="write a PNG: per category, messages per route, both ways"),
+    ] = None,
 ) -> None:
     """What a candidate policy would have done.
 
@@ -57,6 +61,15 @@ def backtest(
         raise _fail(f"--since: {exc}") from exc
     except ModtriageError as exc:
         raise _fail(str(exc)) from exc
+    if plot is not None:
+        from bot.plots import backtest_figure, save
+
+        try:
+            title = f"{report.tenant}: recorded vs candidate {report.candidate}"
+            before, after = report.routes_by_category_before, report.routes_by_category_after
+            save(backtest_figure(before, after, title=title), plot)
+        except ModtriageError as exc:
+            raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(report.model_dump_json())
         return
@@ -68,14 +81,19 @@ async def _backtest(
 ) -> BacktestReport:
     from bot.classifiers import build_classifier
     from bot.connection import connect
+    from bot.policy_book import PolicyBook
 
     streams = Streams(namespace=settings.namespace)
     async with connect(settings) as redis:
         history = await read_history(redis, streams, tenant, since=since, limit=limit)
         decisions = await read_decisions(redis, streams, tenant)
+        book = PolicyBook.from_settings(
+            redis=redis, settings=settings, default=load_policy(settings.policy)
+        )
+        current = await book.current_one(tenant)
     classifier = build_classifier(settings, candidate)
     return await Backtest(settings=settings, classifier=classifier).run(
-        history, candidate, tenant=tenant, decisions=decisions, since=since
+        history, candidate, tenant=tenant, decisions=decisions, since=since, current=current
     )
 
 
@@ -97,6 +115,13 @@ def _print(report: BacktestReport) -> None:
     for example in report.examples:
         out.print(f"  {example.before} -> {example.after}: {escape(example.text[:80])}")
     out.print(f"cases: {report.cases_before} recorded, {report.cases_after} with the candidate")
+    for step, n in report.strike_steps_after.items():
+        was = report.strike_steps_before.get(step, 0)
+        out.print(f"strike step {step}: {was} members recorded, {n} with the candidate")
+    out.print(
+        f"frontier calls: {report.frontier_calls}, about {report.frontier_cost:.4f} "
+        f"{report.frontier_currency}"
+    )
     for category, agreement in report.moderators.items():
         out.print(
             f"moderators' {category} decisions ({agreement.labelled}): candidate precision "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
@@ -40,6 +41,9 @@ from bot.review.store import CaseStore
 from bot.stats import StatsBook
 from bot.tenant import Tenant
 
+if TYPE_CHECKING:
+    from bot.insights.backtest import Backtest
+
 __all__ = ["ServiceCore"]
 
 
@@ -54,7 +58,8 @@ class ServiceCore:
     version (:func:`bot.pipeline.judge.build_judge` without Redis; rules only when None), the
     escalate stage ``ask`` sends through (None: escalation off), a clock (tests pass
     their own), the scores a drift comparison needs on each side
-    (:mod:`bot.insights.drift`), and what writes ``/mod summary`` (None: not offered)."""
+    (:mod:`bot.insights.drift`), what writes ``/mod summary`` and what replays history for
+    ``/mod backtest`` (None: not offered)."""
 
     def __init__(
         self,
@@ -71,6 +76,7 @@ class ServiceCore:
         stream_maxlen: int = 100_000,
         drift_min_messages: int = MIN_MESSAGES,
         summariser: Summariser | None = None,
+        backtest: Backtest | None = None,
     ) -> None:
         self._redis = redis
         self._streams = streams
@@ -92,6 +98,7 @@ class ServiceCore:
         self._escalations = EscalationStore(redis=redis, streams=streams)
         self._opinions = SecondOpinions(store=self.store, escalation=escalation, clock=clock)
         self._summariser = summariser
+        self._backtest = backtest
 
     @property
     def policy(self) -> Policy:

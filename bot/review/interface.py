@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from bot.action import Action
 from bot.alerts import AlertRoute
 from bot.case import Case
+from bot.insights.backtest import BacktestReport
 from bot.insights.drift import DriftReport
 from bot.insights.shadow_report import ShadowReport
 from bot.insights.summary import ThreadSummary
@@ -62,6 +63,18 @@ class Moderation(DirectModeration, Protocol):
 
     async def score_drift(self, actor: Actor) -> DriftReport:
         """The tenant's model scores today against the days before, per category."""
+        ...
+
+    async def backtest(
+        self,
+        actor: Actor,
+        *,
+        candidate: bytes | None = None,
+        filename: str = "candidate.yaml",
+        version: str | None = None,
+        days: int = 30,
+    ) -> BacktestReport:
+        """What a candidate policy (a file's bytes or a stored version) would have done."""
         ...
 
     async def summarise(

@@ -10,6 +10,7 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
 - :mod:`bot.review.desk` — the review desk: queue, cases, history, claim, decide, appeal;
 - :mod:`bot.review.policy_desk` — the policy desk: test, ask, reload, shadow, stats;
 - :mod:`bot.review.insights_desk` — what shadow mode would have done, and score drift;
+- :mod:`bot.review.backtest_desk` — what a candidate policy would have done (``/mod backtest``);
 - :mod:`bot.review.direct` — the moderator's toolkit: direct actions, notes, mod logs.
 - :mod:`bot.review.summary_desk` — a thread or a case in five lines (``/mod summary``).
 - :mod:`bot.review.setup_desk` — what moderators configure from chat: where alerts go,
@@ -37,6 +38,7 @@ the returned actions yourself.
 
 from __future__ import annotations
 
+from bot.review.backtest_desk import BacktestDesk
 from bot.review.desk import ReviewDesk
 from bot.review.direct import DirectDesk
 from bot.review.insights_desk import InsightsDesk
@@ -50,7 +52,14 @@ __all__ = ["ModerationService"]
 
 
 class ModerationService(
-    Intake, ReviewDesk, PolicyDesk, InsightsDesk, DirectDesk, SummaryDesk, SetupDesk
+    Intake,
+    ReviewDesk,
+    PolicyDesk,
+    InsightsDesk,
+    BacktestDesk,
+    DirectDesk,
+    SummaryDesk,
+    SetupDesk,
 ):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""

@@ -20,6 +20,7 @@ from bot.adapters.dispatch import ActionDispatcher
 from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.escalation import EscalateStage
+from bot.insights.backtest import Backtest
 from bot.insights.summary import Summariser
 from bot.metrics import Metrics
 from bot.pipeline.judge import build_judge
@@ -121,6 +122,7 @@ class DiscordStack:
             policy_path=policy_path,
             escalation=escalation,
             summariser=summariser,
+            backtest=Backtest(settings=self.settings, classifier=RulesOnlyClassifier()),
             judges=lambda judged: build_judge(
                 policy=judged, classifier=RulesOnlyClassifier(), settings=self.settings
             ),

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from tests.discord.fake_attachments import FakeCdn
 from tests.discord.fake_toolkit import ROUTES as TOOLKIT_ROUTES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "discord"
@@ -71,6 +72,7 @@ class FakeDiscord:
     identifies: list[Json] = field(default_factory=list)
     messages: dict[str, Json] = field(default_factory=dict)
     automod_rules: dict[str, Json] = field(default_factory=dict)
+    cdn: FakeCdn = field(default_factory=FakeCdn)
 
     def __post_init__(self) -> None:
         self._failures: list[_Failure] = []
@@ -87,11 +89,13 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self.cdn.mount(app)
         self._runner = web.AppRunner(app, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.cdn.base = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
@@ -273,11 +277,13 @@ class FakeDiscord:
         elsewhere: bool = False,
         permissions: str | None = None,
         channel: str | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
         **options: Json,
     ) -> Json:
         """``/mod queue`` is ``slash("queue")``; ``/mod policy reload`` is
         ``slash("policy", "reload")``. Options are typed by their Python value; ``members``
-        names user options (``members={"member": "mallory"}``), resolved as Discord does."""
+        names user options (``members={"member": "mallory"}``), resolved as Discord does;
+        ``files`` attachment options (``files={"policy_file": ("p.yaml", b"...")}``)."""
         payload = self._interaction("interaction_command", user)
         typed = [
             {
@@ -287,7 +293,11 @@ class FakeDiscord:
             }
             for k, v in options.items()
         ]
-        resolved: Json = {"users": {}, "members": {}}
+        resolved: Json = {"users": {}, "members": {}, "attachments": {}}
+        for option, (filename, content) in (files or {}).items():
+            attachment = self.cdn.attachment(filename, content)
+            typed.append({"name": option, "type": 11, "value": attachment["id"]})
+            resolved["attachments"][attachment["id"]] = attachment
         for option, username in (members or {}).items():
             member = self.member(username)
             user_id = member["user"]["id"]
@@ -300,7 +310,7 @@ class FakeDiscord:
         for parent in reversed(path[:-1]):
             node = {"name": parent, "type": 2, "options": [node]}
         payload["data"]["options"] = [node]
-        if members:
+        if members or files:
             payload["data"]["resolved"] = resolved
         if channel is not None:  # typed in another channel than the moderators'
             payload["channel_id"] = self.channel_id(channel)

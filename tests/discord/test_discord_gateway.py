@@ -71,6 +71,10 @@ async def test_mod_commands_are_guild_only_for_moderators_and_report_is_for_ever
         "unlock",
         "note",
         "modlogs",
+        # configure from chat, and what a candidate policy would have done
+        "setup",
+        "channel",
+        "backtest",
     }
     report = commands["Report message"]
     assert report["type"] == 3

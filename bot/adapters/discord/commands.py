@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.action import Reply
+from bot.adapters.discord.backtest import backtest_text
 from bot.adapters.discord.cards import (
     case_embed,
     opinion_embed,
@@ -133,6 +134,22 @@ class ModCog(
         numbers = await self.bot.moderation.stats(actor, days=days)
         drift = await self.bot.moderation.score_drift(actor)
         await _say(interaction, "", embed=stats_embed(numbers, warnings=drift.lines()))
+
+    @app_commands.command(description="What a candidate policy would have done to past messages")
+    @app_commands.describe(
+        policy_file="the candidate policy YAML", version="or a stored policy version",
+        days="the last how many days, today included (default 30)",
+    )  # fmt: skip
+    async def backtest(
+        self, interaction: discord.Interaction[Any], policy_file: discord.Attachment | None = None,
+        version: str | None = None, days: app_commands.Range[int, 1, MAX_DAYS] = 30,
+    ) -> None:  # fmt: skip
+        await interaction.response.defer(ephemeral=True, thinking=True)  # replays history
+        try:
+            text = await backtest_text(self.bot, interaction, policy_file, version, days)
+        except ValueError as exc:
+            text = str(exc)
+        await _say(interaction, text)
 
     @policy.command(name="reload", description="Reload the policy file (a bad file is refused)")
     async def policy_reload(self, interaction: discord.Interaction[Any]) -> None:

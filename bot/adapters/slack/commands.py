@@ -18,6 +18,9 @@
     /mod summary <case id | message link>
                                the thread in five lines, who did what, the rules that fired,
                                links and a suggested action (bot.adapters.slack.summary)
+    /mod backtest <version> [days]
+                               what a stored policy version would have done to the last days'
+                               messages (default 30; bot.adapters.slack.backtest)
 
 Permissions are checked by the service; its refusals are shown to the moderator as they are.
 """
@@ -30,7 +33,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.adapters.slack import cards
+from bot.adapters.slack import backtest, cards
 from bot.adapters.slack.summary import FetchThread, summary_reply
 from bot.case import Case
 from bot.insights.shadow_report import ShadowReport
@@ -44,7 +47,17 @@ from bot.verdict import Verdict
 __all__ = ["USAGE", "ModCommand", "parse", "run"]
 
 Name = Literal[
-    "queue", "case", "history", "test", "stats", "policy", "shadow", "ask", "summary", "help"
+    "queue",
+    "case",
+    "history",
+    "test",
+    "stats",
+    "policy",
+    "shadow",
+    "ask",
+    "summary",
+    "backtest",
+    "help",
 ]
 FetchMessage = Callable[[str], Awaitable[Message]]
 """Given a Slack message link, the message (raises ValueError with a reason to show)."""
@@ -58,7 +71,7 @@ USAGE = (
     "`policy reload` · `shadow on|off [#channel|category]` · `shadow report [days]` · "
     "`ask <message link>` (the frontier model's opinion) · `summary <case id | message link>` · "
     "`setup #channel @group` · `channel #channel exempt|shadow|faq on|off` · "
-    "`policy show [category]`"
+    "`policy show [category]` · `backtest <policy version> [days]`"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -69,6 +82,7 @@ _NEEDS_ARG = {
     "test": "`/mod test <text>`",
     "ask": "`/mod ask <message link>`",
     "summary": "`/mod summary <case id | message link>`",
+    "backtest": backtest.USAGE,
 }
 
 
@@ -91,6 +105,8 @@ def parse(text: str) -> ModCommand:
         raise ValueError("history needs a member: `/mod history @user`")
     if name == "stats" and arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_DAYS):
         raise ValueError(f"stats takes a number of days, 1 to {MAX_DAYS}: `/mod stats 30`")
+    if name == "backtest":
+        backtest.check(arg)
     if name == "policy" and arg.lower() != "reload":
         raise ValueError("did you mean `/mod policy reload` or `/mod policy show`?")
     if name == "shadow" and arg.partition(" ")[0].lower() == "report":
@@ -293,5 +309,7 @@ async def run(
             return await summary_reply(
                 command.arg, actor=actor, moderation=moderation, fetch=thread
             )
+        case "backtest":
+            return await backtest.backtest_reply(command.arg, actor=actor, moderation=moderation)
         case _:
             return USAGE
