@@ -52,6 +52,18 @@ def _pyplot() -> Any:
     return plt
 
 
+def _panels(plt: Any, count: int) -> tuple[Figure, list[Any]]:
+    """A figure of ``count`` panels, three to a row; the panels left over are hidden."""
+    cols = min(3, count)
+    nrows = -(-count // cols)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False
+    )
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
 def threshold_curve(
     truth: Sequence[bool], scores: Sequence[float], thresholds: NDArray[np.float64] = THRESHOLDS
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -91,15 +103,8 @@ def moderation_figure(
         raise ConfigError(
             "--plot: no row is positive for a category the policy defines; nothing to draw"
         )
-    cols = min(3, len(shown))
-    nrows = -(-len(shown) // cols)
-    fig: Figure
-    fig, axes = plt.subplots(
-        nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False
-    )
-    for ax in axes.flat[len(shown) :]:
-        ax.set_visible(False)
-    for ax, category in zip(axes.flat, shown, strict=False):
+    fig, axes = _panels(plt, len(shown))
+    for ax, category in zip(axes, shown, strict=True):
         truth, cat_scores = per[category]
         precision, recall = threshold_curve(truth, cat_scores)
         ax.plot(THRESHOLDS, precision, label="precision")
@@ -169,16 +174,9 @@ def backtest_figure(
     routes = list(
         dict.fromkeys(r for side in (before, after) for c in shown for r in side.get(c, {}))
     )
-    cols = min(3, len(shown))
-    nrows = -(-len(shown) // cols)
-    fig: Figure
-    fig, axes = plt.subplots(
-        nrows, cols, figsize=(max(6.4, 4.2 * cols), 3.2 * nrows + 0.6), squeeze=False
-    )
-    for ax in axes.flat[len(shown) :]:
-        ax.set_visible(False)
+    fig, axes = _panels(plt, len(shown))
     x = np.arange(len(routes))
-    for ax, category in zip(axes.flat, shown, strict=False):
+    for ax, category in zip(axes, shown, strict=True):
         for offset, label, counts in ((-0.2, "recorded", before), (0.2, "candidate", after)):
             heights = [counts.get(category, {}).get(r, 0) for r in routes]
             ax.bar(x + offset, heights, width=0.4, label=label)

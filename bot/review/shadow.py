@@ -41,23 +41,18 @@ class ShadowSwitch:
         channel: str | None = None,
         category: str | None = None,
     ) -> None:
-        keys = self._streams.tenant(tenant)
         field = f"channel:{channel}" if channel else f"category:{category}" if category else "all"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if on:
-                pipe.hset(keys.shadow, field, "1")
-            else:
-                pipe.hdel(keys.shadow, field)
-            pipe.xadd(
-                keys.audit,
-                {"actor": by, "op": "shadow", "detail": f"{field}={'on' if on else 'off'}"},
-            )
-            await pipe.execute()
+        await self._switch(tenant, by, field, on, op="shadow", detail=field)
 
     async def exempt(self, tenant: Tenant, by: str, channel: str, on: bool) -> None:
         """Leave a channel alone (``on``), or moderate it again."""
+        await self._switch(tenant, by, f"exempt:{channel}", on, op="exempt", detail=channel)
+
+    async def _switch(
+        self, tenant: Tenant, by: str, field: str, on: bool, *, op: str, detail: str
+    ) -> None:
+        """Set or clear one switch of the tenant's hash, and say so in its audit log."""
         keys = self._streams.tenant(tenant)
-        field = f"exempt:{channel}"
         async with self._redis.pipeline(transaction=True) as pipe:
             if on:
                 pipe.hset(keys.shadow, field, "1")
@@ -65,7 +60,7 @@ class ShadowSwitch:
                 pipe.hdel(keys.shadow, field)
             pipe.xadd(
                 keys.audit,
-                {"actor": by, "op": "exempt", "detail": f"{channel}={'on' if on else 'off'}"},
+                {"actor": by, "op": op, "detail": f"{detail}={'on' if on else 'off'}"},
             )
             await pipe.execute()
 
