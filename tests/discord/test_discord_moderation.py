@@ -57,7 +57,7 @@ async def test_a_slur_is_deleted_the_member_warned_by_dm_and_a_card_posted(
     assert f"mt:appeal:{fake.guild_id}:{case_id}" in _buttons(dm.body)
     assert set(_buttons(card.body)) == {
         f"mt:case:{kind}:{case_id}" for kind in ("timeout", "kick", "ban", "overturn")
-    }
+    } | {f"mt:summary:{case_id}"}
 
 
 async def test_the_timeout_button_asks_for_a_duration_then_times_out_and_redraws_the_card(
@@ -195,6 +195,7 @@ async def test_a_member_appeals_from_the_warning_and_moderators_get_the_card(
     assert set(_buttons(appeal_card.body)) == {
         f"mt:case:overturn:{case_id}",
         f"mt:case:uphold:{case_id}",
+        f"mt:summary:{case_id}",  # the thread's gist, for the moderator deciding the appeal
     }
 
 

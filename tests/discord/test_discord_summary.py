@@ -125,3 +125,28 @@ async def test_a_link_members_and_other_servers(summarising: DiscordStack) -> No
     there = await fake.slash("summary", target="1", user="morgan", elsewhere=True)
     _, hidden = await fake.answered(there, count=2)
     assert hidden.body["content"] == "no case '1'"  # a case of another server is not found
+
+
+async def test_the_case_cards_summary_button_answers_the_moderator_alone(
+    summarising: DiscordStack,
+) -> None:
+    fake = summarising.fake
+    await _chat(summarising)
+    [card] = await fake.wait_for("POST", rf"/channels/{fake.channel_id('mod-queue')}/messages")
+    case_id = card.body["embeds"][0]["title"].split()[1]
+    buttons = [c["custom_id"] for row in card.body["components"] for c in row["components"]]
+    assert f"mt:summary:{case_id}" in buttons
+
+    click = await fake.click(card.response, f"mt:summary:{case_id}")
+    deferred, answer = await fake.answered(click, count=2)
+    assert deferred.body["type"] == 5
+    assert deferred.body["data"]["flags"] == 64  # "thinking…", only for the moderator
+    assert answer.body["flags"] == 64
+    [embed] = answer.body["embeds"]
+    assert embed["title"] == f"Summary of case {case_id}"
+    assert embed["description"].splitlines()[-1] == "> user2: free nitro here [spam 1.00]"
+
+    # a member who finds the card cannot read another member's case through it
+    refused = await fake.click(card.response, f"mt:summary:{case_id}", user="alice")
+    _, said = await fake.answered(refused, count=2)
+    assert said.body["content"] == f"no case '{case_id}'"

@@ -65,7 +65,9 @@ async def test_a_slur_gets_a_private_notice_and_a_review_card(slack: SlackStack)
     assert card.args["channel"] == MODS
     assert "f4gg0t" in json.dumps(card.args["blocks"])
     assert "*actioned*" in json.dumps(card.args["blocks"])
-    assert _buttons(card.args["blocks"]) == ["mt_card_overturn", "mt_card_timeout", "mt_card_ban"]
+    assert _buttons(card.args["blocks"]) == [
+        "mt_card_overturn", "mt_card_timeout", "mt_card_ban", "mt_summary",
+    ]  # fmt: skip
     # the member's message is flagged, not deleted: a bot token cannot delete it
     [reaction] = slack.fake.received("reactions.add")
     assert (reaction.args["channel"], reaction.args["timestamp"]) == (

@@ -140,6 +140,7 @@ async def test_in_shadow_mode_a_slur_waits_for_a_moderator_who_removes_it(
         "mt_card_warn",
         "mt_card_timeout",
         "mt_card_ban",
+        "mt_summary",
     ]
     assert slack.fake.received("chat.postEphemeral") == []  # shadow mode: nothing enforced
     [case] = await moderation.queue(MOD)
@@ -155,7 +156,9 @@ async def test_in_shadow_mode_a_slur_waits_for_a_moderator_who_removes_it(
     [update] = await slack.fake.wait_for("chat.update")
     assert (update.args["channel"], update.args["ts"]) == (MODS, "1764300000.000001")
     assert "*remove* by <@U0MOD>" in json.dumps(update.args["blocks"])
-    assert _buttons(update.args["blocks"]) == ["mt_card_overturn", "mt_card_timeout", "mt_card_ban"]
+    assert _buttons(update.args["blocks"]) == [
+        "mt_card_overturn", "mt_card_timeout", "mt_card_ban", "mt_summary",
+    ]  # fmt: skip
     # the decision's actions went through the dispatcher: a notice to the author and, with no
     # admin token, the message flagged and its removal asked of a person; never chat.delete
     [notice] = await slack.fake.wait_for("chat.postEphemeral")
@@ -260,7 +263,11 @@ async def test_appeal_from_the_notice_reaches_the_moderators_and_can_be_granted(
         for p in posts
         if p.args["channel"] == MODS and "Appeal on case" in json.dumps(p.args.get("blocks"))
     )
-    assert _buttons(appeal_card.args["blocks"]) == ["mt_card_overturn", "mt_card_uphold"]
+    assert _buttons(appeal_card.args["blocks"]) == [
+        "mt_card_overturn",
+        "mt_card_uphold",
+        "mt_summary",
+    ]
     assert any(
         p.args["channel"] == "U0MALLORY" and "was sent to the moderators" in p.args["text"]
         for p in posts

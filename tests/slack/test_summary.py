@@ -5,6 +5,9 @@ extractive summariser on the committed encoder, a real Redis)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from bot.classifiers.onnx_encoder import OnnxEncoder
@@ -14,7 +17,7 @@ from bot.policy import Policy
 from bot.review.service import ModerationService
 from bot.settings import Settings
 from bot.streams import Streams, read_decision
-from tests.slack.conftest import SlackStack, eventually
+from tests.slack.conftest import SlackStack, eventually, payload
 from tests.slack.test_moderators import _mod
 
 pytestmark = [pytest.mark.slack, pytest.mark.insights]
@@ -93,3 +96,37 @@ async def test_a_message_link_redaction_and_rights(slack: SlackStack) -> None:
     for removed in ("eve@example.com", "7946 0958", "s3cr3t"):
         assert removed not in answer
     assert refused == "slack:U0ALICE may not summarise a thread: moderators only"
+
+
+async def test_the_case_cards_summary_button_answers_the_moderator_alone(
+    slack: SlackStack, moderation: ModerationService
+) -> None:
+    await _chat(slack)
+
+    async def card_posted() -> list[Any]:
+        posted = slack.fake.received("chat.postMessage")
+        return [c for c in posted if "mt_summary" in json.dumps(c.args.get("blocks"))]
+
+    [card] = await eventually(card_posted)
+    blocks = card.args["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    [summary_button] = [e for e in buttons if e["action_id"] == "mt_summary"]
+    assert summary_button["value"] == "1"
+
+    press = payload(
+        "block_actions_card",
+        CASE_ID="1",
+        CARD_TS="1764300000.000001",
+        RESPONSE_URL=slack.fake.response_url("summary"),
+    )
+    press["actions"][0]["action_id"] = "mt_summary"
+    before = len(slack.fake.responses)
+    status, _ = await slack.interaction(press)
+    assert status == 200
+    answer = (await slack.fake.wait_responses(before + 1))[before]
+    assert answer["hook"] == "summary"
+    assert answer["response_type"] == "ephemeral"
+    assert answer["replace_original"] is False  # the card stays as it is
+    assert answer["text"].splitlines()[0].startswith("*Summary of case `1`* · 4 message(s)")
+    assert "+44 20 7946 0958" not in answer["text"]

@@ -10,6 +10,7 @@ import discord
 from pydantic import ValidationError
 
 from bot.adapters.discord.cards import case_embed
+from bot.adapters.discord.summary_button import SummaryButton
 from bot.case import Case, CaseStatus
 from bot.errors import ReviewError
 from bot.message import Platform
@@ -86,10 +87,14 @@ def actor_of(interaction: discord.Interaction[Any], *, workspace: str | None = N
 
 
 def case_view(case: Case) -> discord.ui.View:
-    """The decision buttons a card shows for the case's status (none once it is closed)."""
+    """The decision buttons a card shows for the case's status (none once it is closed), and
+    the thread's summary while a decision is open."""
     view = discord.ui.View(timeout=None)
-    for kind in _BUTTONS_BY_STATUS.get(case.status, ()):
+    kinds = _BUTTONS_BY_STATUS.get(case.status, ())
+    for kind in kinds:
         view.add_item(CaseButton(kind, case.id))
+    if kinds:
+        view.add_item(SummaryButton(case.id))
     return view
 
 
@@ -307,6 +312,7 @@ class FeedbackButton(
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     CaseButton,
+    SummaryButton,
     AppealButton,
     FeedbackButton,
 )

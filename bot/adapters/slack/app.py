@@ -41,7 +41,7 @@ from bot.adapters.slack.payloads import (
     SlashCommandPayload,
     ViewSubmissionPayload,
 )
-from bot.adapters.slack.summary import fetch_thread
+from bot.adapters.slack.summary import button_reply, fetch_thread
 from bot.case import Case
 from bot.errors import ActionError, MalformedMessage, ReviewError
 from bot.faq.feedback import FaqFeedback
@@ -122,6 +122,7 @@ class SlackBot:
         app.action(re.compile(r"^mt_card_"))(ack=self._ack, lazy=[self._on_card_button])
         app.view(cards.DECISION_VIEW)(ack=self._ack, lazy=[self._on_decision])
         app.action(cards.ACTIONS["appeal"])(ack=self._ack, lazy=[self._on_appeal_button])
+        app.action(cards.ACTIONS["summary"])(ack=self._ack, lazy=[self._on_summary_button])
         app.view(cards.APPEAL_VIEW)(ack=self._ack, lazy=[self._on_appeal])
         app.message_shortcut(REPORT_CALLBACK)(ack=self._ack, lazy=[self._on_report])
         app.action(re.compile(r"^mt_faq_(un)?helpful$"))(ack=self._ack, lazy=[self._on_feedback])
@@ -223,6 +224,17 @@ class SlackBot:
             return history_message(found[0], team=team, channel=channel, permalink=link)
         except MalformedMessage as exc:
             raise ValueError(f"that message cannot be read: {exc.reason}") from exc
+
+    async def _on_summary_button(
+        self, body: BlockActionPayload, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        team = body["team"]["id"]
+        text = await button_reply(
+            str(body["actions"][0]["value"]),
+            actor=await self._directory.actor(team, body["user"]["id"]),
+            moderation=self._moderation, client=client, team=team,
+        )  # fmt: skip
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def _on_card_button(
         self, body: BlockActionPayload, respond: AsyncRespond, client: AsyncWebClient

@@ -53,6 +53,7 @@ NEEDS_MODAL: frozenset[str] = frozenset({"warn", "timeout", "ban"})
 ACTIONS: dict[str, str] = {
     **{kind: f"mt_card_{kind}" for kind in CARD_BUTTONS},
     "appeal": "mt_appeal",
+    "summary": "mt_summary",  # not mt_card_: it decides nothing
     "faq_helpful": "mt_faq_helpful",
     "faq_unhelpful": "mt_faq_unhelpful",
 }
@@ -181,7 +182,9 @@ def review_card(
         if style:
             button["style"] = style
         buttons.append(button)
-    if buttons:
+    if buttons:  # while a decision is open, the thread's gist is a click away
+        summary = {"type": "button", "action_id": ACTIONS["summary"], "text": _plain("Summary")}
+        buttons.append(summary | {"value": case.id})
         blocks.append({"type": "actions", "block_id": f"case:{case.id}", "elements": buttons})
     text = f"Case {case.id} ({case.status.value}): {category} by <@{message.author.id}>"
     if case.decided_by and case.decision:

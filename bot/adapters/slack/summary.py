@@ -10,13 +10,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.inbound import history_message, parse_permalink
-from bot.errors import MalformedMessage
+from bot.errors import MalformedMessage, ReviewError
 from bot.insights.summary import ThreadSummary
 from bot.message import Message
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 
-__all__ = ["THREAD_MESSAGES", "FetchThread", "fetch_thread", "render", "summary_reply"]
+__all__ = [
+    "THREAD_MESSAGES",
+    "FetchThread",
+    "button_reply",
+    "fetch_thread",
+    "render",
+    "summary_reply",
+]
 
 #: Messages read back from Slack for one summary: the message and those before it.
 THREAD_MESSAGES = 30
@@ -122,3 +129,17 @@ async def summary_reply(
     around = await fetch(message.channel, message.id, message.thread)
     summary = await moderation.summarise(actor, around, case_id=case.id)
     return render(summary, title=f"case `{case.id}`")
+
+
+async def button_reply(
+    case_id: str, *, actor: Actor, moderation: Moderation, client: AsyncWebClient, team: str
+) -> str:
+    """What the "Summary" button on a case card answers the moderator who pressed it."""
+
+    async def thread(channel: str, ts: str, thread_ts: str | None) -> list[Message]:
+        return await fetch_thread(client, team=team, channel=channel, ts=ts, thread=thread_ts)
+
+    try:
+        return await summary_reply(case_id, actor=actor, moderation=moderation, fetch=thread)
+    except (ValueError, ReviewError) as exc:
+        return str(exc)
