@@ -43,7 +43,7 @@ async def test_mod_commands_are_guild_only_for_moderators_and_report_is_for_ever
     fake = stack.fake
     [sync] = fake.calls("PUT", rf"/applications/\d+/guilds/{fake.guild_id}/commands")
     commands = {c["name"]: c for c in sync.body}
-    assert set(commands) == {"mod", "Report message"}
+    assert set(commands) == {"mod", "Report message", "Warn", "Timeout"}
     mod = commands["mod"]
     assert int(mod["default_member_permissions"]) == 1 << 40  # Moderate Members
     assert mod["contexts"] == [0]  # guilds only

@@ -14,6 +14,7 @@ import pytest
 
 from bot.review.actor import Actor
 from tests.discord.conftest import MODERATOR_ROLE, DiscordStack
+from tests.discord.fake_menus import submit_modal, user_command
 from tests.discord.fake_toolkit import BOT_ROLE, set_bot_permissions
 
 pytestmark = [pytest.mark.discord, pytest.mark.toolkit]
@@ -258,3 +259,38 @@ async def test_a_command_delivered_twice_acts_once(stack: DiscordStack) -> None:
     await asyncio.sleep(0.3)
     assert len(fake.calls("PATCH", rf"/guilds/{fake.guild_id}/members/{mallory}")) == 1
     assert len(await stack.moderation.history(_mod(stack), mallory)) == 1
+
+
+async def test_warn_and_timeout_from_a_members_context_menu(stack: DiscordStack) -> None:
+    fake = stack.fake
+    mallory = fake.user_id("mallory")
+    [sync] = fake.calls("PUT", rf"/applications/\d+/guilds/{fake.guild_id}/commands")
+    menus = {c["name"]: c for c in sync.body if c.get("type") == 2}
+    assert set(menus) == {"Warn", "Timeout"}
+    assert all(int(m["default_member_permissions"]) == 1 << 40 for m in menus.values())
+
+    opened = await user_command(fake, "Warn", "mallory")
+    [modal] = await fake.answered(opened)
+    assert modal.body["type"] == 9
+    assert modal.body["data"]["custom_id"] == f"mt:act:warn:{mallory}"
+    submitted = await submit_modal(fake, f"mt:act:warn:{mallory}", {"reason": "keep it civil"})
+    assert "warned" in await _said(stack, submitted)
+    assert "keep it civil" in await _dm_text(stack, "mallory")
+
+    opened = await user_command(fake, "Timeout", "mallory")
+    await fake.answered(opened)
+    submitted = await submit_modal(
+        fake, f"mt:act:timeout:{mallory}", {"duration": "2h", "reason": "cool off"}
+    )
+    assert "timed out for 2 hours" in await _said(stack, submitted)
+    [patch] = await fake.wait_for("PATCH", rf"/guilds/{fake.guild_id}/members/{mallory}")
+    assert patch.body["communication_disabled_until"] is not None
+    cases = await stack.moderation.history(_mod(stack), mallory)
+    assert [c.decision for c in cases] == ["timeout", "warn"]
+
+    # a member who is not a moderator gets the service's refusal, and nothing is done
+    opened = await user_command(fake, "Warn", "mallory", user="alice")
+    await fake.answered(opened)
+    refused = await submit_modal(fake, f"mt:act:warn:{mallory}", {"reason": "x"}, user="alice")
+    assert "moderators only" in await _said(stack, refused)
+    assert len(await stack.moderation.history(_mod(stack), mallory)) == 2

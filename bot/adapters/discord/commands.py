@@ -26,6 +26,7 @@ from bot.adapters.discord.events import role_names
 from bot.adapters.discord.setup import SetupCommands
 from bot.adapters.discord.summary import summarise, summary_embed
 from bot.adapters.discord.toolkit import ToolkitCommands
+from bot.adapters.discord.toolkit_menus import member_menus
 from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
 from bot.message import Message
@@ -70,13 +71,16 @@ class ModCog(
             name="Report message", callback=self.report_message
         )
         self.report_menu.guild_only = True
+        self.menus = [self.report_menu, *member_menus(self)]  # Warn and Timeout, for moderators
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.report_menu)
+        for menu in self.menus:
+            self.bot.tree.add_command(menu)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
+        for menu in self.menus:
+            self.bot.tree.remove_command(menu.name, type=menu.type)
 
     async def cog_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

@@ -28,7 +28,7 @@ from bot.review.toolkit import OPERATIONS, DirectKind, DirectOutcome, DirectRequ
 if TYPE_CHECKING:
     from bot.adapters.discord.bot import ModtriageBot
 
-__all__ = ["NEEDS", "ToolkitCommands", "missing_permissions", "modlog_embed"]
+__all__ = ["NEEDS", "ToolkitCommands", "missing_permissions", "modlog_embed", "seconds_of"]
 
 #: The bot's own Discord permissions each direct action needs (discord.py's names).
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -83,7 +83,7 @@ def missing_permissions(
     return None
 
 
-def _seconds(value: str | None, *, what: str, most: int) -> int | None:
+def seconds_of(value: str | None, *, what: str, most: int) -> int | None:
     if value is None or not value.strip():
         return None
     try:
@@ -136,7 +136,7 @@ class ToolkitCommands(commands.Cog):
 
     bot: ModtriageBot
 
-    async def _act(
+    async def act(
         self,
         interaction: discord.Interaction[Any],
         kind: DirectKind,
@@ -174,7 +174,7 @@ class ToolkitCommands(commands.Cog):
         member: discord.Member,
         reason: app_commands.Range[str, 1, 1000],
     ) -> None:
-        await self._act(interaction, "warn", f"{member.mention} warned", target=member,
+        await self.act(interaction, "warn", f"{member.mention} warned", target=member,
                         reason=reason)  # fmt: skip
 
     @app_commands.command(description="Time a member out (at most 28 days)")
@@ -186,8 +186,8 @@ class ToolkitCommands(commands.Cog):
         duration: str = "1h",
         reason: str = "",
     ) -> None:
-        seconds = _seconds(duration, what="duration", most=MAX_TIMEOUT_S) or 3600
-        await self._act(
+        seconds = seconds_of(duration, what="duration", most=MAX_TIMEOUT_S) or 3600
+        await self.act(
             interaction, "timeout", f"{member.mention} timed out for {human_duration(seconds)}",
             target=member, duration_s=seconds, reason=reason,
         )  # fmt: skip
@@ -196,14 +196,14 @@ class ToolkitCommands(commands.Cog):
     async def untimeout(
         self, interaction: discord.Interaction[Any], member: discord.Member, reason: str = ""
     ) -> None:
-        await self._act(interaction, "untimeout", f"{member.mention}'s timeout ended",
+        await self.act(interaction, "untimeout", f"{member.mention}'s timeout ended",
                         target=member, reason=reason)  # fmt: skip
 
     @app_commands.command(description="Kick a member from the server")
     async def kick(
         self, interaction: discord.Interaction[Any], member: discord.Member, reason: str = ""
     ) -> None:
-        await self._act(interaction, "kick", f"{member.mention} kicked", target=member,
+        await self.act(interaction, "kick", f"{member.mention} kicked", target=member,
                         reason=reason)  # fmt: skip
 
     @app_commands.command(description="Ban a member, for good or for a while")
@@ -219,10 +219,10 @@ class ToolkitCommands(commands.Cog):
         duration: str | None = None,
         delete_history: str | None = None,
     ) -> None:
-        seconds = _seconds(duration, what="duration", most=365 * 86400)
-        wiped = _seconds(delete_history, what="delete_history", most=7 * 86400) or 0
+        seconds = seconds_of(duration, what="duration", most=365 * 86400)
+        wiped = seconds_of(delete_history, what="delete_history", most=7 * 86400) or 0
         span = f" for {human_duration(seconds)}" if seconds else ""
-        await self._act(
+        await self.act(
             interaction, "ban", f"{member.mention} banned{span}", target=member,
             duration_s=seconds, delete_message_seconds=wiped, reason=reason,
         )  # fmt: skip
@@ -231,7 +231,7 @@ class ToolkitCommands(commands.Cog):
     async def unban(
         self, interaction: discord.Interaction[Any], member: discord.User, reason: str = ""
     ) -> None:
-        await self._act(interaction, "unban", f"{member.mention} unbanned", target=member,
+        await self.act(interaction, "unban", f"{member.mention} unbanned", target=member,
                         reason=reason)  # fmt: skip
 
     @app_commands.command(description="Delete the channel's last messages")
@@ -248,7 +248,7 @@ class ToolkitCommands(commands.Cog):
     ) -> None:
         which = f" by {member.mention}" if member else ""
         which += f" containing “{containing}”" if containing else ""
-        await self._act(
+        await self.act(
             interaction, "purge", f"the last {count} message(s){which} are being deleted",
             target=member, count=count, containing=containing or None, reason=reason,
         )  # fmt: skip
@@ -261,15 +261,15 @@ class ToolkitCommands(commands.Cog):
         reason: str = "",
     ) -> None:
         what = f"slowmode {seconds}s in <#{interaction.channel_id}>" if seconds else "slowmode off"
-        await self._act(interaction, "slowmode", what, seconds=seconds, reason=reason)
+        await self.act(interaction, "slowmode", what, seconds=seconds, reason=reason)
 
     @app_commands.command(description="Members may not post in this channel until unlocked")
     async def lock(self, interaction: discord.Interaction[Any], reason: str = "") -> None:
-        await self._act(interaction, "lock", f"<#{interaction.channel_id}> locked", reason=reason)
+        await self.act(interaction, "lock", f"<#{interaction.channel_id}> locked", reason=reason)
 
     @app_commands.command(description="Members may post in this channel again")
     async def unlock(self, interaction: discord.Interaction[Any], reason: str = "") -> None:
-        await self._act(
+        await self.act(
             interaction, "unlock", f"<#{interaction.channel_id}> unlocked", reason=reason
         )
 
