@@ -51,6 +51,7 @@ from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.interface import Moderation
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["REPORT_CALLBACK", "SlackBot", "web_client"]
 
@@ -144,6 +145,9 @@ class SlackBot:
             return
         if message is None or (message.author.is_bot and not self._moderate_bots):
             return
+        policy = await self._moderation.policy_of(Tenant.of(message))
+        if policy.roles:  # role exemptions need the author's groups: Slack does not send them
+            message = await self._directory.with_roles(message)
         await self._ingest.publish(message)
 
     # -- moderators ---------------------------------------------------------------------------

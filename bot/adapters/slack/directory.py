@@ -22,6 +22,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.message import Message
 from bot.review.actor import Actor
 
 __all__ = ["SlackDirectory"]
@@ -59,6 +60,16 @@ class SlackDirectory:
             roles=tuple(dict.fromkeys(roles)),
             is_admin=is_admin,
         )
+
+    async def with_roles(self, message: Message) -> Message:
+        """``message`` with its author's roles as :meth:`actor` finds them, so a policy's role
+        exemptions (``roles: {usergroup:staff: {exempt: all}}``) apply on Slack too; cached,
+        so a busy channel costs a lookup per member per ``ttl_s``."""
+        if message.author.is_bot:
+            return message
+        actor = await self.actor(message.workspace, message.author.id)
+        author = message.author.model_copy(update={"roles": actor.roles})
+        return message.model_copy(update={"author": author})
 
     async def _user(self, user_id: str) -> tuple[str, bool, tuple[str, ...]]:
         cached = self._users.get(user_id)
