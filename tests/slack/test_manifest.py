@@ -55,8 +55,16 @@ def test_the_manifest_asks_for_exactly_those_scopes() -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     needed = {s for scopes in METHOD_SCOPES.values() for s in scopes} | FEATURE_SCOPES
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
-    # the optional admin user token only deletes members' messages
-    assert manifest["oauth_config"]["scopes"]["user"] == ["chat:write"]
+    # no user scope unless deletion is wanted: the admin token's one scope is there to uncomment
+    assert "user" not in manifest["oauth_config"]["scopes"]
+    optional = yaml.safe_load(
+        "\n".join(
+            line.replace("# ", "", 1)
+            for line in MANIFEST.read_text().splitlines()
+            if line.strip() in {"# user:", "#   - chat:write"}
+        )
+    )
+    assert optional == {"user": ["chat:write"]}
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "message.channels",
         "message.groups",
