@@ -118,6 +118,7 @@ class Reply(ActionBase):
 class NotifyModerators(ActionBase):
     type: Literal["notify"] = "notify"
     text: str
+    ping_roles: tuple[str, ...] = Field(default=(), description="role ids the notice pings")
 
 
 class OpenCase(ActionBase):

@@ -22,6 +22,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.raid import RaidCommands
 from bot.adapters.discord.summary import summarise, summary_embed
 from bot.adapters.discord.toolkit import ToolkitCommands
 from bot.adapters.discord.views import actor_of, case_view
@@ -49,6 +50,7 @@ async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) 
 @app_commands.default_permissions(moderate_members=True)
 class ModCog(
     ToolkitCommands,
+    RaidCommands,
     commands.GroupCog,
     group_name="mod",
     group_description="modtriage moderation",

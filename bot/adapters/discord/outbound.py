@@ -240,7 +240,9 @@ class DiscordAdapter:
             case = await self._moderation.case(self._system(action), action.case_id)
             posted = await self.post_card(case, note=action.text)
         else:
-            posted = await self.notify_moderators(action.workspace, action.text)
+            posted = await self.notify_moderators(
+                action.workspace, action.text, roles=action.ping_roles
+            )
         if not posted:
             log.warning("no moderators' channel for a notice", action_id=action.id)
 
@@ -264,11 +266,17 @@ class DiscordAdapter:
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    async def notify_moderators(self, workspace: str, text: str) -> discord.Message | None:
+    async def notify_moderators(
+        self, workspace: str, text: str, *, roles: tuple[str, ...] = ()
+    ) -> discord.Message | None:
+        """Post in the moderators' channel, pinging only ``roles`` (ids)."""
         channel = await self._mod_channel_for(workspace)
         if channel is None:
             return None
-        return await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+        mentions = discord.AllowedMentions(
+            everyone=False, users=False, roles=[discord.Object(int(r)) for r in roles]
+        )
+        return await channel.send(text[:2000], allowed_mentions=mentions)
 
     async def _mod_channel_for(self, workspace: str) -> discord.abc.Messageable | None:
         """The moderators' channel (the setting, else the guild's current policy's): a channel
