@@ -54,7 +54,7 @@ def raid_actions(
         "platform": state.tenant.platform,
         "workspace": state.tenant.workspace,
         "message_id": state.raid_id,
-        "user_id": "",
+        "user_id": "0",  # no member: the raid as a whole
         "message_key": key,
         "reason": why[:500],
     }
@@ -88,7 +88,7 @@ def raid_actions(
             )
         built.append(
             NotifyModerators(
-                id=aid("notify"), channel="", text=text,
+                id=aid("notify"), channel=next(iter(state.channels), "0"), text=text,
                 ping_roles=() if ending else ping_roles, **common,
             )
         )  # fmt: skip
