@@ -122,6 +122,7 @@ class NotifyModerators(ActionBase):
         default=False,
         description="must reach someone (a raid): by DM to the owners when no channel is set",
     )
+    ping_roles: tuple[str, ...] = Field(default=(), description="role ids the notice pings")
 
 
 class OpenCase(ActionBase):

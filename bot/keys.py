@@ -26,13 +26,15 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:policy:doc:<version>               one policy version, as JSON (content-addressed)
     {ns}:policy:default                     hash: the default policy's current version, by, at
     {ns}:tenant:<platform>:<workspace>:…    one tenant's review state (TenantKeys)
+    {ns}:raids                              zset: tenants in raid mode, by when it ends (bot.raid)
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
 ``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
 routes by category, for the drift alarm), ``shadow`` (run-time switches: shadow mode, and
 ``exempt:<channel>``), ``faq`` (FAQ answers switched per channel),
-``audit``, ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
+``audit``, ``raid:state|joins|young|newcomers|first:<uid>`` (raid mode, :mod:`bot.raid`),
+``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
 member), ``alerts`` (hash: the moderators' channel and role set from chat, by, at), and ``policy``
 (hash: the current version of the tenant's own policy file, by, at; a tenant without one
 follows ``{ns}:policy:default``).
@@ -129,6 +131,11 @@ class Streams(BaseModel):
         return TenantKeys(prefix=self.prefix, tenant=tenant)
 
     @property
+    def raids(self) -> str:
+        """Sorted set: tenants in raid mode (``slack:T0…``), scored by when it ends if quiet."""
+        return f"{self.prefix}:raids"
+
+    @property
     def policy_default(self) -> str:
         """Hash: the default policy's current version (tenants without their own file)."""
         return f"{self.prefix}:policy:default"
@@ -180,6 +187,11 @@ class TenantKeys:
 
     def strike_points(self, user_id: str) -> str:
         return f"{self._base}:strike-points:{user_id}"
+
+    def raid(self, part: str) -> str:
+        """Raid mode's state (:mod:`bot.raid`): ``state``, ``joins``, ``young``,
+        ``newcomers`` and ``first:<uid>``."""
+        return f"{self._base}:raid:{part}"
 
     def incident(self, channel: str, user_id: str) -> str:
         """Hash: the case an author's incident in a channel has open, and its latest message's

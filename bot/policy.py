@@ -38,6 +38,7 @@ __all__ = [
     "FaqSettings",
     "Moderators",
     "Policy",
+    "RaidProtection",
     "RoleOverride",
     "Rules",
     "Strikes",
@@ -228,6 +229,38 @@ class FaqSettings(_Model):
     questions_only: bool = Field(default=True, description="match only what looks like a question")
 
 
+RaidAction = Literal["alert", "slowmode", "lock", "hold_new_members"]
+
+
+class RaidProtection(_Model):
+    """Raid mode (``bot/raid.py``): ``joins`` members joining within ``within``, or
+    ``new_accounts`` accounts younger than ``new_account_days`` joining within it, start it;
+    it ends by itself after ``quiet_after`` without such joins. Off unless ``enabled``."""
+
+    enabled: bool = False
+    joins: int = Field(default=10, ge=2, le=10_000)
+    within: Duration = 10
+    new_account_days: int = Field(default=7, ge=0, le=3650)
+    new_accounts: int | None = Field(
+        default=None, ge=1, le=10_000, description="unset: half of joins (at least 2); 0 days: off"
+    )
+    actions: tuple[RaidAction, ...] = ("alert", "hold_new_members")
+    channels: tuple[str, ...] = Field(default=(), description="channel ids or names to slow/lock")
+    slowmode_seconds: int = Field(default=30, ge=1, le=21600)
+    quiet_after: Duration = 600
+
+    @model_validator(mode="after")
+    def _channels_for_channel_actions(self) -> RaidProtection:
+        if {"slowmode", "lock"} & set(self.actions) and not self.channels:
+            raise ValueError("raid actions slowmode and lock need channels: list them")
+        return self
+
+    @property
+    def young_joins(self) -> int:
+        """How many young accounts joining within ``within`` start raid mode."""
+        return self.new_accounts if self.new_accounts is not None else max(2, self.joins // 2)
+
+
 class Policy(_Model):
     """A whole policy file."""
 
@@ -241,6 +274,7 @@ class Policy(_Model):
     strikes: Strikes = Strikes()
     escalation: Escalation = Escalation()
     faq: FaqSettings = FaqSettings()
+    raid: RaidProtection = RaidProtection()
     support_text: str = (
         "It sounds like you're going through a lot. You're not alone: a moderator will reach "
         "out. If you are in danger, call your local emergency number or find a helpline at "

@@ -145,6 +145,10 @@ def build_judge(
         ),
         DecideStage(policy=policy),
     ]
+    if policy.raid.enabled and "hold_new_members" in policy.raid.actions and redis is not None:
+        from bot.pipeline.raid_hold import RaidHoldStage
+
+        stages.insert(1, RaidHoldStage(redis=redis, policy=policy, streams=streams))
     if policy.escalation.enabled and redis is not None:
         # Only then does decide() route anything to ESCALATE. Without an API key the stage
         # sends nothing and routes those messages to human review.

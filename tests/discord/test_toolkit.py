@@ -177,7 +177,7 @@ async def test_slowmode_lock_and_unlock_the_channel(stack: DiscordStack) -> None
     # the cache learns of the overwrite as Discord would tell it, then unlock clears it
     channel = next(c for c in fake.guild["channels"] if c["id"] == general)
     await fake.dispatch("CHANNEL_UPDATE", {**channel, "guild_id": fake.guild_id})
-    assert "unlocked" in await _on(stack, "unlock", member="", channel="general")
+    assert "unlocked" in await _on(stack, "lock", member="", channel="general", off=True)
     await fake.wait_for("DELETE", rf"/channels/{general}/permissions/{everyone}")
     cases = await stack.moderation.channel_cases(_mod(stack), general)
     assert [c.decision for c in cases] == ["unlock", "lock", "slowmode"]

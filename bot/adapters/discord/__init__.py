@@ -62,6 +62,7 @@ def build_bot(
         sync_commands=settings.discord_sync_commands,
         automod_mirror=settings.discord_automod_mirror,
         leave_unlisted=settings.discord_leave_unlisted,
+        members_intent=policy.raid.enabled,
         **options,
     )
 
@@ -134,4 +135,5 @@ async def run_discord(
         except discord.PrivilegedIntentsRequired as exc:
             raise ConfigError(
                 "enable the Message Content intent for the bot in the Discord Developer Portal"
+                " (and Server Members, which raid protection needs)"
             ) from exc

@@ -62,18 +62,29 @@ class DiscordAlerts:
         return found
 
     async def send(
-        self, workspace: str, *, critical: bool, content: str = "", **kwargs: Any
+        self,
+        workspace: str,
+        *,
+        critical: bool,
+        content: str = "",
+        roles: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> discord.Message | None:
-        """Post to the moderators' channel, pinging their role; a critical alert without a
-        channel goes to the owner by DM. None when it went nowhere."""
+        """Post to the moderators' channel, pinging their role (and ``roles``, ids the content
+        already mentions); a critical alert without a channel goes to the owner by DM. None
+        when it went nowhere."""
         channel, role = await self.route(workspace)
         if channel is not None:
-            mentions = discord.AllowedMentions.none()
+            pinged = list(dict.fromkeys(([role] if role is not None else []) + list(roles)))
             if role is not None:
                 content = f"<@&{role}> {content}".strip()
-                mentions = discord.AllowedMentions(
-                    everyone=False, users=False, roles=[discord.Object(int(role))]
+            mentions = (
+                discord.AllowedMentions(
+                    everyone=False, users=False, roles=[discord.Object(int(r)) for r in pinged]
                 )
+                if pinged
+                else discord.AllowedMentions.none()
+            )
             return await channel.send(content[:2000], allowed_mentions=mentions, **kwargs)
         if not critical:
             return None

@@ -15,9 +15,11 @@ from bot.adapters.discord.automod import mirror_deny_lists
 from bot.adapters.discord.commands import ModCog
 from bot.adapters.discord.events import Inbound
 from bot.adapters.discord.outbound import DiscordAdapter
+from bot.adapters.discord.raid import RaidWatch
 from bot.adapters.discord.views import DYNAMIC_ITEMS
 from bot.faq.feedback import FaqFeedback
 from bot.pipeline.ingest import Ingest
+from bot.raid_desk import RaidDesk
 from bot.review.interface import Moderation
 from bot.streams import Streams
 from bot.tenant import Tenant
@@ -27,10 +29,12 @@ __all__ = ["ModtriageBot", "intents"]
 log = structlog.get_logger(__name__)
 
 
-def intents() -> discord.Intents:
+def intents(*, members: bool = False) -> discord.Intents:
     """Only what moderation needs. Message content is privileged: enable it for the bot in the
-    Developer Portal. Members are not needed: a guild message carries its author's roles."""
+    Developer Portal. Members are not needed (a guild message carries its author's roles)
+    unless raid protection counts joins (``members``): Server Members is privileged too."""
     wanted = discord.Intents.none()
+    wanted.members = members  # GUILD_MEMBER_ADD, for raid protection
     wanted.guilds = True  # channels and roles (role names for policy overrides)
     wanted.guild_messages = True  # MESSAGE_CREATE / MESSAGE_UPDATE, threads included
     wanted.message_content = True  # the text to moderate
@@ -62,11 +66,12 @@ class ModtriageBot(commands.AutoShardedBot):
         sync_commands: bool = True,
         automod_mirror: bool = False,
         leave_unlisted: bool = False,
+        members_intent: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents(),
+            intents=intents(members=members_intent),
             help_command=None,
             chunk_guilds_at_startup=False,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -75,6 +80,7 @@ class ModtriageBot(commands.AutoShardedBot):
         self.moderation = moderation
         self.ingest = ingest
         self.feedback = FaqFeedback(redis=redis, streams=streams)
+        self.raids = RaidDesk(redis=redis, streams=streams, moderation=moderation)
         self.adapter = DiscordAdapter(
             client=self, moderation=moderation, redis=redis, streams=streams,
             mod_channel=mod_channel,
@@ -89,6 +95,7 @@ class ModtriageBot(commands.AutoShardedBot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.add_cog(Inbound(bot=self))
         await self.add_cog(ModCog(bot=self))
+        await self.add_cog(RaidWatch(bot=self))
         if self._dev_guilds:
             for guild_id in self._dev_guilds:
                 guild = discord.Object(guild_id)

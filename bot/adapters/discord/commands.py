@@ -23,6 +23,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.raid import RaidCommands
 from bot.adapters.discord.setup import SetupCommands
 from bot.adapters.discord.summary import summarise, summary_embed
 from bot.adapters.discord.toolkit import ToolkitCommands
@@ -53,6 +54,7 @@ async def _say(interaction: discord.Interaction[Any], text: str, **kwargs: Any) 
 class ModCog(
     ToolkitCommands,
     SetupCommands,
+    RaidCommands,
     commands.GroupCog,
     group_name="mod",
     group_description="modtriage moderation",

@@ -243,7 +243,7 @@ class DiscordAdapter:
             posted = await self.post_card(case, note=action.text, critical=action.critical)
         else:
             posted = await self.notify_moderators(
-                action.workspace, action.text, critical=action.critical
+                action.workspace, action.text, critical=action.critical, roles=action.ping_roles
             )
         if not posted:
             log.warning("no moderators' channel for a notice", action_id=action.id)
@@ -274,9 +274,11 @@ class DiscordAdapter:
         return posted
 
     async def notify_moderators(
-        self, workspace: str, text: str, *, critical: bool = False
+        self, workspace: str, text: str, *, critical: bool = False, roles: tuple[str, ...] = ()
     ) -> discord.Message | None:
-        return await self.alerts.send(workspace, critical=critical, content=text)
+        """Post in the moderators' channel (:class:`DiscordAlerts`), pinging their role and
+        ``roles`` (ids) only."""
+        return await self.alerts.send(workspace, critical=critical, content=text, roles=roles)
 
     async def _missing_permission(self, action: Action, exc: discord.Forbidden) -> None:
         """Tell moderators what the bot could not do and which permission to grant."""

@@ -263,15 +263,17 @@ class ToolkitCommands(commands.Cog):
         what = f"slowmode {seconds}s in <#{interaction.channel_id}>" if seconds else "slowmode off"
         await self.act(interaction, "slowmode", what, seconds=seconds, reason=reason)
 
-    @app_commands.command(description="Members may not post in this channel until unlocked")
-    async def lock(self, interaction: discord.Interaction[Any], reason: str = "") -> None:
+    # One command both ways: Discord allows a command group 25 subcommands, and /mod has more.
+    @app_commands.command(description="Lock this channel to members; off: unlock it again")
+    @app_commands.describe(off="unlock: members may post here again")
+    async def lock(
+        self, interaction: discord.Interaction[Any], off: bool = False, reason: str = ""
+    ) -> None:
+        if off:
+            what = f"<#{interaction.channel_id}> unlocked"
+            await self.act(interaction, "unlock", what, reason=reason)
+            return
         await self.act(interaction, "lock", f"<#{interaction.channel_id}> locked", reason=reason)
-
-    @app_commands.command(description="Members may post in this channel again")
-    async def unlock(self, interaction: discord.Interaction[Any], reason: str = "") -> None:
-        await self.act(
-            interaction, "unlock", f"<#{interaction.channel_id}> unlocked", reason=reason
-        )
 
     @app_commands.command(description="A staff-only note on a member (never shown to them)")
     async def note(
