@@ -248,6 +248,13 @@ class RaidProtection(_Model):
     channels: tuple[str, ...] = Field(default=(), description="channel ids or names to slow/lock")
     slowmode_seconds: int = Field(default=30, ge=1, le=21600)
     quiet_after: Duration = 600
+    newcomer_hours: int = Field(
+        default=0,
+        ge=0,
+        le=720,
+        description="hold for review the links and mentions of members who joined within this "
+        "many hours (Slack and Discord; raid mode need not be on); 0: off",
+    )
 
     @model_validator(mode="after")
     def _channels_for_channel_actions(self) -> RaidProtection:

@@ -149,6 +149,10 @@ def build_judge(
         from bot.pipeline.raid_hold import RaidHoldStage
 
         stages.insert(1, RaidHoldStage(redis=redis, policy=policy, streams=streams))
+    if policy.raid.newcomer_hours and redis is not None:
+        from bot.pipeline.raid_hold import NewcomerHoldStage
+
+        stages.insert(1, NewcomerHoldStage(redis=redis, policy=policy, streams=streams))
     if policy.escalation.enabled and redis is not None:
         # Only then does decide() route anything to ESCALATE. Without an API key the stage
         # sends nothing and routes those messages to human review.

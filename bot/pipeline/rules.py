@@ -18,7 +18,7 @@ from bot.policy import Policy, RateRule
 from bot.streams import Streams
 from bot.verdict import Evidence, Route
 
-__all__ = ["MAX_EVIDENCE_PER_RULE", "RuleBook", "RulesStage", "find_links"]
+__all__ = ["MAX_EVIDENCE_PER_RULE", "RuleBook", "RulesStage", "find_links", "has_mentions"]
 
 #: Invite links listed as evidence for one message: enough to show a moderator, bounded for a
 #: flood (each deny-listed term is listed once however often it occurs).
@@ -45,6 +45,11 @@ def find_links(text: str) -> list[tuple[str, str, int, int]]:
         host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
         found.append((url, host.lower().removeprefix("www."), match.start(), match.end()))
     return found
+
+
+def has_mentions(text: str, mentions: tuple[str, ...] = ()) -> bool:
+    """Whether a message mentions anyone (``<@U…>``, ``@here``, ``@everyone`` ...)."""
+    return bool(mentions) or bool(_TEXT_MENTION.search(text))
 
 
 class RuleBook:

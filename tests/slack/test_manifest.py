@@ -68,6 +68,7 @@ def test_the_manifest_asks_for_exactly_those_scopes() -> None:
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "message.channels",
         "message.groups",
+        "team_join",
     }
     assert manifest["features"]["shortcuts"][0]["callback_id"] == "mt_report"
     assert manifest["features"]["slash_commands"][0]["command"] == "/mod"

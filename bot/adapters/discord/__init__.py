@@ -62,7 +62,7 @@ def build_bot(
         sync_commands=settings.discord_sync_commands,
         automod_mirror=settings.discord_automod_mirror,
         leave_unlisted=settings.discord_leave_unlisted,
-        members_intent=policy.raid.enabled,
+        members_intent=policy.raid.enabled or policy.raid.newcomer_hours > 0,
         **options,
     )
 

@@ -18,6 +18,7 @@ from bot.adapters.discord.outbound import DiscordAdapter
 from bot.adapters.discord.raid import RaidWatch
 from bot.adapters.discord.views import DYNAMIC_ITEMS
 from bot.faq.feedback import FaqFeedback
+from bot.newcomers import Newcomers
 from bot.pipeline.ingest import Ingest
 from bot.raid_desk import RaidDesk
 from bot.review.interface import Moderation
@@ -81,6 +82,7 @@ class ModtriageBot(commands.AutoShardedBot):
         self.ingest = ingest
         self.feedback = FaqFeedback(redis=redis, streams=streams)
         self.raids = RaidDesk(redis=redis, streams=streams, moderation=moderation)
+        self.newcomers = Newcomers(redis=redis, streams=streams)
         self.adapter = DiscordAdapter(
             client=self, moderation=moderation, redis=redis, streams=streams,
             mod_channel=mod_channel,

@@ -122,6 +122,9 @@ class RaidWatch(commands.Cog):
             return
         try:
             policy = await self.bot.moderation.policy_of(tenant)
+            if policy.raid.newcomer_hours:  # their links and mentions are held for a while
+                joined = member.joined_at or datetime.now(UTC)
+                await self.bot.newcomers.joined(tenant, str(member.id), joined)
             if not policy.raid.enabled:
                 return
             channels, slowmode = raid_channels(member.guild, policy)

@@ -33,6 +33,7 @@ from bot.adapters.slack.inbound import (
     shortcut_message,
     to_message,
 )
+from bot.adapters.slack.newcomers import on_team_join
 from bot.adapters.slack.outbound import SlackAdapter
 from bot.adapters.slack.payloads import (
     BlockActionPayload,
@@ -46,6 +47,7 @@ from bot.case import Case
 from bot.errors import ActionError, MalformedMessage, ReviewError
 from bot.faq.feedback import FaqFeedback
 from bot.message import Message
+from bot.newcomers import Newcomers
 from bot.pipeline.ingest import Ingest
 from bot.review.actor import Actor
 from bot.review.decision import Decision
@@ -119,6 +121,7 @@ class SlackBot:
         )
         app = self.app
         app.event("message")(self._on_message)
+        app.event("team_join")(on_team_join(Newcomers(redis=redis, streams=streams)))
         app.command(command)(ack=self._ack, lazy=[self._on_mod])
         app.action(re.compile(r"^mt_card_"))(ack=self._ack, lazy=[self._on_card_button])
         app.view(cards.DECISION_VIEW)(ack=self._ack, lazy=[self._on_decision])
