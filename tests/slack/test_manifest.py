@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.adapters.slack.app import REPORT_CALLBACK
+from bot.adapters.slack.shortcuts import SHORTCUTS
+
 pytestmark = pytest.mark.slack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,5 +73,7 @@ def test_the_manifest_asks_for_exactly_those_scopes() -> None:
         "message.groups",
         "team_join",
     }
-    assert manifest["features"]["shortcuts"][0]["callback_id"] == "mt_report"
+    assert [s["callback_id"] for s in manifest["features"]["shortcuts"]] == [
+        REPORT_CALLBACK, *SHORTCUTS,
+    ]  # fmt: skip
     assert manifest["features"]["slash_commands"][0]["command"] == "/mod"

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import cards, commands, setup, toolkit
+from bot.adapters.slack import cards, commands, setup, shortcuts, toolkit
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import (
     history_message,
@@ -130,6 +130,10 @@ class SlackBot:
         app.view(cards.APPEAL_VIEW)(ack=self._ack, lazy=[self._on_appeal])
         app.message_shortcut(REPORT_CALLBACK)(ack=self._ack, lazy=[self._on_report])
         app.action(re.compile(r"^mt_faq_(un)?helpful$"))(ack=self._ack, lazy=[self._on_feedback])
+        shortcuts.register(
+            app, directory=self._directory, moderation=moderation,
+            can_delete=adapter.can_delete_members_messages,
+        )  # fmt: skip
 
     # -- inbound messages ---------------------------------------------------------------------
 
