@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,4 +26,15 @@ def write_policy(
         raw["moderators"]["roles"] = list(moderator_roles)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def policy_variant(path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """The default policy with FAQ answers off, changed by ``edit`` (on the parsed YAML),
+    written to ``path``. Returns the path."""
+    raw: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY.read_text())
+    raw.pop("faq", None)
+    edit(raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     return path

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from bot.action import WarnUser
 from bot.classifiers.rules_only import RulesOnlyClassifier
@@ -22,8 +22,9 @@ from bot.notice_template import check_template, render
 from bot.policy import Policy, load_policy
 from bot.review.decision import Decision
 from bot.settings import Settings
-from tests.conftest import DEFAULT_POLICY, ROOT
+from tests.conftest import ROOT
 from tests.harness import ChatHarness
+from tests.policy_variants import policy_variant
 from tests.review_harness import Clock, FixedScores, ReviewHarness, moderator
 
 SLUR = "shut up you f4gg0t"
@@ -32,13 +33,11 @@ FRIENDLY = "Hey, {action} because it broke {rule}. You wrote: “{excerpt}”. {
 
 
 def _policy(tmp_path: Path, notices: dict[str, str]) -> Path:
-    raw = yaml.safe_load(DEFAULT_POLICY.read_text())
-    for category, text in notices.items():
-        raw["categories"][category]["notice"] = text
-    raw.pop("faq", None)
-    path = tmp_path / "community.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
-    return path
+    def edit(raw: dict[str, Any]) -> None:
+        for category, text in notices.items():
+            raw["categories"][category]["notice"] = text
+
+    return policy_variant(tmp_path / "community.yaml", edit)
 
 
 def test_placeholders_are_filled_and_blanks_tidied() -> None:

@@ -257,6 +257,25 @@ async def slack(
     await stack.stop()
 
 
+@contextlib.asynccontextmanager
+async def stack_on(
+    policy: Policy, *, fake: FakeSlack, redis: Redis, settings: Settings, metrics: Metrics
+) -> AsyncIterator[SlackStack]:
+    """A workspace on ``policy`` (the service, the Bolt app, worker and dispatcher), started."""
+    moderation = ModerationService(
+        redis=redis, streams=Streams(namespace=settings.namespace), policy=policy
+    )
+    stack = SlackStack(
+        fake=fake, redis=redis, settings=settings, policy=policy, metrics=metrics,
+        moderation=moderation,
+    )  # fmt: skip
+    await stack.start()
+    try:
+        yield stack
+    finally:
+        await stack.stop()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from bot.connection import Redis
 from bot.metrics import Metrics
 from bot.policy import load_policy
-from bot.review.service import ModerationService
 from bot.settings import Settings
-from bot.streams import Streams, read_decision
+from bot.streams import read_decision
 from bot.verdict import Route
-from tests.conftest import DEFAULT_POLICY
-from tests.slack.conftest import SlackStack, eventually
+from tests.policy_variants import policy_variant
+from tests.slack.conftest import SlackStack, eventually, stack_on
 from tests.slack.fake_slack import FakeSlack
 
 pytestmark = [pytest.mark.slack, pytest.mark.toolkit]
@@ -30,23 +29,15 @@ SLUR = "shut up you f4gg0t"
 async def staff_exempt(
     fake_slack: FakeSlack, redis: Redis, settings: Settings, metrics: Metrics, tmp_path: Path
 ) -> AsyncIterator[SlackStack]:
-    raw = yaml.safe_load(DEFAULT_POLICY.read_text())
-    raw["roles"]["usergroup:staff"] = {"exempt": "all"}
-    raw.pop("faq", None)
-    path = tmp_path / "staff.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    policy = load_policy(path)
+    def edit(raw: dict[str, Any]) -> None:
+        raw["roles"]["usergroup:staff"] = {"exempt": "all"}
+
+    policy = load_policy(policy_variant(tmp_path / "staff.yaml", edit))
     fake_slack.usergroups.append({"id": "S0STAFF", "handle": "staff", "users": ["U0STAFF"]})
-    moderation = ModerationService(
-        redis=redis, streams=Streams(namespace=settings.namespace), policy=policy
-    )
-    stack = SlackStack(
-        fake=fake_slack, redis=redis, settings=settings, policy=policy, metrics=metrics,
-        moderation=moderation,
-    )  # fmt: skip
-    await stack.start()
-    yield stack
-    await stack.stop()
+    async with stack_on(
+        policy, fake=fake_slack, redis=redis, settings=settings, metrics=metrics
+    ) as stack:
+        yield stack
 
 
 async def _route(stack: SlackStack, ts: str) -> Route:
