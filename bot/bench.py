@@ -158,7 +158,7 @@ async def _all_cores_rate(
     ingest = Ingest(redis=redis, streams=streams)
     with log_path.open("wb") as log:
         parent = await asyncio.create_subprocess_exec(
-            *child_command()[:-1], str(processes), env=env,
+            *child_command(processes), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
     try:

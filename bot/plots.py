@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from bot.classifiers.dataset import ModerationRow
 from bot.errors import ConfigError
-from bot.faq.evaluation import FaqRow, score
+from bot.faq.evaluation import FaqRow, answered_at, score
 from bot.faq.matcher import FaqDecision
 from bot.policy import Policy
 
@@ -132,12 +132,7 @@ def faq_figure(
     floors = np.round(np.linspace(0.3, 1.0, 71), 2)
     curves: dict[str, list[float]] = {"answered precision": [], "coverage": [], "oos recall": []}
     for floor in floors:
-        answered = [
-            d.best.faq_id
-            if d.best and d.best.similarity >= floor and d.best.confidence >= min_confidence
-            else None
-            for d in decisions
-        ]
+        answered = answered_at(decisions, floor, min_confidence)
         _, precision, coverage, oos = score(rows, [None] * len(rows), answered)
         if all(a is None for a in answered):
             precision = float("nan")  # nothing answered: no precision to draw (not zero)

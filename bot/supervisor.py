@@ -163,6 +163,7 @@ def watch_parent(on_gone: Callable[[], None]) -> threading.Thread | None:
     return thread
 
 
-def child_command(argv0: str | None = None) -> list[str]:
-    """The command line of one child: this interpreter, ``-m bot worker --processes 1``."""
-    return [argv0 or sys.executable, "-m", "bot", "worker", "--processes", "1"]
+def child_command(processes: int = 1) -> list[str]:
+    """``modtriage worker --processes N`` on this interpreter: a supervisor's child (N = 1),
+    or a whole supervisor (the bench starts one)."""
+    return [sys.executable, "-m", "bot", "worker", "--processes", str(processes)]

@@ -24,6 +24,7 @@ __all__ = [
     "FaqEvalReport",
     "FaqRow",
     "Latency",
+    "answered_at",
     "curve",
     "evaluate",
     "read_faq_rows",
@@ -105,6 +106,18 @@ def score(
     )
 
 
+def answered_at(
+    decisions: Sequence[FaqDecision], min_similarity: float, min_confidence: float
+) -> list[str | None]:
+    """The entry each decision would answer with under these thresholds, else None."""
+    return [
+        d.best.faq_id
+        if d.best and d.best.similarity >= min_similarity and d.best.confidence >= min_confidence
+        else None
+        for d in decisions
+    ]
+
+
 def curve(
     rows: Sequence[FaqRow],
     decisions: Sequence[FaqDecision],
@@ -117,12 +130,7 @@ def curve(
     pairs += [(s, min_confidence) for s in (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)]
     points = []
     for sim, conf in pairs:
-        answered = [
-            d.best.faq_id
-            if d.best and d.best.similarity >= sim and d.best.confidence >= conf
-            else None
-            for d in decisions
-        ]
+        answered = answered_at(decisions, sim, conf)
         _, precision, coverage, oos = score(rows, [None] * len(rows), answered)
         points.append(
             FaqCurvePoint(

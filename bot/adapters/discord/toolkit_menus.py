@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord.toolkit import ToolkitCommands, seconds_of
+from bot.adapters.discord.views import duration_input, reason_input
 from bot.errors import ReviewError
 from bot.notice_template import human_duration
 from bot.review.decision import MAX_TIMEOUT_S
@@ -27,18 +28,8 @@ class DirectModal(discord.ui.Modal):
             timeout=15 * 60,
         )
         self.cog, self.kind, self.member = cog, kind, member
-        self.duration: discord.ui.TextInput[DirectModal] | None = None
-        if kind == "timeout":
-            self.duration = discord.ui.TextInput(
-                label="Duration (at most 28d)", custom_id="duration", default="1h",
-                placeholder="10m, 1h, 1d, 7d", max_length=8,
-            )  # fmt: skip
-            self.add_item(self.duration)
-        self.reason: discord.ui.TextInput[DirectModal] = discord.ui.TextInput(
-            label="Reason (the member sees it)", custom_id="reason",
-            style=discord.TextStyle.paragraph, required=kind == "warn", max_length=1000,
-        )  # fmt: skip
-        self.add_item(self.reason)
+        self.duration = duration_input(self) if kind == "timeout" else None
+        self.reason = reason_input(self, required=kind == "warn")
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         member, reason = self.member, self.reason.value

@@ -10,7 +10,6 @@ import discord
 from pydantic import ValidationError
 
 from bot.adapters.discord.cards import case_embed
-from bot.adapters.discord.summary_button import SummaryButton
 from bot.case import Case, CaseStatus
 from bot.errors import ReviewError
 from bot.message import Platform
@@ -26,6 +25,7 @@ __all__ = [
     "AppealButton",
     "CaseButton",
     "FeedbackButton",
+    "SummaryButton",
     "actor_of",
     "appeal_view",
     "case_view",
@@ -164,6 +164,26 @@ class CaseButton(
         await apply_decision(interaction, self.case_id, Decision(kind=kind))
 
 
+def duration_input(modal: discord.ui.Modal) -> discord.ui.TextInput[Any]:
+    """A timeout's duration, added to ``modal`` (read with ``parse_duration``)."""
+    field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Duration (at most 28d)", custom_id="duration", placeholder="10m, 1h, 1d, 7d",
+        default="1h", max_length=8,
+    )  # fmt: skip
+    modal.add_item(field)
+    return field
+
+
+def reason_input(modal: discord.ui.Modal, *, required: bool) -> discord.ui.TextInput[Any]:
+    """The reason the member is told, added to ``modal``."""
+    field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Reason (the member sees it)", custom_id="reason",
+        style=discord.TextStyle.paragraph, required=required, max_length=1000,
+    )  # fmt: skip
+    modal.add_item(field)
+    return field
+
+
 class DecisionModal(discord.ui.Modal):
     """Reason (and for a timeout, its duration) before a sanction is applied."""
 
@@ -175,24 +195,8 @@ class DecisionModal(discord.ui.Modal):
         )
         self.kind = kind
         self.case_id = case_id
-        self.duration: discord.ui.TextInput[DecisionModal] | None = None
-        if kind == "timeout":
-            self.duration = discord.ui.TextInput(
-                label="Duration (at most 28d)",
-                custom_id="duration",
-                placeholder="10m, 1h, 1d, 7d",
-                default="1h",
-                max_length=8,
-            )
-            self.add_item(self.duration)
-        self.reason: discord.ui.TextInput[DecisionModal] = discord.ui.TextInput(
-            label="Reason (the member sees it)",
-            custom_id="reason",
-            style=discord.TextStyle.paragraph,
-            required=False,
-            max_length=1000,
-        )
-        self.add_item(self.reason)
+        self.duration = duration_input(self) if kind == "timeout" else None
+        self.reason = reason_input(self, required=False)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         duration_s: int | None = None
@@ -308,6 +312,42 @@ class FeedbackButton(
         )
         text = "Thanks, noted." if counted else "You already rated this answer."
         await interaction.response.send_message(text, ephemeral=True)
+
+
+class SummaryButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"mt:summary:(?P<case_id>{_CASE_ID})",
+):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Summary",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"mt:summary:{case_id}",
+            )
+        )
+        self.case_id = case_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> SummaryButton:
+        return cls(match["case_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.adapters.discord.summary import summarise, summary_embed  # it imports us
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            found, title = await summarise(interaction.client, interaction, self.case_id)
+        except (ReviewError, ValueError) as exc:
+            await interaction.followup.send(str(exc), ephemeral=True)
+            return
+        await interaction.followup.send(embed=summary_embed(found, title=title), ephemeral=True)
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

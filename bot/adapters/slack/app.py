@@ -53,7 +53,6 @@ from bot.review.actor import Actor
 from bot.review.decision import Decision
 from bot.review.interface import Moderation
 from bot.streams import Streams
-from bot.tenant import Tenant
 
 __all__ = ["REPORT_CALLBACK", "SlackBot", "web_client"]
 
@@ -152,10 +151,9 @@ class SlackBot:
             return
         if message is None or (message.author.is_bot and not self._moderate_bots):
             return
-        policy = await self._moderation.policy_of(Tenant.of(message))
-        if policy.roles:  # role exemptions need the author's groups: Slack does not send them
-            message = await self._directory.with_roles(message)
-        await self._ingest.publish(message)
+        # Slack sends no roles: the policy's role exemptions read the author's flags and user
+        # groups, from the directory's cache (no per-message read of the policy here)
+        await self._ingest.publish(await self._directory.with_roles(message))
 
     # -- moderators ---------------------------------------------------------------------------
 
