@@ -72,8 +72,14 @@ async def run_bench(
     """Publish ``messages`` messages, run one worker until all are decided, report rates; then
     the same burst through ``processes`` worker processes (default: one per CPU)."""
     run_id = f"bench-{int(time.time())}"
-    settings = settings.model_copy(update={"namespace": f"{settings.namespace}-{run_id}"})
-    streams = Streams(namespace=settings.namespace)
+    settings = settings.model_copy(
+        update={
+            "namespace": f"{settings.namespace}-{run_id}",
+            "partitions": 1,
+            "worker_partitions": (),
+        }
+    )
+    streams = settings.streams()
     classifier = build_classifier(settings, policy)
     batch = _messages(run_id, messages)
     workers = processes or default_processes()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -23,7 +26,15 @@ from bot.errors import StoreUnavailable
 from bot.settings import Settings
 from bot.urls import mask_url
 
-__all__ = ["EmbeddedRedis", "connect", "ensure_group", "redis_client", "run_until_stopped"]
+__all__ = [
+    "EmbeddedRedis",
+    "connect",
+    "ensure_group",
+    "is_cluster",
+    "redis_client",
+    "register_script",
+    "run_until_stopped",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -145,15 +156,64 @@ class EmbeddedRedis:
             raise StoreUnavailable("embedded", f"could not start embedded Redis: {exc}") from exc
 
 
-def redis_client(url: str) -> Redis:
-    """A client that retries commands with jittered backoff when the connection drops."""
+def redis_client(url: str, *, cluster: bool = False) -> Redis:
+    """A client that retries commands with jittered backoff when the connection drops.
+
+    ``cluster``: ``url`` names a node of a Redis Cluster, and redis-py's cluster client
+    routes each command to the node that holds its slot (following MOVED/ASK and a failover).
+    It takes the same commands; every multi-key command and script modtriage sends stays in
+    one slot (:mod:`bot.keys`)."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=5)
+    if cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        # redis-py's own cluster retries (topology refresh, MOVED/ASK, a failover)
+        node = RedisCluster.from_url(url, socket_connect_timeout=5)
+        # The same command methods (redis-py types the two clients apart)
+        return cast(Redis, node)
     return aioredis.Redis.from_url(
         url,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=5),
+        retry=retry,
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         socket_connect_timeout=5,
         health_check_interval=30,
     )
+
+
+def is_cluster(redis: Redis) -> bool:
+    """Whether ``redis`` is the cluster client (which refuses scripts in a pipeline)."""
+    from redis.asyncio.cluster import RedisCluster
+
+    return isinstance(redis, RedisCluster)
+
+
+class _EvalScript:
+    """A Lua script sent whole with EVAL each time (for the cluster client: a node that never
+    saw it, a replica promoted after a failover, has no cached copy for EVALSHA, and redis-py
+    loads a missing script on one node only). Redis compiles it once per node all the same."""
+
+    def __init__(self, redis: Redis, source: str) -> None:
+        self._redis = redis
+        self.script = source
+
+    async def __call__(
+        self,
+        keys: Sequence[str] | None = None,
+        args: Sequence[Any] | None = None,
+        client: Redis | None = None,
+    ) -> Any:
+        if client is not None and client is not self._redis:
+            raise RuntimeError("a cluster client runs scripts one by one, not in a pipeline")
+        keys = list(keys or [])
+        return await self._redis.eval(self.script, len(keys), *keys, *(args or []))
+
+
+def register_script(redis: Redis, source: str) -> Any:
+    """``redis.register_script(source)``, or for the cluster client a script sent with EVAL
+    (see :class:`_EvalScript`). Call it as ``await script(keys=[...], args=[...])``."""
+    if is_cluster(redis):
+        return _EvalScript(redis, source)
+    return redis.register_script(source)
 
 
 @contextlib.asynccontextmanager
@@ -178,7 +238,7 @@ async def connect(
     if url is None:
         embedded = EmbeddedRedis(data_dir=settings.data_dir)
         url = embedded.start()
-    client = redis_client(url)
+    client = redis_client(url, cluster=settings.redis_cluster and embedded is None)
     try:
         await _reach(client, url, retry_until, on_wait)
         yield client
@@ -222,6 +282,14 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
+def _inside_client(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside redis-py itself: its asyncio cluster client can
+    trip over its own connections while several tasks refresh the topology at once (a
+    failover); that is an outage like any other, not a bug of the caller's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and f"{os.sep}redis{os.sep}" in frames[-1].filename
+
+
 async def run_until_stopped(
     stop: asyncio.Event,
     *,
@@ -239,7 +307,9 @@ async def run_until_stopped(
             while not stop.is_set():
                 await step()
                 backoff = 0.1
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, AttributeError) as exc:
+            if isinstance(exc, AttributeError) and not _inside_client(exc):
+                raise
             log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
             if on_outage is not None:
                 on_outage()

@@ -17,7 +17,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.action import Action
+from bot.connection import register_script
 from bot.keys import Streams
+from bot.tenant import Tenant
 
 __all__ = ["DueActions"]
 
@@ -40,34 +42,37 @@ class DueActions:
     def __init__(self, *, redis: aioredis.Redis, streams: Streams) -> None:
         self._redis = redis
         self._streams = streams
-        self._release = redis.register_script(_RELEASE)
+        self._release = register_script(redis, _RELEASE)
 
     async def hold(self, action: Action, *, until: datetime) -> bool:
         """Release ``action`` at ``until``. Holding the same id again keeps the first time
         (a retried command or a repeated action does not push the time back). Returns whether
         it was new. Raises RedisError."""
         platform = action.platform
+        names = self._streams.of(Tenant(platform=platform, workspace=action.workspace))
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._streams.due(platform), {action.id: until.timestamp()}, nx=True)
-            pipe.hsetnx(self._streams.due_actions(platform), action.id, action.model_dump_json())
+            pipe.zadd(names.due(platform), {action.id: until.timestamp()}, nx=True)
+            pipe.hsetnx(names.due_actions(platform), action.id, action.model_dump_json())
             added, _ = await pipe.execute()
         return bool(added)
 
-    async def cancel(self, platform: str, action_id: str) -> bool:
+    async def cancel(self, tenant: Tenant, action_id: str) -> bool:
         """Forget a held action (it was done some other way). Returns whether it was held."""
+        names, platform = self._streams.of(tenant), tenant.platform
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self._streams.due(platform), action_id)
-            pipe.hdel(self._streams.due_actions(platform), action_id)
+            pipe.zrem(names.due(platform), action_id)
+            pipe.hdel(names.due_actions(platform), action_id)
             removed, _ = await pipe.execute()
         return bool(removed)
 
-    async def when(self, platform: str, action_id: str) -> float | None:
+    async def when(self, tenant: Tenant, action_id: str) -> float | None:
         """The time (epoch seconds) a held action is due, None when it is not held."""
-        score = await self._redis.zscore(self._streams.due(platform), action_id)
+        score = await self._redis.zscore(self._streams.of(tenant).due(tenant.platform), action_id)
         return None if score is None else float(score)
 
     async def release(self, platform: str, *, now: datetime, limit: int = 64) -> int:
-        """Move the actions due by ``now`` onto the platform's actions stream; how many."""
+        """Move the actions due by ``now`` onto the platform's actions stream; how many. Only
+        the partition these names are bound to (a dispatcher's own)."""
         keys = [
             self._streams.due(platform),
             self._streams.due_actions(platform),

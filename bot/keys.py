@@ -1,7 +1,18 @@
 """Every Redis key name modtriage uses, in one place.
 
-All keys sit under one namespace hash tag, ``{ns}`` (``{modtriage}`` by default), so they share
-one Redis Cluster slot and each Lua commit may touch any of them. Layout::
+Keys sit under a namespace hash tag, ``{ns}`` (``{modtriage}`` by default). With one partition
+(the default) every key shares that one tag, so one Redis Cluster slot. With P partitions
+(``MODTRIAGE_PARTITIONS``), each tenant belongs to one, ``crc32("<platform>:<workspace>") % P``,
+and everything its messages touch together (the ingest, verdict, dead-letter and action
+streams, decisions, cases, its review state) sits under the partition's tag ``{ns:k}``: one
+slot a partition, so each Lua commit stays in one slot while a cluster spreads the partitions
+over its nodes. What is shared by all tenants stays under ``{ns}``: policy documents and the
+default pointer, the frontier model's cache and spending. A :class:`Streams` is either the
+whole namespace or bound to one partition (:meth:`Streams.of`, :meth:`Streams.part`): a key of
+a partition's streams asked of an unbound one with P > 1 is an error, never a guess. Keys named
+by a tenant or a message key find their partition themselves; case ids are numbered so that
+no two partitions give the same one. Layout (``{ns}`` stands for the partition's tag where one
+applies)::
 
     {ns}:ingest, :verdicts, :dead           streams: messages in, decisions, dead letters
     {ns}:actions:<platform>                 stream: actions for one adapter
@@ -18,7 +29,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:frontier:cache|inflight:<digest>   frontier answers, and the request in flight
     {ns}:frontier:spend:day|month:<date>    frontier spending
     {ns}:faq:…                              FAQ channel switches, cooldowns, feedback
-    {ns}:case-seq                           counter behind the short numeric case ids
+    {ns}:case-seq                           counter behind the short numeric case ids (a case's
+                                            id is n * P + k in partition k)
     {ns}:case:<id>, :case:<id>:events|actions   one case (its doc names its tenant)
     {ns}:case-for:<dedupe>, :case-by-message:<key>
     {ns}:cases                              zset of every case, by opening time
@@ -27,6 +39,8 @@ one Redis Cluster slot and each Lua commit may touch any of them. Layout::
     {ns}:policy:default                     hash: the default policy's current version, by, at
     {ns}:tenant:<platform>:<workspace>:…    one tenant's review state (TenantKeys)
     {ns}:raids                              zset: tenants in raid mode, by when it ends (bot.raid)
+    {ns}:partitions                         the partition count the streams were written with
+                                            (always under the namespace's own tag)
 
 A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``cases:user:<uid>``, ``cases:channel:<c>``, ``strikes:<uid>``, ``strike-points:<uid>``,
@@ -42,9 +56,10 @@ follows ``{ns}:policy:default``).
 
 from __future__ import annotations
 
+import zlib
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.message import Message
 from bot.tenant import Tenant
@@ -53,69 +68,131 @@ __all__ = ["CaseKeys", "FaqKeys", "Streams", "TenantKeys"]
 
 
 class Streams(BaseModel):
-    """Names under one namespace. The ``{namespace}`` hash tag keeps every key in one Redis
-    Cluster slot, so the worker's commit script may touch them together."""
+    """Names under one namespace, for the whole of it or for one partition (see the module)."""
 
     model_config = ConfigDict(frozen=True)
 
     namespace: str = "modtriage"
     group: str = "workers"
+    partitions: int = Field(default=1, ge=1, le=1024)
+    partition: int | None = None  # bound to one partition; None: the whole namespace
 
     @property
     def prefix(self) -> str:
+        """The namespace's own tag: what all tenants share (and everything, with P = 1)."""
         return "{" + self.namespace + "}"
 
     @property
+    def partitions_key(self) -> str:
+        """The partition count the streams were written with (:mod:`bot.partitions`)."""
+        return f"{self.prefix}:partitions"
+
+    def tag(self, partition: int) -> str:
+        """Partition ``partition``'s hash tag (the namespace's own with one partition)."""
+        if not 0 <= partition < self.partitions:
+            raise ValueError(f"partition {partition} is not in 0..{self.partitions - 1}")
+        return self.prefix if self.partitions == 1 else "{" + f"{self.namespace}:{partition}" + "}"
+
+    def partition_of(self, tenant: Tenant) -> int:
+        """The partition a tenant's messages, cases and review state live in (stable)."""
+        if self.partitions == 1:
+            return 0
+        return zlib.crc32(str(tenant).encode()) % self.partitions
+
+    def part(self, partition: int) -> Streams:
+        """These names bound to one partition."""
+        self.tag(partition)  # checks the range
+        return self.model_copy(update={"partition": partition})
+
+    def of(self, tenant: Tenant) -> Streams:
+        """These names bound to the partition of ``tenant``."""
+        return self.part(self.partition_of(tenant))
+
+    def every_partition(self) -> list[Streams]:
+        """One bound copy a partition, in order (the one namespace with P = 1)."""
+        return [self.part(k) for k in range(self.partitions)]
+
+    @property
+    def own(self) -> str:
+        """The bound partition's tag.
+
+        Raises:
+            RuntimeError: unbound with P > 1 (which partition is meant cannot be guessed).
+        """
+        if self.partition is not None:
+            return self.tag(self.partition)
+        if self.partitions == 1:
+            return self.prefix
+        raise RuntimeError(
+            f"a partition's key was asked of all {self.partitions} partitions: bind the names "
+            "first (Streams.of(tenant) or Streams.part(k))"
+        )
+
+    def _tenant_tag(self, tenant: Tenant) -> str:
+        return self.tag(self.partition_of(tenant))
+
+    def tag_of_key(self, message_key: str) -> str:
+        """The tag of a message key's tenant (``<platform>:<workspace>:...``)."""
+        if self.partitions == 1:
+            return self.prefix
+        platform, _, rest = message_key.partition(":")
+        workspace = rest.partition(":")[0]
+        return self._tenant_tag(Tenant.parse(f"{platform}:{workspace}"))
+
+    @property
     def ingest(self) -> str:
-        return f"{self.prefix}:ingest"
+        return f"{self.own}:ingest"
 
     @property
     def verdicts(self) -> str:
-        return f"{self.prefix}:verdicts"
+        return f"{self.own}:verdicts"
 
     @property
     def dead(self) -> str:
-        return f"{self.prefix}:dead"
+        return f"{self.own}:dead"
 
     @property
     def errors(self) -> str:
-        return f"{self.prefix}:errors"
+        return f"{self.own}:errors"
 
     @property
     def attempts(self) -> str:
-        return f"{self.prefix}:attempts"
+        return f"{self.own}:attempts"
 
     def actions(self, platform: str) -> str:
-        return f"{self.prefix}:actions:{platform}"
+        return f"{self.own}:actions:{platform}"
 
     def done(self, action_id: str) -> str:
         """Set by the action dispatcher once an adapter performed the action."""
-        return f"{self.prefix}:done:{action_id}"
+        return f"{self.own}:done:{action_id}"
 
     def inflight(self, action_id: str) -> str:
         """Set by the action dispatcher before an adapter performs the action."""
-        return f"{self.prefix}:inflight:{action_id}"
+        return f"{self.own}:inflight:{action_id}"
 
     def due(self, platform: str) -> str:
         """Sorted set: ids of actions held until their time (the score), per platform."""
-        return f"{self.prefix}:due:{platform}"
+        return f"{self.own}:due:{platform}"
 
     def due_actions(self, platform: str) -> str:
         """Hash: id -> Action JSON of the actions in :meth:`due`."""
-        return f"{self.prefix}:due-action:{platform}"
+        return f"{self.own}:due-action:{platform}"
 
     def verdict_key(self, message_key: str) -> str:
-        return f"{self.prefix}:verdict:{message_key}"
+        return f"{self.tag_of_key(message_key)}:verdict:{message_key}"
 
-    def counter(self, kind: str, *parts: str) -> str:
-        return ":".join((self.prefix, "rate", kind, *parts))
+    def counter(self, kind: str, platform: str, workspace: str, *parts: str) -> str:
+        """A rate rule's sorted set for one tenant's ``parts`` (channel, author, ...)."""
+        tag = self.tag_of_key(f"{platform}:{workspace}")
+        return ":".join((tag, "rate", kind, platform, workspace, *parts))
 
-    def recent(self, *where: str) -> str:
+    def recent(self, platform: str, workspace: str, *where: str) -> str:
         """The last messages of a channel or thread (escalation context)."""
-        return ":".join((self.prefix, "recent", *where))
+        tag = self.tag_of_key(f"{platform}:{workspace}")
+        return ":".join((tag, "recent", platform, workspace, *where))
 
     def escalation(self, message_key: str) -> str:
-        return f"{self.prefix}:escalation:{message_key}"
+        return f"{self.tag_of_key(message_key)}:escalation:{message_key}"
 
     def frontier_cache(self, digest: str) -> str:
         return f"{self.prefix}:frontier:cache:{digest}"
@@ -128,12 +205,13 @@ class Streams(BaseModel):
         return f"{self.prefix}:frontier:spend:{period}:{when}"
 
     def tenant(self, tenant: Tenant) -> TenantKeys:
-        return TenantKeys(prefix=self.prefix, tenant=tenant)
+        return TenantKeys(prefix=self._tenant_tag(tenant), tenant=tenant)
 
     @property
     def raids(self) -> str:
-        """Sorted set: tenants in raid mode (``slack:T0…``), scored by when it ends if quiet."""
-        return f"{self.prefix}:raids"
+        """Sorted set: a partition's tenants in raid mode (``slack:T0…``), scored by when it
+        ends if quiet."""
+        return f"{self.own}:raids"
 
     @property
     def policy_default(self) -> str:
@@ -200,32 +278,57 @@ class TenantKeys:
 
 
 class CaseKeys:
-    """Key names for cases under one namespace; per-tenant indexes via :meth:`tenant`."""
+    """Key names for cases under one namespace; per-tenant indexes via :meth:`tenant`.
+
+    A case's keys sit in its tenant's partition. Partition k numbers its cases n * P + k (n
+    from its own counter), so ids stay unique across partitions (with P = 1: 1, 2, 3, ...)."""
 
     def __init__(self, streams: Streams) -> None:
-        self.prefix = streams.prefix
         self.streams = streams
-        self.seq = f"{self.prefix}:case-seq"
-        self.all = f"{self.prefix}:cases"
-        self.tenants = f"{self.prefix}:tenants"
 
     def tenant(self, tenant: Tenant) -> TenantKeys:
         return self.streams.tenant(tenant)
 
-    def case(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}"
+    def seq(self, tenant: Tenant) -> str:
+        """The counter behind the case ids of ``tenant``'s partition."""
+        return f"{self._tag(tenant)}:case-seq"
 
-    def events(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}:events"
+    def number(self, n: int, tenant: Tenant) -> str:
+        """The case id the ``n``-th value of :meth:`seq` gives in ``tenant``'s partition."""
+        streams = self.streams
+        return str(n * streams.partitions + streams.partition_of(tenant))
 
-    def actions(self, case_id: str) -> str:
-        return f"{self.prefix}:case:{case_id}:actions"
+    def all(self, tenant: Tenant) -> str:
+        """Sorted set: every case of ``tenant``'s partition, by opening time."""
+        return f"{self._tag(tenant)}:cases"
 
-    def dedupe(self, token: str) -> str:
-        return f"{self.prefix}:case-for:{token}"
+    def tenants(self, tenant: Tenant) -> str:
+        """Set: the tenants of ``tenant``'s partition that have cases."""
+        return f"{self._tag(tenant)}:tenants"
+
+    def every_tenants(self) -> list[str]:
+        """:meth:`tenants` of every partition."""
+        return [f"{s.own}:tenants" for s in self.streams.every_partition()]
+
+    def case(self, case_id: str, tenant: Tenant) -> str:
+        """A case of ``tenant`` (the id alone does not say where: ids stay what they were
+        when the partition count changes, their tenants' partitions do not)."""
+        return f"{self._tag(tenant)}:case:{case_id}"
+
+    def events(self, case_id: str, tenant: Tenant) -> str:
+        return f"{self._tag(tenant)}:case:{case_id}:events"
+
+    def actions(self, case_id: str, tenant: Tenant) -> str:
+        return f"{self._tag(tenant)}:case:{case_id}:actions"
+
+    def dedupe(self, token: str, tenant: Tenant) -> str:
+        return f"{self._tag(tenant)}:case-for:{token}"
 
     def by_message(self, message_key: str) -> str:
-        return f"{self.prefix}:case-by-message:{message_key}"
+        return f"{self.streams.tag_of_key(message_key)}:case-by-message:{message_key}"
+
+    def _tag(self, tenant: Tenant) -> str:
+        return self.streams.tag(self.streams.partition_of(tenant))
 
 
 class FaqKeys:

@@ -77,7 +77,7 @@ class PolicyBook:
         )
         return cls(
             redis=redis,
-            streams=Streams(namespace=settings.namespace),
+            streams=settings.streams(),
             default=default,
             sources=sources,
             own=sources.load_own(),
@@ -167,8 +167,10 @@ class PolicyBook:
             raise RuntimeError("a policy book without Redis cannot publish")
         self._versions[policy.version] = policy
         keys = self._streams.tenant(tenant)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._streams.policy_doc(policy.version), policy.model_dump_json())
+        # The document first: a pointer never names a version that is not stored. Pointer and
+        # audit may sit in different cluster slots (the default pointer is shared): no MULTI.
+        await self._redis.set(self._streams.policy_doc(policy.version), policy.model_dump_json())
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(
                 self._pointer(tenant),
                 mapping={"version": policy.version, "by": by, "at": at.isoformat()},
@@ -191,12 +193,17 @@ class PolicyBook:
         """
         if self._redis is None:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for tenant, policy in [(None, self._default), *self._own.items()]:
+        published = [(None, self._default), *self._own.items()]
+        # The documents first, then the pointers (shared and per tenant: several cluster slots)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, policy in published:
+                pipe.set(self._streams.policy_doc(policy.version), policy.model_dump_json())
+            await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tenant, policy in published:
                 pointer = self._streams.policy_default
                 if tenant is not None:
                     pointer = self._streams.tenant(tenant).policy
-                pipe.set(self._streams.policy_doc(policy.version), policy.model_dump_json())
                 pipe.hset(
                     pointer, mapping={"version": policy.version, "by": by, "at": at.isoformat()}
                 )

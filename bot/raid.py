@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.connection import register_script
 from bot.policy import RaidProtection
 from bot.streams import Streams
 from bot.tenant import Tenant
@@ -154,16 +155,16 @@ class RaidBook:
     def __init__(self, *, redis: aioredis.Redis, streams: Streams) -> None:
         self._redis = redis
         self._streams = streams
-        self._join = redis.register_script(_JOIN)
-        self._start = redis.register_script(_START)
-        self._end = redis.register_script(_END)
-        self._first = redis.register_script(_FIRST)
+        self._join = register_script(redis, _JOIN)
+        self._start = register_script(redis, _START)
+        self._end = register_script(redis, _END)
+        self._first = register_script(redis, _FIRST)
 
     def _keys(self, tenant: Tenant) -> list[str]:
         keys = self._streams.tenant(tenant)
         return [
             keys.raid("state"),
-            self._streams.raids,
+            self._streams.of(tenant).raids,
             keys.raid("newcomers"),
             keys.raid("joins"),
             keys.raid("young"),
@@ -199,7 +200,7 @@ class RaidBook:
                 keys.raid("joins"),
                 keys.raid("young"),
                 keys.raid("state"),
-                self._streams.raids,
+                self._streams.of(join.tenant).raids,
                 keys.raid("newcomers"),
             ],
             args=[
@@ -247,7 +248,9 @@ class RaidBook:
 
     async def end_quiet(self, *, now: datetime, platform: str) -> list[RaidState]:
         """End every raid mode of ``platform`` that has been quiet long enough."""
-        due: Any = await self._redis.zrangebyscore(self._streams.raids, "-inf", now.timestamp())
+        due: list[Any] = []
+        for part in self._streams.every_partition():
+            due += await self._redis.zrangebyscore(part.raids, "-inf", now.timestamp())
         ended = []
         for raw in due:
             tenant = Tenant.parse(_text(raw))
@@ -262,7 +265,7 @@ class RaidBook:
         """The tenant's raid mode, with when it ends if quiet; None when off."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self._streams.tenant(tenant).raid("state"))
-            pipe.zscore(self._streams.raids, str(tenant))
+            pipe.zscore(self._streams.of(tenant).raids, str(tenant))
             doc, ends = await pipe.execute()
         if doc is None:
             return None

@@ -23,6 +23,7 @@ from bot.raid import Join, JoinCount, RaidBook, RaidState
 from bot.review.actor import Actor
 from bot.review.interface import Moderation
 from bot.streams import Streams
+from bot.tenant import Tenant
 
 __all__ = ["RaidDesk", "raid_actions"]
 
@@ -115,9 +116,11 @@ class RaidDesk:
     async def _publish(self, actions: list[Action]) -> None:
         if not actions:
             return
+        # one tenant's actions: one partition's stream, so one slot for the transaction
         async with self._redis.pipeline(transaction=True) as pipe:
             for action in actions:
-                stream = self._streams.actions(action.platform)
+                tenant = Tenant(platform=action.platform, workspace=action.workspace)
+                stream = self._streams.of(tenant).actions(action.platform)
                 pipe.xadd(stream, {"action": action.model_dump_json()})
             await pipe.execute()
 

@@ -55,8 +55,11 @@ class Replay:
     ) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.model = classifier.name  # named once, in the banner: verdict lines leave it out
+        # One partition: the run's messages, verdicts and actions on one stream each, read in
+        # order (a deployment's partitions are for its workers, not for this one process).
+        settings = settings.model_copy(update={"partitions": 1, "worker_partitions": ()})
         self.settings = settings
-        self.streams = Streams(namespace=settings.namespace)
+        self.streams = settings.streams()
         self._redis = redis
         self.adapter = ConsoleAdapter()
         self._ingest = Ingest(redis=redis, streams=self.streams, maxlen=settings.stream_maxlen)

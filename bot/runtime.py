@@ -22,7 +22,6 @@ from bot.pipeline.worker import Worker, WorkerConfig
 from bot.policy import Policy
 from bot.policy_book import PolicyBook
 from bot.settings import Settings
-from bot.streams import Streams
 
 if TYPE_CHECKING:
     from bot.escalation.stage import EscalateStage
@@ -77,7 +76,7 @@ def build_worker(
     Raises:
         PolicyError: the tenants file or a policy it names has a mistake.
     """
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     if policies is None:
         policies = PolicyBook.from_settings(redis=redis, settings=settings, default=policy)
     # one FAQ encoder for every policy version this worker judges with, not one per version
@@ -114,6 +113,7 @@ def build_worker(
             drift_min_messages=settings.drift_min_messages,
         ),
         clock=clock,
+        partitions=settings.worker_partitions or None,
         gauges=SharedGauges(
             redis=redis,
             streams=streams,

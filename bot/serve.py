@@ -28,7 +28,6 @@ from bot.policy_book import PolicyBook
 from bot.review.service import ModerationService
 from bot.runtime import build_worker, faq_encoder
 from bot.settings import Settings
-from bot.streams import Streams
 
 __all__ = ["platforms", "serve"]
 
@@ -66,7 +65,7 @@ async def serve(
     names = platforms(settings)
     if not names:
         raise ConfigError("no platform token is set (MODTRIAGE_SLACK_BOT_TOKEN, _DISCORD_TOKEN)")
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     # Every tenant's policy, one book for the worker and the service; the files read now
     # become the current versions for every process.
     policies = PolicyBook.from_settings(redis=redis, settings=settings, default=policy)

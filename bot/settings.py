@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.keys import Streams
 from bot.tenant import Tenant
 from bot.urls import mask_url
 
@@ -36,8 +44,25 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "MODTRIAGE_REDIS_URL"),
         description="a Redis 6.2+ URL; unset starts an embedded Redis under data_dir",
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="REDIS_URL names a node of a Redis Cluster: the cluster client is used",
+    )
     data_dir: Path = Field(default=Path(".modtriage"), description="embedded Redis, caches")
     namespace: str = Field(default="modtriage", pattern=r"^[A-Za-z0-9_.-]+$")
+    partitions: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="stream partitions, tenants spread over them by a stable hash; one hash "
+        "tag each, so a Redis Cluster spreads them over its masters. Change it only as "
+        "`modtriage partitions set` does (drain, then switch)",
+    )
+    worker_partitions: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(),
+        description="the partitions a worker reads, comma-separated numbers or ranges "
+        "(0-3,7); empty: all of them",
+    )
     policy: Path = Field(default=_DEFAULT_POLICY, description="the shipped default policy")
     tenants_file: Path | None = Field(
         default=None,
@@ -217,6 +242,35 @@ class Settings(BaseSettings):
         if not isinstance(items, (list, tuple)):
             return value
         return tuple(str(Tenant.parse(str(item))) for item in items if str(item).strip())
+
+    @field_validator("worker_partitions", mode="before")
+    @classmethod
+    def _partition_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        chosen: list[int] = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            low, sep, high = item.partition("-")
+            if not low.isdigit() or (sep and not high.isdigit()):
+                raise ValueError(f"{item!r} is not a partition number or a range such as 0-3")
+            chosen += range(int(low), int(high if sep else low) + 1)
+        return tuple(chosen)
+
+    @model_validator(mode="after")
+    def _partitions_known(self) -> Settings:
+        wrong = [k for k in self.worker_partitions if k >= self.partitions]
+        if wrong:
+            raise ValueError(
+                f"worker_partitions names {wrong[0]}, but there are {self.partitions} "
+                f"partitions (0-{self.partitions - 1}; MODTRIAGE_PARTITIONS)"
+            )
+        return self
+
+    def streams(self) -> Streams:
+        """The Redis names of this deployment: its namespace and partitions."""
+        return Streams(namespace=self.namespace, partitions=self.partitions)
 
     @property
     def tenants(self) -> tuple[Tenant, ...]:

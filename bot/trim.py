@@ -29,6 +29,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError, ResponseError
 
+from bot.connection import register_script
+
 __all__ = ["Backlog", "GroupBacklog", "Trimmer", "read_backlog", "trim_stream"]
 
 log = structlog.get_logger(__name__)
@@ -119,22 +121,26 @@ async def read_backlog(redis: aioredis.Redis, stream: str, *, count_limit: int =
         if "no such key" in str(exc).lower():
             return Backlog(stream=stream, length=0)
         raise
-    count_after = redis.register_script(_COUNT_AFTER)
+    count_after = register_script(redis, _COUNT_AFTER)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.xlen(stream)
         for info in infos:
             pipe.xpending(stream, _text(info["name"]))
-            if info.get("lag") is None and count_limit > 0:  # Redis 6.2, or no lag to tell
-                last = _text(info["last-delivered-id"])
-                await count_after(keys=[stream], args=[last, count_limit], client=pipe)
         replies = iter(await pipe.execute())
+    counted: dict[str, int] = {}
+    for info in infos:  # a script each, not pipelined: a cluster client refuses that
+        if info.get("lag") is None and count_limit > 0:  # Redis 6.2, or no lag to tell
+            last = _text(info["last-delivered-id"])
+            counted[_text(info["name"])] = int(
+                await count_after(keys=[stream], args=[last, count_limit])
+            )
     length = int(next(replies))
     groups = []
     for info in infos:
         summary = next(replies)
         counted_up_to = None
         if info.get("lag") is None:
-            undelivered = int(next(replies)) if count_limit > 0 else 0
+            undelivered = counted.get(_text(info["name"]), 0)
             counted_up_to = count_limit if undelivered >= count_limit else None
         else:
             undelivered = int(info["lag"])
@@ -170,7 +176,7 @@ async def trim_stream(
     floor = backlog.floor
     if floor is None or backlog.length <= cap:
         return 0
-    trim = redis.register_script(_TRIM)
+    trim = register_script(redis, _TRIM)
     removed: Any = await trim(keys=[stream], args=[cap, floor, limit])
     return int(removed)
 

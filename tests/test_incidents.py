@@ -79,7 +79,7 @@ async def test_an_incident_in_one_batch_is_one_case_numbered_once(review: Review
     assert case.id == "1"
     assert [e.kind for e in case.events].count("repeat") == 4
     assert review.platform.types("carol").count("warn") == 1
-    assert int(await chat.redis.get(CaseKeys(chat.streams).seq)) == 1
+    assert int(await chat.redis.get(CaseKeys(chat.streams).seq(Tenant.of(said)))) == 1
 
 
 async def test_a_message_delivered_twice_while_another_worker_opens_the_incident(
@@ -94,7 +94,7 @@ async def test_a_message_delivered_twice_while_another_worker_opens_the_incident
     await chat.worker.ensure_group()
     await chat.worker.step()  # the incident's case, 1
     message = chat.message("discord.gg/again", user="carol", after=timedelta(seconds=5))
-    committer = chat.worker._committer
+    committer = chat.worker._parts[0].committer  # the one partition's
     read = committer._read
     incident = chat.streams.tenant(Tenant.of(message)).incident(message.channel, "carol")
     saved = await chat.redis.hgetall(incident)

@@ -63,7 +63,7 @@ async def test_a_failing_model_leaves_rule_hits_acted_on_and_the_rest_for_review
         for message in (slur, ordinary):
             await ingest.publish(message)
         for _ in range(10):  # enough rounds for a failing entry to run out of deliveries
-            worker._last_claim = 0.0  # reclaim on every step instead of once a second
+            worker.reclaim_soon()  # on every step instead of once a second
             await worker.step()
         await classifier.aclose()
     assert server.received, "the model was asked"

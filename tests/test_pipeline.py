@@ -15,6 +15,7 @@ from bot.policy import Policy
 from bot.runtime import build_worker
 from bot.settings import Settings
 from bot.streams import Streams, read_decision
+from bot.tenant import Tenant
 from bot.verdict import Route
 from tests.harness import ChatHarness
 
@@ -123,7 +124,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_and_the_rest_decide
     for message in [good[0], bad, *good[1:]]:
         await ingest.publish(message)
     for _ in range(20):
-        worker._last_claim = 0.0  # reclaim on every step instead of once a second
+        worker.reclaim_soon()  # on every step instead of once a second
         await worker.step()
         if await redis.xlen(streams.dead):
             break
@@ -148,7 +149,8 @@ async def test_redelivery_of_a_decided_message_does_not_act_twice(
     # a hate slur's strike points reach the ladder's first step: a timeout, once
     assert [a.type for a in actions] == ["delete", "warn", "open_case", "timeout"]
     assert await redis.xlen(chat.streams.verdicts) == 1
-    assert int(await redis.get(CaseKeys(chat.streams).seq)) == 1  # one case, numbered once
+    seq = CaseKeys(chat.streams).seq(Tenant.of(message))
+    assert int(await redis.get(seq)) == 1  # one case, numbered once
 
 
 async def test_metrics_count_decisions_actions_and_stage_latency(
@@ -166,7 +168,7 @@ async def test_metrics_count_decisions_actions_and_stage_latency(
     )
     assert registry.get_sample_value("modtriage_actions_total", {"type": "delete"}) == 1
     assert registry.get_sample_value("modtriage_stage_seconds_count", {"stage": "rules"}) == 2
-    chat.worker._last_claim = 0.0
+    chat.worker.reclaim_soon()
     await chat.worker.step()  # the periodic lag check runs with the reclaim
     assert registry.get_sample_value("modtriage_stream_length") == 2
     assert registry.get_sample_value("modtriage_stream_pending") == 0

@@ -20,7 +20,10 @@ is down, actions wait in the stream instead of being trimmed away.
 
 Actions held until a time (:mod:`bot.due`: a temporary ban's unban, a Slack timeout's return)
 are moved onto the stream by the dispatcher as they fall due (checked every
-``due_interval_s``), then performed like the rest."""
+``due_interval_s``), then performed like the rest.
+
+A dispatcher reads one partition's stream (:mod:`bot.keys`); :class:`PartitionDispatchers`
+runs one a partition side by side, each blocking on its own stream."""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action
 from bot.trim import Trimmer
 
-__all__ = ["ActionDispatcher"]
+__all__ = ["ActionDispatcher", "PartitionDispatchers"]
 
 log = structlog.get_logger(__name__)
 
@@ -196,3 +199,25 @@ class ActionDispatcher:
             pipe.xack(self._stream, _GROUP, entry_id)
             await pipe.execute()
         log.error("action dead-lettered", entry_id=entry_id, reason=reason)
+
+
+class PartitionDispatchers:
+    """One :class:`ActionDispatcher` for each partition of ``streams``, run side by side;
+    ``options`` are theirs."""
+
+    def __init__(self, *, streams: Streams, **options: Any) -> None:
+        self.each = [
+            ActionDispatcher(streams=part, **options) for part in streams.every_partition()
+        ]
+
+    async def ensure_group(self) -> None:
+        for dispatcher in self.each:
+            await dispatcher.ensure_group()
+
+    async def step(self) -> int:
+        """One step of each; how many actions they handled."""
+        return sum([await dispatcher.step() for dispatcher in self.each])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Perform actions of every partition until ``stop`` is set."""
+        await asyncio.gather(*(dispatcher.run(stop) for dispatcher in self.each))

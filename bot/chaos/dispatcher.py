@@ -22,7 +22,6 @@ from bot.policy import load_policy
 from bot.review.service import ModerationService
 from bot.runtime import consumer_name
 from bot.settings import Settings
-from bot.streams import Streams
 
 __all__ = ["dispatch", "main"]
 
@@ -35,7 +34,7 @@ async def dispatch(settings: Settings, record: Path, stop: asyncio.Event) -> Non
         PolicyError: the policy file has a mistake.
     """
     policy = load_policy(settings.policy)
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     async with connect(settings) as redis:
         moderation = ModerationService(
             redis=redis, streams=streams, policy=policy, policy_path=settings.policy,

@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 
+from bot.connection import register_script
 from bot.errors import BudgetExhausted
 from bot.streams import Streams
 
@@ -63,7 +64,7 @@ class SpendingBudget:
         self._daily = daily
         self._monthly = monthly
         self._clock = clock
-        self._reserve = redis.register_script(_RESERVE)
+        self._reserve = register_script(redis, _RESERVE)
 
     @property
     def daily(self) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.connection import register_script
 from bot.streams import Streams
 
 __all__ = ["AnswerCache", "content_hash"]
@@ -42,7 +43,7 @@ class AnswerCache:
         self._streams = streams
         self._ttl_s = ttl_s
         self._poll_s = poll_s
-        self._release = redis.register_script(_RELEASE)
+        self._release = register_script(redis, _RELEASE)
 
     def key(self, digest: str) -> str:
         return self._streams.frontier_cache(digest)

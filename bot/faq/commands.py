@@ -141,10 +141,9 @@ def list_faqs(
 async def _feedback_counts(settings: Settings) -> dict[str, Any]:
     from bot.connection import connect
     from bot.faq.feedback import FaqFeedback
-    from bot.streams import Streams
 
     async with connect(settings) as redis:
-        streams = Streams(namespace=settings.namespace)
+        streams = settings.streams()
         counts = await FaqFeedback(redis=redis, streams=streams).counts()
     return {k: v.model_dump() for k, v in counts.items()}
 
@@ -254,10 +253,9 @@ def channel(
 async def _switch(settings: Settings, tenant: Tenant, channel_id: str, on: bool | None) -> None:
     from bot.connection import connect
     from bot.faq.channels import FaqChannels
-    from bot.streams import Streams
 
     async with connect(settings) as redis:
-        streams = Streams(namespace=settings.namespace)
+        streams = settings.streams()
         await FaqChannels(redis=redis, streams=streams).switch(tenant, channel_id, on)
 
 

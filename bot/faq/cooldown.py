@@ -6,6 +6,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.connection import register_script
 from bot.faq.keys import FaqKeys
 from bot.message import Message
 
@@ -28,7 +29,7 @@ class ThreadCooldown:
     def __init__(self, *, redis: aioredis.Redis, keys: FaqKeys, seconds: int) -> None:
         self._keys = keys
         self._seconds = seconds
-        self._claim = redis.register_script(_CLAIM)
+        self._claim = register_script(redis, _CLAIM)
 
     async def claim(self, message: Message, faq_id: str) -> bool:
         """True when this message may answer with ``faq_id`` in its thread."""

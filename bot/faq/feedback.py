@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 
+from bot.connection import register_script
 from bot.faq.keys import FaqKeys
 from bot.streams import Streams
 
@@ -50,7 +51,7 @@ class FaqFeedback:
         self._redis = redis
         self._keys = FaqKeys(streams)
         self._ttl = voter_ttl_s
-        self._vote = redis.register_script(_VOTE)
+        self._vote = register_script(redis, _VOTE)
 
     async def record(self, *, faq_id: str, helpful: bool, voter: str, answer: str) -> bool:
         """Store a member's vote on one posted answer (``answer``: the reply's message id or

@@ -145,7 +145,7 @@ async def read_history(
     start = f"{int(since.timestamp() * 1000)}-0" if since is not None else "-"
     out: list[Recorded] = []
     while len(out) < limit:
-        entries: Any = await redis.xrange(streams.verdicts, min=start, count=1000)
+        entries: Any = await redis.xrange(streams.of(tenant).verdicts, min=start, count=1000)
         if not entries:
             break
         for _, fields in entries:
@@ -171,7 +171,7 @@ async def read_decisions(
         case_id = str(row.get("meta", {}).get("case_id", ""))
         if case_id and row.get("labels"):
             by_case[case_id] = {str(k): int(v) for k, v in row["labels"].items()}
-    for case in await store.load_many(list(by_case)):
+    for case in await store.load_many(list(by_case), tenant):
         rows[case.message.key] = by_case[case.id]
     return rows
 

@@ -16,7 +16,6 @@ from bot.errors import ModtriageError
 from bot.insights.backtest import Backtest, BacktestReport, read_decisions, read_history
 from bot.policy import Policy, load_policy, parse_duration
 from bot.settings import Settings
-from bot.streams import Streams
 from bot.tenant import Tenant, named_tenant
 from bot.terminal import fail
 
@@ -83,7 +82,7 @@ async def _backtest(
     from bot.connection import connect
     from bot.policy_book import PolicyBook
 
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     async with connect(settings) as redis:
         history = await read_history(redis, streams, tenant, since=since, limit=limit)
         decisions = await read_decisions(redis, streams, tenant)

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from bot.action import Action, OpenCase, Reply
+from bot.connection import is_cluster, register_script
 from bot.escalation.record import EscalationStore
 from bot.insights.drift import TTL_S as SCORES_TTL_S
 from bot.insights.drift import score_counters
@@ -142,9 +143,9 @@ class Committer:
         self._clock = clock
         self._maxlen = stream_maxlen
         self._ttl = verdict_ttl_s
-        self._script = redis.register_script(APPLY_FUNCTION + _COMMIT)
+        self._script = register_script(redis, APPLY_FUNCTION + _COMMIT)
         self._cases = CaseStore(redis=redis, streams=streams, clock=clock)
-        self._seq = CaseKeys(streams).seq
+        self._case_keys = CaseKeys(streams)
         self._shadow = ShadowSwitch(redis=redis, streams=streams)
         self._escalations = EscalationStore(redis=redis, streams=streams)
 
@@ -189,9 +190,13 @@ class Committer:
     async def _attempt(self, items: Sequence[Assessment]) -> list[Any]:
         seen = await self._number(items, await self._read(items))
         now = self._clock()
+        plans = [
+            self._plan(item, s, number, now) for item, (s, number) in zip(items, seen, strict=True)
+        ]
+        if is_cluster(self._redis):  # no scripts in a cluster pipeline: one call each, in order
+            return [await self._script(keys=keys, args=args) for keys, args in plans]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for item, (s, number) in zip(items, seen, strict=True):
-                keys, args = self._plan(item, s, number, now)
+            for keys, args in plans:
                 await self._script(keys=keys, args=args, client=pipe)
             return list(await pipe.execute())
 
@@ -225,7 +230,12 @@ class Committer:
                 ref, fresh = fresh, fresh + 1
             incidents[where] = (ref, max(at, known[1]) if known else at)
             refs.append(ref)
-        first = int(await self._redis.incrby(self._seq, fresh)) - fresh + 1 if fresh else 0
+        # A worker commits one partition's entries at a time: one counter numbers them all.
+        tenant = Tenant.of(items[0].message) if items else None
+        first = 0
+        if fresh and tenant is not None:
+            seq = self._case_keys.seq(tenant)
+            first = int(await self._redis.incrby(seq, fresh)) - fresh + 1
         out: list[tuple[_Seen, str | None]] = []
         opened: set[int] = set()
         for s, slot in zip(seen, refs, strict=True):
@@ -235,10 +245,14 @@ class Committer:
                 out.append((s, None))
             elif slot not in opened:
                 opened.add(slot)
-                out.append((replace(s, incident=""), str(first + slot)))
+                out.append((replace(s, incident=""), self._number_of(first + slot, tenant)))
             else:  # joins the case an earlier message of this batch opens
-                out.append((replace(s, incident=str(first + slot)), None))
+                out.append((replace(s, incident=self._number_of(first + slot, tenant)), None))
         return out
+
+    def _number_of(self, n: int, tenant: Tenant | None) -> str:
+        assert tenant is not None  # a fresh number implies a message
+        return self._case_keys.number(n, tenant)
 
     async def _read(self, items: Sequence[Assessment]) -> list[_Seen]:
         """What planning a case needs, read in one round trip for the messages that open one
@@ -316,7 +330,10 @@ class Committer:
             window = incident_window(verdict, policy)
             actions = with_case(actions, case_id)
             if seen.incident:
-                keys += [self._cases.keys.events(case_id), self._cases.keys.dedupe(opens.id)]
+                keys += [
+                    self._cases.keys.events(case_id, tenant),
+                    self._cases.keys.dedupe(opens.id, tenant),
+                ]
                 plan = repeat_event(message, verdict, now).model_dump_json()
             else:
                 escalated = self._escalations.parse(seen.escalation)

@@ -24,8 +24,10 @@ class Ingest:
     message from anywhere else is not moderated, and said so once per tenant in the log.
     Empty: every tenant is served.
 
-    The stream is kept near ``maxlen`` entries by a :class:`~bot.trim.Trimmer` (after every
-    ``trim_every`` publishes, or ``trim_interval_s``), never past an entry the workers' consumer
+    Each message goes to its tenant's partition's stream (:mod:`bot.keys`), so one channel's
+    messages stay in order on one stream. Each stream is kept near ``maxlen`` entries by a
+    :class:`~bot.trim.Trimmer` (after every ``trim_every`` publishes, or ``trim_interval_s``),
+    never past an entry the workers' consumer
     group has not acknowledged: with the workers down the stream grows instead of losing
     messages.
     """
@@ -42,13 +44,16 @@ class Ingest:
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._trimmer = Trimmer(
-            redis=redis,
-            stream=streams.ingest,
-            cap=maxlen,
-            every=trim_every,
-            interval_s=trim_interval_s,
-        )
+        self._trimmers = [
+            Trimmer(
+                redis=redis,
+                stream=part.ingest,
+                cap=maxlen,
+                every=trim_every,
+                interval_s=trim_interval_s,
+            )
+            for part in streams.every_partition()
+        ]
         self._tenants = frozenset(tenants)
         self._refused: set[Tenant] = set()
 
@@ -68,9 +73,10 @@ class Ingest:
                     tenant=str(tenant),
                 )
             return None
+        partition = self._streams.partition_of(tenant)
         entry_id = await self._redis.xadd(
-            self._streams.ingest,
+            self._trimmers[partition].stream,
             encode_message(message),  # type: ignore[arg-type]
         )
-        await self._trimmer.tick(1)
+        await self._trimmers[partition].tick(1)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

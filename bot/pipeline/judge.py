@@ -132,7 +132,7 @@ def build_judge(
 
         if isinstance(classifier, EmbeddedClassifier):  # the heads fitted for this policy
             classifier = classifier.for_policy(policy, settings.data_dir)
-    streams = streams or Streams(namespace=settings.namespace if settings else "modtriage")
+    streams = streams or (settings.streams() if settings else Streams())
     stages: list[Stage] = [
         RulesStage(redis=redis, policy=policy, streams=streams),
         ClassifyStage(

@@ -59,10 +59,10 @@ class SharedGauges:
 
     async def observe(self) -> None:
         """Read the queues and the spending now and set the gauges. Raises redis errors."""
-        tenants = sorted(
-            (Tenant.parse(_text(t)) for t in await self._redis.smembers(self._keys.tenants)),
-            key=str,
-        )
+        found: set[object] = set()
+        for key in self._keys.every_tenants():
+            found |= set(await self._redis.smembers(key))
+        tenants = sorted((Tenant.parse(_text(t)) for t in found), key=str)
         async with self._redis.pipeline(transaction=False) as pipe:
             for tenant in tenants:
                 queue = self._keys.tenant(tenant).queue

@@ -9,6 +9,12 @@ Delivery guarantees:
   rule, so adapters can dedupe too.
 - An entry delivered more than ``max_deliveries`` times, or one that cannot be decoded, goes to
   the dead-letter stream with its error. Nothing is dropped silently.
+
+With several partitions (:mod:`bot.keys`) a worker reads each of its partitions' ingest
+streams in turn, one XREADGROUP each (a cluster forbids one read across slots): first without
+blocking, and when all were empty, blocking ``block_ms / n`` on each. A batch holds one
+partition's entries and is committed with that partition's keys, so every script stays in one
+slot. Each partition is reclaimed on its own.
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ __all__ = ["Worker", "WorkerConfig"]
 log = structlog.get_logger(__name__)
 
 Entry = tuple[str, dict[Any, Any]]
+
+
+class _Part:
+    """One partition a worker reads: its names, its committer, when it was last reclaimed."""
+
+    def __init__(self, *, streams: Streams, committer: Committer) -> None:
+        self.streams = streams
+        self.committer = committer
+        self.last_claim = 0.0
 
 
 class WorkerConfig:
@@ -87,7 +102,9 @@ class Worker:
         config: WorkerConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         gauges: SharedGauges | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> None:
+        """``partitions``: the ones this worker reads (default: all of ``streams``')."""
         self._redis = redis
         self._gauges = gauges
         self._streams = streams
@@ -96,15 +113,26 @@ class Worker:
         self.consumer = consumer
         self._config = config or WorkerConfig()
         self._clock = clock or _now
-        self._committer = Committer(
-            redis=redis,
-            streams=streams,
-            group=streams.group,
-            policy_for=judge.policy_for,
-            clock=self._clock,
-            stream_maxlen=self._config.stream_maxlen,
-            verdict_ttl_s=self._config.verdict_ttl_s,
-        )
+        chosen = range(streams.partitions) if partitions is None else partitions
+        self._parts = [
+            _Part(
+                streams=streams.part(k),
+                committer=Committer(
+                    redis=redis,
+                    streams=streams.part(k),
+                    group=streams.group,
+                    policy_for=judge.policy_for,
+                    clock=self._clock,
+                    stream_maxlen=self._config.stream_maxlen,
+                    verdict_ttl_s=self._config.verdict_ttl_s,
+                ),
+            )
+            for k in dict.fromkeys(chosen)
+        ]
+        if not self._parts:
+            raise ValueError("a worker needs at least one partition to read")
+        self._turn = 0
+        self._last_lag = 0.0
         self._drift = DriftWatch(
             book=DriftBook(
                 redis=redis, streams=streams, min_messages=self._config.drift_min_messages
@@ -113,16 +141,27 @@ class Worker:
             every_s=self._config.drift_every_s,
             clock=self._clock,
         )
-        self._errors_key = streams.errors
-        self._last_claim = 0.0
 
     async def aclose(self) -> None:
         """Release what stages hold (the escalate stage's HTTP client). Call on shutdown."""
         await self.judge.aclose()
 
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this worker reads."""
+        return [p.streams.partition or 0 for p in self._parts]
+
+    def reclaim_soon(self) -> None:
+        """Look for entries to reclaim (and refresh the lag gauges) on the next step, not
+        only once a second."""
+        for part in self._parts:
+            part.last_claim = 0.0
+        self._last_lag = 0.0
+
     async def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) if missing."""
-        await ensure_group(self._redis, self._streams.ingest, self._streams.group)
+        """Create the consumer group (and the stream) of each partition read, if missing."""
+        for part in self._parts:
+            await ensure_group(self._redis, part.streams.ingest, part.streams.group)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until ``stop`` is set, riding out Redis outages with backoff."""
@@ -135,31 +174,49 @@ class Worker:
             await self.aclose()
 
     async def step(self) -> int:
-        """Read (or reclaim) one batch and process it. Returns how many entries it handled."""
+        """Read (or reclaim) one batch of one partition and process it. Returns how many
+        entries it handled."""
         await self._drift.maybe_refresh()
-        entries = await self._reclaim()
-        if not entries:
-            reply: Any = await self._redis.xreadgroup(
-                self._streams.group,
-                self.consumer,
-                {self._streams.ingest: ">"},
-                count=self._config.batch_size,
-                block=self._config.block_ms,
-            )
-            entries = [(_text(i), f) for _, got in reply or [] for i, f in got]
-        if entries:
-            await self.process(entries)
-        return len(entries)
+        await self._maybe_observe_lag()
+        parts = self._parts[self._turn :] + self._parts[: self._turn]
+        self._turn = (self._turn + 1) % len(self._parts)
+        for part in parts:
+            entries = await self._reclaim(part)
+            if entries:
+                await self.process(entries, part=part)
+                return len(entries)
+        blocks: list[int | None] = (
+            [self._config.block_ms]
+            if len(parts) == 1
+            else [None, max(1, self._config.block_ms // len(parts))]
+        )
+        for block in blocks:
+            for part in parts:
+                entries = await self._read(part, block)
+                if entries:
+                    await self.process(entries, part=part)
+                    return len(entries)
+        return 0
 
-    async def _reclaim(self) -> list[Entry]:
+    async def _read(self, part: _Part, block: int | None) -> list[Entry]:
+        reply: Any = await self._redis.xreadgroup(
+            part.streams.group,
+            self.consumer,
+            {part.streams.ingest: ">"},
+            count=self._config.batch_size,
+            block=block,
+        )
+        return [(_text(i), f) for _, got in reply or [] for i, f in got]
+
+    async def _reclaim(self, part: _Part) -> list[Entry]:
         now = time.monotonic()
-        if (now - self._last_claim) * 1000 < min(self._config.claim_idle_ms, 1000):
+        if (now - part.last_claim) * 1000 < min(self._config.claim_idle_ms, 1000):
             return []
-        self._last_claim = now
-        await self._observe_lag()
+        part.last_claim = now
+        ingest, group = part.streams.ingest, part.streams.group
         reply = await self._redis.xautoclaim(
-            self._streams.ingest,
-            self._streams.group,
+            ingest,
+            group,
             self.consumer,
             min_idle_time=self._config.claim_idle_ms,
             start_id="0-0",
@@ -170,8 +227,8 @@ class Worker:
             return []
         self._metrics.redelivered.inc(len(claimed))
         pending = await self._redis.xpending_range(
-            self._streams.ingest,
-            self._streams.group,
+            ingest,
+            group,
             min=claimed[0][0],
             max=claimed[-1][0],
             count=len(claimed) * 2,
@@ -182,11 +239,11 @@ class Worker:
         for entry_id, fields in claimed:
             times = deliveries.get(entry_id, 1)
             if times > self._config.max_deliveries:
-                error = await self._redis.hget(self._errors_key, entry_id)
+                error = await self._redis.hget(part.streams.errors, entry_id)
                 reason = f"failed {times - 1} deliveries"
                 if error:
                     reason += f": {_text(error)}"
-                await self._dead_letter(entry_id, fields, reason, kind="retries")
+                await self._dead_letter(part, entry_id, fields, reason, kind="retries")
             else:
                 keep.append((entry_id, fields))
         log.info("reclaimed pending entries", count=len(claimed), kept=len(keep))
@@ -198,39 +255,50 @@ class Worker:
         :meth:`step`); returns the highest PSI per category."""
         return await self._drift.refresh()
 
-    async def _observe_lag(self) -> None:
+    async def _maybe_observe_lag(self) -> None:
         """Stream length, entries delivered but unacknowledged, and entries no worker has
-        been given yet, for the lag gauges (``bot.trim``); the shared gauges every
-        ``interval_s`` (review queues, frontier spending)."""
-        backlog = await read_backlog(self._redis, self._streams.ingest)
-        workers = backlog.group(self._streams.group)
-        self._metrics.stream_length.set(backlog.length)
-        self._metrics.stream_pending.set(workers.pending)
-        self._metrics.stream_undelivered.set(workers.undelivered)
+        been given yet, summed over the partitions read, for the lag gauges (``bot.trim``),
+        at most once a second; the shared gauges every ``interval_s`` (review queues,
+        frontier spending)."""
+        now = time.monotonic()
+        if (now - self._last_lag) * 1000 < min(self._config.claim_idle_ms, 1000):
+            return
+        self._last_lag = now
+        length = pending = undelivered = 0
+        for part in self._parts:
+            backlog = await read_backlog(self._redis, part.streams.ingest)
+            workers = backlog.group(part.streams.group)
+            length += backlog.length
+            pending += workers.pending
+            undelivered += workers.undelivered
+        self._metrics.stream_length.set(length)
+        self._metrics.stream_pending.set(pending)
+        self._metrics.stream_undelivered.set(undelivered)
         if self._gauges is not None:
             await self._gauges.maybe_observe()
 
     async def _dead_letter(
-        self, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
+        self, part: _Part, entry_id: str, fields: dict[Any, Any], reason: str, *, kind: str
     ) -> None:
+        names = part.streams
         payload: dict[Any, Any] = {b"entry_id": entry_id, b"reason": reason, **fields}
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self._streams.dead, payload, maxlen=self._config.stream_maxlen, approximate=True
-            )
-            pipe.xack(self._streams.ingest, self._streams.group, entry_id)
-            pipe.hdel(self._errors_key, entry_id)
+            pipe.xadd(names.dead, payload, maxlen=self._config.stream_maxlen, approximate=True)
+            pipe.xack(names.ingest, names.group, entry_id)
+            pipe.hdel(names.errors, entry_id)
             await pipe.execute()
         self._metrics.dead_letters.labels(reason=kind).inc()
         log.error("dead-lettered entry", entry_id=entry_id, reason=reason)
 
-    async def process(self, entries: Sequence[Entry]) -> None:
+    async def process(self, entries: Sequence[Entry], *, part: _Part | None = None) -> None:
+        """Decide entries of one partition's ingest stream (the first read, by default)."""
+        part = part or self._parts[0]
         batch: list[Assessment] = []
         for entry_id, fields in entries:
             try:
                 message = decode_message(entry_id, fields)
             except MalformedMessage as exc:
-                await self._dead_letter(entry_id, fields, exc.reason, kind="malformed")
+                await self._dead_letter(part, entry_id, fields, exc.reason, kind="malformed")
                 continue
             batch.append(Assessment(entry_id=entry_id, message=message))
         if not batch:
@@ -250,14 +318,14 @@ class Worker:
                     raise
                 except Exception as item_exc:  # noqa: BLE001 - the entry stays pending
                     self._metrics.failures.labels(kind="message").inc()
-                    await self._redis.hset(self._errors_key, item.entry_id, repr(item_exc)[:500])
+                    await self._redis.hset(part.streams.errors, item.entry_id, repr(item_exc)[:500])
                     log.warning(
                         "message failed, left pending",
                         entry_id=item.entry_id,
                         message_key=item.message.key,
                         error=repr(item_exc),
                     )
-        await self._commit(done)
+        await self._commit(part, done)
 
     async def _run_stages(self, batch: list[Assessment]) -> list[Assessment]:
         return await self.judge.assess(batch, timer=self._time_stage)
@@ -265,13 +333,13 @@ class Worker:
     def _time_stage(self, stage: str, seconds: float) -> None:
         self._metrics.stage_seconds.labels(stage=stage).observe(seconds)
 
-    async def _commit(self, done: Sequence[Assessment]) -> None:
+    async def _commit(self, part: _Part, done: Sequence[Assessment]) -> None:
         """Verdict, case and actions of each entry in one atomic step (:mod:`.commit`)."""
         if not done:
             return
         if any(item.verdict is None for item in done):
             raise RuntimeError("no stage produced a verdict; is the decide stage missing?")
-        fresh = await self._committer.commit(done)
+        fresh = await part.committer.commit(done)
         self._drift.saw(Tenant.of(item.message) for item in done)
         now = time.time()
         for item, new in zip(done, fresh, strict=True):

@@ -42,7 +42,6 @@ from bot.review.decision import MAX_TIMEOUT_S, Decision
 from bot.review.service import ModerationService
 from bot.settings import Settings, load_settings
 from bot.stats import MAX_DAYS, Stats
-from bot.streams import Streams
 from bot.tenant import Tenant
 from bot.terminal import console, fail
 
@@ -138,7 +137,7 @@ def _with_service(
         async with connect(settings) as redis:
             service = ModerationService(
                 redis=redis,
-                streams=Streams(namespace=settings.namespace),
+                streams=settings.streams(),
                 policy=policy,
                 policies=PolicyBook.from_settings(redis=redis, settings=settings, default=policy),
                 stream_maxlen=settings.stream_maxlen,

@@ -41,12 +41,12 @@ class ReviewDesk(ServiceCore):
         """Open and appealed cases of the actor's tenant waiting for review, oldest first."""
         tenant = await self._require_moderator(actor, "see the review queue")
         ids = await self.store.ids(self.keys.tenant(tenant).queue, limit=limit)
-        return await self.store.load_many(ids)
+        return await self.store.load_many(ids, tenant)
 
     async def case(self, actor: Actor, case_id: str) -> Case:
         """A moderator sees the cases of their tenant; a member those about their own
         messages. Anyone else is told there is no such case."""
-        case = await self.store.load(case_id)
+        case = await self.store.load(case_id, actor.tenant)
         if not await self.is_moderator(actor, Tenant.of(case.message)) and not self._is_author(
             actor, case
         ):
@@ -58,13 +58,15 @@ class ReviewDesk(ServiceCore):
         if actor.user_id != user_id:
             await self._require_moderator(actor, "see another member's history")
         key = self.keys.tenant(actor.tenant).user(user_id)
-        return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
+        ids = await self.store.ids(key, limit=limit, newest_first=True)
+        return await self.store.load_many(ids, actor.tenant)
 
     async def channel_cases(self, actor: Actor, channel: str, *, limit: int = 20) -> list[Case]:
         """Cases about messages in one channel of the actor's workspace, newest first."""
         tenant = await self._require_moderator(actor, "see a channel's cases")
         key = self.keys.tenant(tenant).channel(channel)
-        return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
+        ids = await self.store.ids(key, limit=limit, newest_first=True)
+        return await self.store.load_many(ids, tenant)
 
     async def strikes(self, actor: Actor, user_id: str) -> int:
         """The member's strike points inside the policy's window."""
@@ -98,7 +100,7 @@ class ReviewDesk(ServiceCore):
             CaseNotFound: no such case in the actor's tenant.
             PermissionDenied: the actor does not moderate it.
         """
-        case = await self.store.load(case_id)
+        case = await self.store.load(case_id, actor.tenant)
         await self._require_case(actor, case, "claim cases")
         now = self._clock()
         planner = self._planner(actor.tenant)
@@ -113,7 +115,7 @@ class ReviewDesk(ServiceCore):
         )
         event = CaseEvent(at=now, actor=actor.label(), kind="claimed")
         await self._commit(case, Change.of(case, updated, events=(event,)))
-        return await self.store.load(case_id)
+        return await self.store.load(case_id, actor.tenant)
 
     async def decide(
         self, actor: Actor, case_id: str, decision: Decision
@@ -127,7 +129,7 @@ class ReviewDesk(ServiceCore):
                 decision does not apply to the case's status.
             InvalidRequest: an unknown category, or a sanction on a case with no category.
         """
-        case = await self.store.load(case_id)
+        case = await self.store.load(case_id, actor.tenant)
         await self._require_case(actor, case, "decide cases")
         now = self._clock()
         policy = self.policy_for(actor.tenant)
@@ -138,7 +140,7 @@ class ReviewDesk(ServiceCore):
             raise CaseConflict(case_id, f"claimed by {case.claimed_by}")
         change, actions = self._planner(actor.tenant).plan(case, actor, decision, now)
         await self._commit(case, change)
-        return await self.store.load(case_id), actions
+        return await self.store.load(case_id, actor.tenant), actions
 
     # -- appeals --------------------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class ReviewDesk(ServiceCore):
             InvalidRequest: the appeal is empty or too long.
             CaseConflict: nothing to appeal (open, dismissed), already appealed, or closed.
         """
-        case = await self.store.load(case_id)
+        case = await self.store.load(case_id, member.tenant)
         if not self._is_author(member, case):
             raise CaseNotFound(case_id)
         text = text.strip()
@@ -208,7 +210,7 @@ class ReviewDesk(ServiceCore):
                 stats={Counter.APPEALS: 1.0},
             ),
         )
-        return await self.store.load(case_id)
+        return await self.store.load(case_id, member.tenant)
 
     async def _rejudge(self, case: Case) -> str:
         """The appealed message judged again by the same engine under the tenant's current
@@ -240,7 +242,7 @@ class ReviewDesk(ServiceCore):
             return applied
         if applied.outcome == "missing":
             raise CaseNotFound(before.id)
-        current = await self.store.load(before.id)
+        current = await self.store.load(before.id, Tenant.of(before.message))
         planner = self._planner(Tenant.of(before.message))
         if current.status is not before.status or current.decided_by != before.decided_by:
             raise CaseConflict(before.id, planner.closed_reason(current))

@@ -82,12 +82,12 @@ class DirectDesk(ServiceCore):
         tenant = await self._require_moderator(actor, OPERATIONS[kind])
         self._check(actor, tenant, request)
         token = f"direct:{tenant}:{request.request_id}"
-        found = await self.store.existing(token)
+        found = await self.store.existing(token, tenant)
         if found is not None:
-            return DirectOutcome(case=await self.store.load(found), repeated=True)
+            return DirectOutcome(case=await self.store.load(found, tenant), repeated=True)
         now = self._clock()
         case = Case(
-            id=await self.store.next_id(),
+            id=await self.store.next_id(tenant),
             message=self._message_of(tenant, request, now),
             verdict=Verdict(message_key="-", route=Route.ACT, stage="direct"),
             status=CaseStatus.ACTIONED,
@@ -135,15 +135,17 @@ class DirectDesk(ServiceCore):
             )
         )
         if applied.outcome != "applied":  # the same request, a moment earlier
-            return DirectOutcome(case=await self.store.load(applied.case_id), repeated=True)
+            again = await self.store.load(applied.case_id, tenant)
+            return DirectOutcome(case=again, repeated=True)
         due = DueActions(redis=self._redis, streams=self._streams)
         if held is not None and until is not None:
             await due.hold(held, until=until)
         elif kind in ("unban", "untimeout"):
             # a sanction lifted early is not lifted again when its time comes
             for moot in await self._held_lifts(tenant, request):
-                await due.cancel(tenant.platform, moot)
-        return DirectOutcome(case=await self.store.load(case.id), actions=actions, until=until)
+                await due.cancel(tenant, moot)
+        done = await self.store.load(case.id, tenant)
+        return DirectOutcome(case=done, actions=actions, until=until)
 
     def _check(self, actor: Actor, tenant: Tenant, request: DirectRequest) -> None:
         kind = request.kind
@@ -176,7 +178,8 @@ class DirectDesk(ServiceCore):
 
     async def _member_cases(self, tenant: Tenant, member: str, limit: int = 50) -> list[Case]:
         key = self.keys.tenant(tenant).user(member)
-        return await self.store.load_many(await self.store.ids(key, limit=limit, newest_first=True))
+        ids = await self.store.ids(key, limit=limit, newest_first=True)
+        return await self.store.load_many(ids, tenant)
 
     async def _held_lifts(self, tenant: Tenant, request: DirectRequest) -> list[str]:
         """Ids of the held lifts an early unban or untimeout makes moot: a temporary ban's

@@ -48,7 +48,7 @@ class InsightsDesk(ServiceCore):
         ids = sorted({_text(i) for ids in found for i in ids}, key=lambda i: (len(i), i))
         cases: list[Case] = []
         for i in range(0, len(ids), _LOAD):
-            cases += await self.store.load_many(ids[i : i + _LOAD])
+            cases += await self.store.load_many(ids[i : i + _LOAD], tenant)
         return shadow_report(cases, tenant=str(tenant), days=days, since=since, until=until)
 
     async def score_drift(self, actor: Actor) -> DriftReport:

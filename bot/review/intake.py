@@ -37,13 +37,14 @@ class Intake(ServiceCore):
         token = f"report:{message.key}"
         now = self._clock()
         detail = f"reported by {reporter.label()}" + (f": {note[:500]}" if note else "")
-        found = await self.store.existing(token)
+        found = await self.store.existing(token, reporter.tenant)
         if found is not None:
             await self.store.append(
                 found,
+                reporter.tenant,
                 events=[CaseEvent(at=now, actor=reporter.label(), kind="reported", detail=detail)],
             )
-            return await self.store.load(found)
+            return await self.store.load(found, reporter.tenant)
         verdict = Verdict(
             message_key=message.key,
             route=Route.REVIEW,
@@ -53,7 +54,7 @@ class Intake(ServiceCore):
         )
         escalated = await self._escalations.load(message.key)
         case = Case(
-            id=await self.store.next_id(),
+            id=await self.store.next_id(reporter.tenant),
             message=message,
             verdict=verdict,
             opened_at=now,
@@ -75,7 +76,7 @@ class Intake(ServiceCore):
                 },
             )
         )
-        return await self.store.load(applied.case_id)
+        return await self.store.load(applied.case_id, reporter.tenant)
 
     async def record_outcome(
         self,
@@ -109,7 +110,8 @@ class Intake(ServiceCore):
             )
             tenant = Tenant(platform=action.platform, workspace=action.workspace)
             await self._stats.add(tenant, {Counter.ACTIONS_FAILED: 1.0}, at=self._clock())
-        await self.store.append(case_id, records=[record], events=events)
+        tenant = Tenant(platform=action.platform, workspace=action.workspace)
+        await self.store.append(case_id, tenant, records=[record], events=events)
 
     async def shadowed(self, action: Action) -> bool:
         """Whether the dispatcher must skip an automatic action because shadow mode is on in

@@ -25,6 +25,7 @@ from bot.policy import Policy
 from bot.review.actor import Actor
 from bot.review.store import CaseStore, Change
 from bot.stats import Counter
+from bot.tenant import Tenant
 from bot.verdict import Route, Verdict
 
 __all__ = ["ESCALATION_OFF", "Opinion", "SecondOpinions"]
@@ -111,7 +112,7 @@ class SecondOpinions:
         for _ in range(_ATTEMPTS):
             case_id = await self._store.case_for_message(message.key)
             if case_id is not None:
-                case = await self._store.load(case_id)
+                case = await self._store.load(case_id, Tenant.of(message))
                 kept = case.escalation
                 # A cache hit for the same prompt keeps the record of the request that paid.
                 paid = kept is not None and kept.sent and kept.cache_key == summary.cache_key
@@ -120,12 +121,12 @@ class SecondOpinions:
                 updated = case.model_copy(update={"escalation": kept, "version": case.version + 1})
                 applied = await self._store.apply(Change.of(case, updated, events=(event,)))
                 if applied.outcome == "applied":
-                    return await self._store.load(case_id), False
+                    return await self._store.load(case_id, Tenant.of(message)), False
                 continue  # changed meanwhile: load it again
             if verdict is None or verdict.route not in (Route.REVIEW, Route.ACT):
                 return None, False
             case = Case(
-                id=await self._store.next_id(),
+                id=await self._store.next_id(Tenant.of(message)),
                 message=message,
                 verdict=verdict,
                 status=CaseStatus.OPEN,
@@ -149,5 +150,6 @@ class SecondOpinions:
                     },
                 )
             )
-            return await self._store.load(applied.case_id), applied.outcome == "applied"
+            found = await self._store.load(applied.case_id, Tenant.of(message))
+            return found, applied.outcome == "applied"
         raise CaseConflict(message.key, "the case kept changing; ask again")

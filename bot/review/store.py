@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.action import Action
 from bot.case import Case, CaseAction, CaseEvent
+from bot.connection import register_script
 from bot.errors import CaseNotFound
 from bot.keys import CaseKeys, Streams
 from bot.stats import BUCKET_TTL_S, day_of
@@ -200,40 +201,44 @@ class CaseStore:
         self._clock = clock
         self.keys = CaseKeys(streams)
         self._maxlen = maxlen
-        self._apply = redis.register_script(_APPLY)
+        self._apply = register_script(redis, _APPLY)
 
     async def tenants(self) -> list[Tenant]:
-        """Every tenant that has a case, sorted."""
-        raw = await self._redis.smembers(self.keys.tenants)
+        """Every tenant that has a case, sorted (every partition's)."""
+        raw: set[object] = set()
+        for key in self.keys.every_tenants():
+            raw |= set(await self._redis.smembers(key))
         return sorted((Tenant.parse(_text(t)) for t in raw), key=str)
 
-    async def next_id(self) -> str:
-        return str(await self._redis.incr(self.keys.seq))
+    async def next_id(self, tenant: Tenant) -> str:
+        """A new case id in ``tenant``'s partition."""
+        return self.keys.number(int(await self._redis.incr(self.keys.seq(tenant))), tenant)
 
-    async def existing(self, token: str) -> str | None:
-        found = await self._redis.get(self.keys.dedupe(token))
+    async def existing(self, token: str, tenant: Tenant) -> str | None:
+        found = await self._redis.get(self.keys.dedupe(token, tenant))
         return None if found is None else _text(found)
 
     async def case_for_message(self, message_key: str) -> str | None:
         found = await self._redis.get(self.keys.by_message(message_key))
         return None if found is None else _text(found)
 
-    async def load(self, case_id: str) -> Case:
-        """Raises CaseNotFound."""
-        cases = await self.load_many([case_id])
+    async def load(self, case_id: str, tenant: Tenant) -> Case:
+        """A case of ``tenant``. Raises CaseNotFound (also for another tenant's case that
+        shares the partition: the caller checks the tenant)."""
+        cases = await self.load_many([case_id], tenant)
         if not cases:
             raise CaseNotFound(case_id)
         return cases[0]
 
-    async def load_many(self, case_ids: Sequence[str]) -> list[Case]:
-        """The cases that exist, in the order asked."""
+    async def load_many(self, case_ids: Sequence[str], tenant: Tenant) -> list[Case]:
+        """The cases of ``tenant`` that exist, in the order asked."""
         if not case_ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for case_id in case_ids:
-                pipe.hget(self.keys.case(case_id), "doc")
-                pipe.lrange(self.keys.events(case_id), 0, -1)
-                pipe.lrange(self.keys.actions(case_id), 0, -1)
+                pipe.hget(self.keys.case(case_id, tenant), "doc")
+                pipe.lrange(self.keys.events(case_id, tenant), 0, -1)
+                pipe.lrange(self.keys.actions(case_id, tenant), 0, -1)
             raw = await pipe.execute()
         cases = []
         for i in range(len(case_ids)):
@@ -289,23 +294,23 @@ class CaseStore:
         tenant = Tenant.of(message)
         own = self.keys.tenant(tenant)
         return [
-            self.keys.case(case.id),
-            self.keys.events(case.id),
-            self.keys.actions(case.id),
+            self.keys.case(case.id, tenant),
+            self.keys.events(case.id, tenant),
+            self.keys.actions(case.id, tenant),
             own.queue,
             own.status(change.status_from or "none"),
             own.status(case.status.value),
-            self.keys.streams.actions(message.platform),
+            self.keys.streams.of(tenant).actions(message.platform),
             own.labels,
             own.stats(day_of(self._clock())),
             own.strikes(message.author.id),
             own.strike_points(message.author.id),
-            self.keys.dedupe(change.create_token or "-"),
+            self.keys.dedupe(change.create_token or "-", tenant),
             self.keys.by_message(message.key),
-            self.keys.all,
+            self.keys.all(tenant),
             own.user(message.author.id),
             own.channel(message.channel),
-            self.keys.tenants,
+            self.keys.tenants(tenant),
         ]
 
     def change_payload(self, change: Change) -> str:
@@ -356,12 +361,17 @@ class CaseStore:
         return json.dumps(payload, ensure_ascii=False)
 
     async def append(
-        self, case_id: str, *, records: Sequence[CaseAction] = (), events: Sequence[CaseEvent] = ()
+        self,
+        case_id: str,
+        tenant: Tenant,
+        *,
+        records: Sequence[CaseAction] = (),
+        events: Sequence[CaseEvent] = (),
     ) -> None:
         """Append history without changing the case's state (what became of an action)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             for record in records:
-                pipe.rpush(self.keys.actions(case_id), record.model_dump_json())
+                pipe.rpush(self.keys.actions(case_id, tenant), record.model_dump_json())
             for event in events:
-                pipe.rpush(self.keys.events(case_id), event.model_dump_json())
+                pipe.rpush(self.keys.events(case_id, tenant), event.model_dump_json())
             await pipe.execute()

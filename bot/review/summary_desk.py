@@ -81,7 +81,7 @@ class SummaryDesk(ServiceCore):
         tenant = await self._require_moderator(actor, "summarise a thread")
         focus = None
         if case_id is not None:
-            case = await self.store.load(case_id)
+            case = await self.store.load(case_id, tenant)
             await self._require_case(actor, case, "summarise a case")
             focus = case.message
             messages = [*messages, case.message]

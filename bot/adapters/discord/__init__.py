@@ -16,7 +16,7 @@ import structlog
 from bot.adapters.discord.bot import ModtriageBot, intents
 from bot.adapters.discord.convert import automod_to_message, payload_of, to_message
 from bot.adapters.discord.outbound import DiscordAdapter
-from bot.adapters.dispatch import ActionDispatcher
+from bot.adapters.dispatch import PartitionDispatchers
 from bot.errors import ConfigError
 from bot.health import Health
 from bot.pipeline.ingest import Ingest
@@ -24,7 +24,6 @@ from bot.policy import Policy, load_policy
 from bot.review.interface import Moderation
 from bot.runtime import consumer_name
 from bot.settings import Settings
-from bot.streams import Streams
 
 __all__ = [
     "DiscordAdapter",
@@ -49,7 +48,7 @@ def build_bot(
     **options: Any,
 ) -> ModtriageBot:
     """The bot as settings describe it; ``options`` go to discord.py (``shard_count``, ...)."""
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     return ModtriageBot(
         moderation=moderation,
         ingest=Ingest(
@@ -94,9 +93,9 @@ async def run_discord(
         policy=policy or load_policy(settings.policy),
         **options,
     )
-    dispatcher = ActionDispatcher(
+    dispatcher = PartitionDispatchers(
         redis=redis,
-        streams=Streams(namespace=settings.namespace),
+        streams=settings.streams(),
         adapter=bot.adapter,
         consumer=consumer_name("discord"),
         moderation=moderation,

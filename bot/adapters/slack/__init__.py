@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.adapters.dispatch import ActionDispatcher
+from bot.adapters.dispatch import PartitionDispatchers
 from bot.adapters.slack.app import SlackBot, web_client
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import to_message
@@ -33,7 +33,6 @@ from bot.pipeline.ingest import Ingest
 from bot.review.interface import Moderation
 from bot.runtime import consumer_name
 from bot.settings import Settings
-from bot.streams import Streams
 from bot.tenant import Tenant
 
 __all__ = ["SlackAdapter", "SlackBot", "build_slack", "run_slack", "to_message", "web_client"]
@@ -43,8 +42,8 @@ log = structlog.get_logger(__name__)
 
 def build_slack(
     settings: Settings, redis: aioredis.Redis, moderation: Moderation
-) -> tuple[SlackBot, ActionDispatcher]:
-    """The Bolt app and the dispatcher of ``actions:slack``, from settings.
+) -> tuple[SlackBot, PartitionDispatchers]:
+    """The Bolt app and the dispatchers of ``actions:slack`` (one a partition), from settings.
 
     Raises:
         ConfigError: no bot token, neither an app token nor a signing secret, or an empty
@@ -69,7 +68,7 @@ def build_slack(
             "on the Slack app's Basic Information page, or set MODTRIAGE_SLACK_APP_TOKEN for "
             "Socket Mode"
         )
-    streams = Streams(namespace=settings.namespace)
+    streams = settings.streams()
     client = web_client(
         settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
@@ -102,7 +101,7 @@ def build_slack(
         directory=directory,
         moderate_bots=settings.slack_moderate_bots,
     )
-    dispatcher = ActionDispatcher(
+    dispatcher = PartitionDispatchers(
         redis=redis,
         streams=streams,
         adapter=adapter,

@@ -144,7 +144,7 @@ class SlackBot:
             # less the legacy verification token every event carries (a credential).
             kept = {key: value for key, value in body.items() if key != "token"}
             await self._redis.xadd(
-                self._streams.dead,
+                self._streams.part(0).dead,  # its tenant is unknown: the first partition's
                 {"reason": f"slack event: {exc.reason}", "event": json.dumps(kept)},
             )
             log.error("malformed slack event", event_id=body.get("event_id"), reason=exc.reason)
