@@ -345,6 +345,7 @@ def _mount() -> None:
     from bot.escalation import commands as escalation_commands
     from bot.faq import commands as faq_commands
     from bot.insights import commands as insights_commands
+    from bot.partition_commands import app as partitions_app
     from bot.review import commands as review_commands
 
     app.add_typer(review_commands.app)
@@ -352,6 +353,7 @@ def _mount() -> None:
     app.command("backtest")(insights_commands.backtest)
     app.add_typer(faq_commands.app, name="faq")
     app.add_typer(escalation_commands.app, name="escalation")
+    app.add_typer(partitions_app, name="partitions")
     classifier_commands.eval_app.command("faq")(faq_commands.eval_faq)
     app.add_typer(classifier_commands.eval_app, name="eval")
     app.command("chaos")(chaos)

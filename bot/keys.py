@@ -291,7 +291,11 @@ class CaseKeys:
 
     def seq(self, tenant: Tenant) -> str:
         """The counter behind the case ids of ``tenant``'s partition."""
-        return f"{self._tag(tenant)}:case-seq"
+        return self.partition_seq(self.streams.partition_of(tenant))
+
+    def partition_seq(self, partition: int) -> str:
+        """The counter behind partition ``partition``'s case ids."""
+        return f"{self.streams.tag(partition)}:case-seq"
 
     def number(self, n: int, tenant: Tenant) -> str:
         """The case id the ``n``-th value of :meth:`seq` gives in ``tenant``'s partition."""

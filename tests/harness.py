@@ -23,7 +23,8 @@ from bot.pipeline.worker import Worker
 from bot.policy import Policy
 from bot.runtime import build_worker
 from bot.settings import Settings
-from bot.streams import Streams, decode_action, read_decision
+from bot.streams import decode_action, read_decision
+from bot.tenant import Tenant
 from bot.verdict import Verdict
 
 
@@ -44,7 +45,7 @@ class ChatHarness:
         self.settings = settings
         self.policy = policy
         self.classifier = classifier
-        self.streams = Streams(namespace=settings.namespace)
+        self.streams = settings.streams()
         self.platform: Platform = platform
         self.workspace = workspace
         self.ingest = Ingest(redis=redis, streams=self.streams)
@@ -107,5 +108,6 @@ class ChatHarness:
 
     async def actions(self) -> list[Action]:
         """Every action emitted so far on this platform's stream, oldest first."""
-        entries = await self.redis.xrange(self.streams.actions(self.platform))
+        here = self.streams.of(Tenant(platform=self.platform, workspace=self.workspace))
+        entries = await self.redis.xrange(here.actions(self.platform))
         return [decode_action(i.decode(), f) for i, f in entries]

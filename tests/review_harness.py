@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.action import Action
-from bot.adapters.dispatch import ActionDispatcher
+from bot.adapters.dispatch import PartitionDispatchers
 from bot.classification import Classification
 from bot.errors import ActionError
 from bot.review.actor import Actor
@@ -99,7 +99,7 @@ class ReviewHarness:
             redis=chat.redis, streams=chat.streams, policy=chat.policy, clock=clock,
             stream_maxlen=stream_maxlen,
         )  # fmt: skip
-        self.dispatcher = ActionDispatcher(
+        self.dispatcher = PartitionDispatchers(
             redis=chat.redis,
             streams=chat.streams,
             adapter=self.platform,

@@ -40,6 +40,7 @@ from bot.adapters.base import Adapter
 from bot.connection import ensure_group, run_until_stopped
 from bot.due import DueActions
 from bot.errors import ActionError, MalformedMessage
+from bot.partitions import check_layout
 from bot.review.interface import Moderation
 from bot.streams import Streams, decode_action
 from bot.trim import Trimmer
@@ -94,6 +95,12 @@ class ActionDispatcher:
         )
 
     async def ensure_group(self) -> None:
+        """Check the partition count is the namespace's, then create the consumer group.
+
+        Raises:
+            ConfigError: the streams were written with another partition count.
+        """
+        await check_layout(self._redis, self._streams)
         await ensure_group(self._redis, self._stream, _GROUP)
 
     async def run(self, stop: asyncio.Event) -> None:

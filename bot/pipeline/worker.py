@@ -33,6 +33,7 @@ from bot.connection import ensure_group, run_until_stopped
 from bot.errors import MalformedMessage
 from bot.insights.drift import MIN_MESSAGES, DriftBook, DriftWatch
 from bot.metrics import Metrics
+from bot.partitions import check_layout
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.commit import Committer
 from bot.pipeline.shared_gauges import SharedGauges
@@ -159,7 +160,13 @@ class Worker:
         self._last_lag = 0.0
 
     async def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) of each partition read, if missing."""
+        """Check the partition count is the namespace's (:mod:`bot.partitions`), then create
+        the consumer group (and the stream) of each partition read, if missing.
+
+        Raises:
+            ConfigError: the streams were written with another partition count.
+        """
+        await check_layout(self._redis, self._streams)
         for part in self._parts:
             await ensure_group(self._redis, part.streams.ingest, part.streams.group)
 
