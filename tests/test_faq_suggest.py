@@ -4,15 +4,19 @@ member who asks."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from bot.action import Reply
 from bot.classifiers.onnx_encoder import STOCK_ENCODER_DIR, OnnxEncoder
 from bot.classifiers.rules_only import RulesOnlyClassifier
+from bot.cli import app
 from bot.connection import Redis
 from bot.errors import InvalidRequest, PermissionDenied
 from bot.faq.entries import FaqEntry, append_entry, load_faqs
@@ -211,3 +215,36 @@ async def test_nothing_is_kept_when_the_policy_keeps_no_questions(
     await chat.say(PORT_QUESTIONS[0], user="member1")
     key = chat.streams.tenant(Tenant(platform="console", workspace="T1")).faq_asked
     assert await chat.redis.exists(key) == 0
+
+
+async def test_operators_list_and_accept_suggestions_from_the_command_line(
+    chat: ChatHarness, policy: Policy, redis_url: str, namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    await _five_members_ask(chat)
+    await chat.say(PORT_ANSWER, user="maria", roles=("moderator",), channel="C-help", thread="m1")
+    assert policy.faq.file is not None
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODTRIAGE_NAMESPACE", namespace)
+    monkeypatch.setenv("MODTRIAGE_POLICY", str(policy.faq.file.parent / "default.yaml"))
+    where = ["--workspace", "console:T1"]
+
+    def modtriage(*args: str) -> Result:  # asyncio.run in its own thread: this test's loop runs
+        return CliRunner().invoke(app, [*args, *where])
+
+    listed = await asyncio.to_thread(modtriage, "faq", "suggest", "--days", "400", "--json")
+    assert listed.exit_code == 0, listed.output
+    [suggestion] = json.loads(listed.output)["suggestions"]
+    assert (suggestion["asked"], suggestion["members"]) == (5, 5)
+    assert suggestion["answer"] == PORT_ANSWER
+
+    accepted = await asyncio.to_thread(
+        modtriage, "faq", "suggest", "accept", suggestion["id"], "--id", "dev_port"
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert "added dev_port to the FAQ (5 questions): Pass --port" in accepted.output
+    assert load_faqs(policy.faq.file).entry("dev_port").answer == PORT_ANSWER
+
+    again = await asyncio.to_thread(modtriage, "faq", "suggest", "accept", suggestion["id"])
+    assert again.exit_code == 1
+    assert "no FAQ suggestion" in again.output
