@@ -248,3 +248,10 @@ async def test_operators_list_and_accept_suggestions_from_the_command_line(
     again = await asyncio.to_thread(modtriage, "faq", "suggest", "accept", suggestion["id"])
     assert again.exit_code == 1
     assert "no FAQ suggestion" in again.output
+
+
+async def test_questions_older_than_the_retention_are_trimmed(chat: ChatHarness) -> None:
+    key = chat.streams.tenant(Tenant(platform="console", workspace="T1")).faq_asked
+    await chat.redis.xadd(key, {"kind": "question", "key": "old"}, id="1000-0")  # in 1970
+    await chat.say(PORT_QUESTIONS[0], user="member1")
+    assert [f[b"key"] for _, f in await chat.redis.xrange(key)] == [b"console:T1:C1:m1"]

@@ -38,6 +38,7 @@ __all__ = [
     "FaqSuggestion",
     "SuggestionBook",
     "entry_id",
+    "open_groups",
     "propose",
 ]
 
@@ -133,6 +134,28 @@ def _suggestion(
     )
 
 
+async def open_groups(
+    entries: Sequence[Asked], matcher: FaqMatcher, *, threshold: float = DEFAULT_THRESHOLD
+) -> list[tuple[list[Asked], np.ndarray[Any, Any]]]:
+    """The kept questions no entry of the matcher's FAQ file answers now, grouped by meaning,
+    the largest group first, each with its questions' vectors (the newest
+    MAX_QUESTIONS_GROUPED questions).
+
+    Raises:
+        ClassifierError: the encoder failed.
+    """
+    questions = [e for e in entries if e.kind == "question"][-MAX_QUESTIONS_GROUPED:]
+    if not questions:
+        return []
+    await matcher.refresh()
+    index = await matcher.prepare()
+    vectors = np.asarray(await matcher.encoder.embed([q.text for q in questions]), np.float32)
+    rows = [i for i, d in enumerate(index.decide(vectors)) if not d.answered]
+    kept, kept_vectors = [questions[i] for i in rows], vectors[rows]
+    groups = star_clusters(kept_vectors, threshold) if kept else []
+    return [([kept[i] for i in group], kept_vectors[group]) for group in groups]
+
+
 async def propose(
     entries: Sequence[Asked],
     matcher: FaqMatcher,
@@ -145,24 +168,13 @@ async def propose(
     Raises:
         ClassifierError: the encoder failed.
     """
-    questions = [e for e in entries if e.kind == "question"][-MAX_QUESTIONS_GROUPED:]
     replies = [e for e in entries if e.kind == "reply"]
-    if not questions:
-        return []
-    await matcher.refresh()
-    index = await matcher.prepare()
-    vectors = await matcher.encoder.embed([q.text for q in questions])
-    covered = [d.answered for d in index.decide(vectors)]
-    open_rows = [i for i, hit in enumerate(covered) if not hit]
-    kept = [questions[i] for i in open_rows]
-    kept_vectors = np.asarray(vectors, dtype=np.float32)[open_rows]
     out: list[FaqSuggestion] = []
     taken = {entry.id for entry in matcher.faqs.faqs}
-    for group in star_clusters(kept_vectors, threshold) if kept else []:
-        asked = [kept[i] for i in group]
+    for asked, vectors in await open_groups(entries, matcher, threshold=threshold):
         if len({q.member for q in asked}) < min_members:
             continue
-        found = _suggestion(asked, kept_vectors[group], replies)
+        found = _suggestion(asked, vectors, replies)
         unique = entry_id(found.questions[0], sorted(taken))
         taken.add(unique)
         out.append(found.model_copy(update={"faq_id": unique}))
