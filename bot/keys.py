@@ -34,8 +34,8 @@ A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 routes by category, for the drift alarm), ``shadow`` (run-time switches: shadow mode, and
 ``exempt:<channel>``), ``faq`` (FAQ answers switched per channel),
 ``faq-asked`` (stream: questions the FAQ stage handed off, and replies in their threads,
-redacted, kept ``faq.keep_questions_days``; :mod:`bot.faq.handoffs`), ``faq-thread:<channel>:
-<thread>`` (set while a handed-off question's thread collects replies), ``faq-suggestions``
+redacted, kept ``faq.keep_questions_days``; :mod:`bot.faq.handoffs`), ``faq-thread:<thread>``
+(set while a handed-off question's thread collects replies), ``faq-suggestions``
 (hash: suggestion id -> the FAQ entry ``faq suggest`` proposed, until accepted or replaced),
 ``audit``, ``raid:state|joins|young|newcomers|first:<uid>`` (raid mode, :mod:`bot.raid`),
 ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
@@ -166,9 +166,11 @@ class TenantKeys:
         self.faq_asked = f"{base}:faq-asked"
         self.faq_suggestions = f"{base}:faq-suggestions"
 
-    def faq_thread(self, channel: str, thread: str) -> str:
-        """Set while the thread of a handed-off question collects replies (draft answers)."""
-        return f"{self._base}:faq-thread:{channel}:{thread}"
+    def faq_thread(self, thread: str) -> str:
+        """Set while the thread of a handed-off question collects replies (draft answers). By
+        the thread's id alone: a Discord thread is a channel of its own, whose id is the
+        message it was opened on."""
+        return f"{self._base}:faq-thread:{thread}"
 
     def stats(self, day: date) -> str:
         """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""

@@ -34,7 +34,7 @@ from bot.keys import Streams
 from bot.message import Message
 from bot.tenant import Tenant
 
-__all__ = ["MAX_KEPT", "Asked", "HandoffLog", "member_hash", "redacted"]
+__all__ = ["MAX_KEPT", "Asked", "HandoffLog", "member_hash", "redacted", "thread_of"]
 
 #: The most entries one tenant's stream holds, whatever their age.
 MAX_KEPT = 20_000
@@ -104,7 +104,7 @@ class HandoffLog:
         async with self._redis.pipeline(transaction=False) as pipe:
             for message in replies:
                 keys = self._streams.tenant(Tenant.of(message))
-                pipe.exists(keys.faq_thread(message.channel, message.thread or message.id))
+                pipe.exists(keys.faq_thread(message.thread or message.id))
             found: list[Any] = await pipe.execute()
         return [bool(int(n)) for n in found]
 
@@ -142,7 +142,7 @@ class HandoffLog:
                 pipe.xadd(keys.faq_asked, fields, maxlen=self._maxlen, approximate=True)
                 touched.add(keys.faq_asked)
                 if kind == "question":
-                    pipe.set(keys.faq_thread(message.channel, thread_of(message)), 1, ex=ttl)
+                    pipe.set(keys.faq_thread(thread_of(message)), 1, ex=ttl)
             for key in touched:
                 pipe.xtrim(key, minid=max(oldest_ms, 0), approximate=False)
                 pipe.expire(key, ttl)

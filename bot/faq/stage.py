@@ -31,7 +31,7 @@ from bot.classification import Classification, FaqMatch
 from bot.errors import ClassifierError
 from bot.faq.channels import FaqChannels
 from bot.faq.cooldown import ThreadCooldown
-from bot.faq.handoffs import HandoffLog
+from bot.faq.handoffs import HandoffLog, thread_of
 from bot.faq.keys import FaqKeys
 from bot.faq.matcher import FaqDecision, FaqMatcher
 from bot.faq.questions import looks_like_question
@@ -131,6 +131,8 @@ class FaqStage:
             and not item.message.author.is_bot
             and not item.message.is_blank
         ]
+        # a reply in the same batch as its question: that question's thread is not marked yet
+        asked_now = {(Tenant.of(m), thread_of(m)) for m in handed_off}
         try:
             open_threads = await self._handoffs.open_threads(replies)
             await self._handoffs.record(
@@ -138,7 +140,7 @@ class FaqStage:
                 replies=[
                     (m, self._is_moderator(m))
                     for m, kept in zip(replies, open_threads, strict=True)
-                    if kept
+                    if kept or (Tenant.of(m), m.thread) in asked_now
                 ],
                 keep_days=days,
             )
@@ -146,6 +148,8 @@ class FaqStage:
             log.warning("handed-off questions not kept", error=repr(exc), size=len(handed_off))
 
     def _is_moderator(self, message: Message) -> bool:
+        """By the author's roles as the message carries them (Slack: ``usergroup:<handle>``,
+        ``admin``; Discord: role names, lower-cased) or their id in ``moderators.users``."""
         mods = self._policy.moderators
         author = message.author
         return author.id in mods.users or any(role in mods.roles for role in author.roles)

@@ -91,13 +91,11 @@ def entry_id(question: str, taken: Sequence[str] = ()) -> str:
 
 
 def _draft(asked: Sequence[Asked], replies: Sequence[Asked]) -> tuple[str | None, str | None]:
-    askers = {(q.channel, q.thread): q.member for q in asked}
+    askers = {q.thread: q.member for q in asked}  # a Discord thread is a channel of its own
     usable = [
         r
         for r in replies
-        if (r.channel, r.thread) in askers
-        and r.member != askers[(r.channel, r.thread)]
-        and len(r.text) >= MIN_ANSWER_CHARS
+        if r.thread in askers and r.member != askers[r.thread] and len(r.text) >= MIN_ANSWER_CHARS
     ]
     if not usable:
         return None, None

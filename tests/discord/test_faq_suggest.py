@@ -45,7 +45,9 @@ async def stack(
     shutil.copy(DEFAULT_POLICY, tmp_path / "default.yaml")
     shutil.copy(DEFAULT_POLICY.parent / "faq.yaml", tmp_path / "faq.yaml")
     policy: Policy = load_policy(tmp_path / "default.yaml")
-    mods = policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE,)})
+    # by id for the service (who may run /mod), by name for the messages they post (Discord
+    # messages carry role names): the reply of a moderator is a moderator's draft answer
+    mods = policy.moderators.model_copy(update={"roles": (MODERATOR_ROLE, "moderator")})
     running = DiscordStack(
         fake=fake, redis=redis, settings=settings, metrics=metrics,
         policy=policy.model_copy(update={"moderators": mods}),
@@ -136,3 +138,38 @@ async def test_mod_faq_is_a_group_test_suggest_accept_within_the_25_subcommands(
     [faq] = [o for o in mod["options"] if o["name"] == "faq"]
     assert faq["type"] == 2  # a subcommand group
     assert [o["name"] for o in faq["options"]] == ["test", "suggest", "accept"]
+
+
+async def test_a_moderators_reply_in_the_questions_thread_is_added_with_one_click(
+    stack: DiscordStack,
+) -> None:
+    fake = stack.fake
+    await Arrivals(fake).crowd(5, prefix="member")
+    said = [
+        await fake.say(question, user=f"member{n}")
+        for n, question in enumerate(PORT_QUESTIONS, start=1)
+    ]
+    # morgan opens a thread on the first question (its id is the message's) and answers there
+    thread = {**fake.guild["threads"][0], "id": said[0]["id"], "name": "dev server port"}
+    fake.guild["threads"].append(thread)
+    await fake.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+    await fake.say(ANSWER, user="morgan", channel="dev server port")
+    await _handed_off(stack, 6)
+
+    asked = await fake.slash("faq", "suggest")
+    [*_, shown] = await fake.answered(asked, count=2)
+    [embed] = shown.body["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Draft answer (a moderator's reply)"] == ANSWER
+    [[button]] = [row["components"] for row in shown.body["components"]]
+    suggestion = embed["title"].split(" ")[0]
+    assert button["custom_id"] == f"mt:faqs:accept:{suggestion}"
+
+    click = await fake.click(shown.response, button["custom_id"])
+    [added] = await fake.answered(click)
+    assert added.body["data"]["content"].startswith("Added `change_default_port_dev` to the FAQ")
+    assert stack.policy.faq.file is not None
+    assert load_faqs(stack.policy.faq.file).entry("change_default_port_dev").answer == ANSWER
+    again = await fake.click(shown.response, button["custom_id"])
+    [refused] = await fake.answered(again)
+    assert refused.body["data"]["content"].startswith(f"no FAQ suggestion '{suggestion}'")
