@@ -149,6 +149,7 @@ async def test_a_moderators_reply_in_the_questions_thread_is_added_with_one_clic
         await fake.say(question, user=f"member{n}")
         for n, question in enumerate(PORT_QUESTIONS, start=1)
     ]
+    await _handed_off(stack, 5)  # the gateway's events are handled concurrently: in order here
     # morgan opens a thread on the first question (its id is the message's) and answers there
     thread = {**fake.guild["threads"][0], "id": said[0]["id"], "name": "dev server port"}
     fake.guild["threads"].append(thread)
