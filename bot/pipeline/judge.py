@@ -1,6 +1,6 @@
 """The one way to judge a message: the stages, built once, run in order, nothing committed.
 
-The worker commits what :meth:`Judge.assess` returns; ``/mod test``, ``/mod faq``,
+The worker commits what :meth:`Judge.assess` returns; ``/mod test``, ``/mod faq test``,
 ``modtriage classify`` and the escalation estimate read what it returns and commit nothing.
 All of them therefore truncate, time out, detect the language and match FAQ answers the same
 way, so a moderator's preview is the answer the pipeline would give.
