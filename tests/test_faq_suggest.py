@@ -20,6 +20,9 @@ from bot.cli import app
 from bot.connection import Redis
 from bot.errors import InvalidRequest, PermissionDenied
 from bot.faq.entries import FaqEntry, append_entry, load_faqs
+from bot.faq.handoffs import Asked, Kind
+from bot.faq.matcher import FaqMatcher
+from bot.faq.suggestions import propose
 from bot.metrics import Metrics
 from bot.pipeline.judge import build_judge
 from bot.policy import Policy, load_policy
@@ -255,3 +258,51 @@ async def test_questions_older_than_the_retention_are_trimmed(chat: ChatHarness)
     await chat.redis.xadd(key, {"kind": "question", "key": "old"}, id="1000-0")  # in 1970
     await chat.say(PORT_QUESTIONS[0], user="member1")
     assert [f[b"key"] for _, f in await chat.redis.xrange(key)] == [b"console:T1:C1:m1"]
+
+
+def _asked(
+    kind: Kind, n: int, text: str, *, member: str, thread: str, moderator: bool = False
+) -> Asked:
+    at = datetime(2026, 11, 27, 12, n, tzinfo=UTC)
+    return Asked(kind=kind, key=f"k{n}", text=text, member=member, channel="C", thread=thread,
+                 at=at, moderator=moderator)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("replies", "draft", "by"),
+    [
+        # the asker's own follow-up and a "thanks" are no answers; another member's is
+        (
+            [("m1", "t1", False, "nvm I found it somewhere in the docs"),
+             ("m2", "t1", False, "thanks, same question here!"),
+             ("m3", "t2", False, "I pass --port 9000 when I start it, works fine")],
+            "I pass --port 9000 when I start it, works fine",
+            "member",
+        ),
+        # a moderator's answer comes first, even a shorter one
+        (
+            [("m3", "t2", False, "I pass --port 9000 when I start it, works fine for me"),
+             ("mod", "t3", True, "Use --port, see the docs.")],
+            "Use --port, see the docs.",
+            "moderator",
+        ),
+        # a reply in a thread of another question is not this one's answer
+        ([("m9", "elsewhere", True, "Restart the router and try again.")], None, None),
+    ],
+)  # fmt: skip
+async def test_the_draft_answer_is_a_moderators_reply_else_another_members(
+    encoder: OnnxEncoder, policy: Policy,
+    replies: list[tuple[str, str, bool, str]], draft: str | None, by: str | None,
+) -> None:  # fmt: skip
+    assert policy.faq.file is not None
+    questions = [
+        _asked("question", n, q, member=f"m{n}", thread=f"t{n}")
+        for n, q in enumerate(PORT_QUESTIONS, start=1)
+    ]
+    answers = [
+        _asked("reply", 10 + i, text, member=who, thread=thread, moderator=mod)
+        for i, (who, thread, mod, text) in enumerate(replies)
+    ]
+    matcher = FaqMatcher(faqs=load_faqs(policy.faq.file), encoder=encoder)
+    [suggestion] = await propose([*questions, *answers], matcher, min_members=3)
+    assert (suggestion.answer, suggestion.answer_by) == (draft, by)

@@ -34,7 +34,7 @@ from bot.keys import Streams
 from bot.message import Message
 from bot.tenant import Tenant
 
-__all__ = ["MAX_KEPT", "Asked", "HandoffLog", "member_hash", "redacted", "thread_of"]
+__all__ = ["MAX_KEPT", "Asked", "HandoffLog", "Kind", "member_hash", "redacted", "thread_of"]
 
 #: The most entries one tenant's stream holds, whatever their age.
 MAX_KEPT = 20_000
