@@ -306,3 +306,13 @@ async def test_the_draft_answer_is_a_moderators_reply_else_another_members(
     matcher = FaqMatcher(faqs=load_faqs(policy.faq.file), encoder=encoder)
     [suggestion] = await propose([*questions, *answers], matcher, min_members=3)
     assert (suggestion.answer, suggestion.answer_by) == (draft, by)
+
+
+async def test_the_same_question_asked_in_a_thread_is_asked_again_not_an_answer(
+    chat: ChatHarness, service: ModerationService
+) -> None:
+    await _five_members_ask(chat)
+    again = "can anyone tell me how to change the dev server port, I need it too?"
+    await chat.say(again, user="member6", channel="C-help", thread="m1")
+    [suggestion] = await service.suggest_faq(MOD)
+    assert (suggestion.asked, suggestion.members, suggestion.answer) == (6, 6, None)

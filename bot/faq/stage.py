@@ -109,11 +109,11 @@ class FaqStage:
             except (ClassifierError, TimeoutError) as exc:
                 # A missed answer is a hand-off; moderation's verdict must still be committed.
                 log.warning("faq matching failed, handing off", error=repr(exc), size=len(texts))
-                decisions = []
-            for i, decision in zip(asking, decisions, strict=False):
-                out[i] = await self._answer(batch[i], decision)
-                if decision.faq_id is None:
-                    handed_off.append(batch[i].message)
+            else:
+                for i, decision in zip(asking, decisions, strict=True):
+                    out[i] = await self._answer(batch[i], decision)
+                    if decision.faq_id is None:
+                        handed_off.append(batch[i].message)
         await self._keep(batch, handed_off)
         return out
 
@@ -122,10 +122,12 @@ class FaqStage:
         days = self._policy.faq.keep_questions_days
         if self._handoffs is None or days <= 0:
             return
+        asked = {m.key for m in handed_off}  # a question asked again in a thread answers nothing
         replies = [
             item.message
             for item in batch
             if item.message.thread not in (None, item.message.id)
+            and item.message.key not in asked
             and item.verdict is not None
             and item.verdict.route is Route.ALLOW
             and not item.message.author.is_bot
