@@ -47,6 +47,10 @@ A tenant's review state (:class:`TenantKeys`): ``queue``, ``cases:status:<s>``,
 ``labels``, ``stats:<UTC day>``, ``scores:<UTC day>`` (model scores by category and bin, and
 routes by category, for the drift alarm), ``shadow`` (run-time switches: shadow mode, and
 ``exempt:<channel>``), ``faq`` (FAQ answers switched per channel),
+``faq-asked`` (stream: questions the FAQ stage handed off, and replies in their threads,
+redacted, kept ``faq.keep_questions_days``; :mod:`bot.faq.handoffs`), ``faq-thread:<thread>``
+(set while a handed-off question's thread collects replies), ``faq-suggestions``
+(hash: suggestion id -> the FAQ entry ``faq suggest`` proposed, until accepted or replaced),
 ``audit``, ``raid:state|joins|young|newcomers|first:<uid>`` (raid mode, :mod:`bot.raid`),
 ``incident:<channel>:<uid>``, ``notes:<uid>`` (moderators' staff-only notes on a
 member), ``alerts`` (hash: the moderators' channel and role set from chat, by, at), and ``policy``
@@ -237,6 +241,14 @@ class TenantKeys:
         self.policy = f"{base}:policy"
         self.faq_channels = f"{base}:faq"
         self.alerts = f"{base}:alerts"
+        self.faq_asked = f"{base}:faq-asked"
+        self.faq_suggestions = f"{base}:faq-suggestions"
+
+    def faq_thread(self, thread: str) -> str:
+        """Set while the thread of a handed-off question collects replies (draft answers). By
+        the thread's id alone: a Discord thread is a channel of its own, whose id is the
+        message it was opened on."""
+        return f"{self._base}:faq-thread:{thread}"
 
     def stats(self, day: date) -> str:
         """Hash: the tenant's counters for one UTC day (field names: :mod:`bot.stats`)."""

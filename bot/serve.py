@@ -83,7 +83,7 @@ async def serve(
 
     encoder = faq_encoder(settings, classifier, policies.read)  # the worker's and previews'
 
-    def preview(judged: Policy) -> Judge:  # what `/mod test` and `/mod faq` judge with
+    def preview(judged: Policy) -> Judge:  # `/mod test`, `/mod faq test` and `faq suggest`
         return build_judge(
             policy=judged, classifier=classifier, settings=settings, streams=streams,
             encoder=encoder, languages=languages,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,16 @@ def test_add_to_an_empty_faq(tmp_path: Path) -> None:
     path = _write(tmp_path, "faqs: []\n")
     entry = FaqEntry(id="docs", questions=("docs?", "manual?"), answer="docs.example.org")
     assert append_entry(path, entry).faqs == (entry,)
+
+
+def test_entries_added_at_the_same_time_are_all_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    entries = [
+        FaqEntry(id=f"entry_{n}", questions=(f"question number {n}?",), answer=f"answer {n}")
+        for n in range(8)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda e: append_entry(path, e), entries))
+    assert sorted(e.id for e in load_faqs(path).faqs) == sorted(
+        ["install", *(e.id for e in entries)]
+    )

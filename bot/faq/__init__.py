@@ -7,12 +7,15 @@ from bot.faq.cooldown import ThreadCooldown
 from bot.faq.entries import FaqEntry, FaqFile, append_entry, load_faqs
 from bot.faq.evaluation import FaqEvalReport, FaqRow, evaluate, read_faq_rows
 from bot.faq.feedback import FaqFeedback, FeedbackCount
+from bot.faq.handoffs import Asked, HandoffLog
 from bot.faq.keys import FaqKeys
 from bot.faq.matcher import FaqCandidate, FaqDecision, FaqIndex, FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
 from bot.faq.stage import FaqStage
+from bot.faq.suggestions import FaqSuggestion, SuggestionBook, propose
 
 __all__ = [
+    "Asked",
     "FaqCandidate",
     "FaqChannels",
     "FaqDecision",
@@ -25,12 +28,16 @@ __all__ = [
     "FaqMatcher",
     "FaqRow",
     "FaqStage",
+    "FaqSuggestion",
     "FeedbackCount",
+    "HandoffLog",
     "MatchSettings",
+    "SuggestionBook",
     "ThreadCooldown",
     "append_entry",
     "evaluate",
     "load_faqs",
     "looks_like_question",
+    "propose",
     "read_faq_rows",
 ]

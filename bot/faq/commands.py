@@ -12,6 +12,8 @@ which gives::
     modtriage faq add ID -q "question" [-q ...] --answer "approved text" [--faqs F]
     modtriage faq test "how do I ...?" [--faqs F] [--json]   top three, scores, decision
     modtriage faq channel C123 on|off|policy                  per-channel switch (Redis)
+    modtriage faq suggest [--days N] / suggest accept ID      entries from repeated questions
+                                                              (bot.faq.suggest_commands)
     modtriage eval faq FILE.jsonl --faqs FAQS.yaml [--json] [--curve]
 """
 
@@ -33,6 +35,7 @@ from bot.faq.entries import FaqEntry, FaqFile, append_entry, load_faqs
 from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
 from bot.faq.matcher import FaqMatcher, MatchSettings
 from bot.faq.questions import looks_like_question
+from bot.faq.suggest_commands import app as suggest_app
 from bot.policy import Policy, load_policy
 from bot.progress import progress_bar
 from bot.settings import Settings, load_settings
@@ -44,6 +47,7 @@ __all__ = ["app", "eval_faq"]
 T = TypeVar("T")
 
 app = typer.Typer(help="FAQ answers from approved text.", no_args_is_help=True)
+app.add_typer(suggest_app, name="suggest")
 
 FaqsOption = Annotated[
     Path | None,

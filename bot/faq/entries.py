@@ -13,6 +13,7 @@ and the fix.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
 from pathlib import Path
@@ -174,12 +175,24 @@ def load_faqs(path: Path | str) -> FaqFile:
 
 
 def append_entry(path: Path | str, entry: FaqEntry) -> FaqFile:
-    """Add an entry at the end of an FAQ file, keeping its comments and layout.
+    """Add an entry at the end of an FAQ file, keeping its comments and layout. Two writers
+    at once (two moderators accepting suggestions) take turns: the file is locked
+    (``flock``) from the read to the write, so neither entry is lost.
 
     Raises:
         PolicyError: the file is invalid, or the id is taken; the file is left unchanged.
     """
     path = Path(path)
+    try:
+        held = path.open("rb")
+    except OSError:  # missing or unreadable: read_text says which, with the fix
+        return _append(path, entry)
+    with held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return _append(path, entry)
+
+
+def _append(path: Path, entry: FaqEntry) -> FaqFile:
     text = read_text(path, fix="check faq.file in the policy")
     current = _parse(str(path), text)
     if any(item.id == entry.id for item in current.faqs):

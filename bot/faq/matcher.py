@@ -24,19 +24,24 @@ half of a public intent data set (BANKING77-OOS) and measured on the other half.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 
 import numpy as np
+import structlog
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.classifiers.encoder import Encoder
-from bot.faq.entries import FaqEntry, FaqFile
+from bot.errors import PolicyError
+from bot.faq.entries import FaqEntry, FaqFile, load_faqs
 from bot.policy import FaqSettings
 
 __all__ = ["FaqCandidate", "FaqDecision", "FaqIndex", "FaqMatcher", "MatchSettings"]
 
 Matrix = NDArray[np.float64]
+
+log = structlog.get_logger(__name__)
 
 #: The floor when a file is too small to calibrate one (a single entry, one question each).
 _FALLBACK_FLOOR = 0.6
@@ -243,7 +248,8 @@ class FaqIndex:
 class FaqMatcher:
     """Matches texts against one FAQ file with an :class:`~bot.classifiers.encoder.Encoder`.
 
-    The example questions are embedded once, on first use (or by :meth:`prepare`).
+    The example questions are embedded once, on first use (or by :meth:`prepare`), and again
+    after :meth:`refresh` found the file changed.
     """
 
     def __init__(
@@ -254,6 +260,7 @@ class FaqMatcher:
         self.settings = settings or MatchSettings()
         self._index: FaqIndex | None = None
         self._lock = asyncio.Lock()
+        self._stamp = _stamp(faqs.path)
 
     @property
     def name(self) -> str:
@@ -263,6 +270,28 @@ class FaqMatcher:
     def index(self) -> FaqIndex | None:
         """The fitted index, once :meth:`prepare` ran."""
         return self._index
+
+    async def refresh(self) -> bool:
+        """Read the FAQ file again when it changed on disk since it was read (``faq add``, an
+        accepted suggestion), so the next match answers from its entries; True when it did.
+        One ``stat`` when nothing changed. A file that became invalid keeps the entries in
+        use, and an error is logged. Raises nothing."""
+        stamp = _stamp(self.faqs.path)
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            faqs = await asyncio.to_thread(load_faqs, self.faqs.path)
+        except PolicyError as exc:
+            log.error("FAQ file changed and is invalid; the entries in use stay", error=str(exc))
+            return False
+        if faqs.version == self.faqs.version:
+            return False
+        async with self._lock:
+            self.faqs = faqs
+            self._index = None
+        log.info("FAQ file reloaded", path=faqs.path, version=faqs.version, entries=len(faqs.faqs))
+        return True
 
     async def prepare(self) -> FaqIndex:
         """Embed the example questions and fit the index (once).
@@ -290,3 +319,12 @@ class FaqMatcher:
             return []
         vectors = await self.encoder.embed(list(texts))
         return index.decide(vectors)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """When and how big the file was last written (None: it cannot be read)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size

@@ -5,10 +5,16 @@ shadow mode, not from a bot, in a channel where answers are on, and that looks l
 is matched. A confident match appends a :class:`~bot.action.Reply` in the message's thread
 with the approved answer and feedback buttons, records the match in the verdict's
 classification, and claims the (thread, entry) pair so the bot never repeats itself there.
-Everything else is left alone: a hand-off is silence, for a person to answer.
+Everything else is left alone: a hand-off is silence, for a person to answer. With Redis,
+a handed-off question is kept (redacted, ``faq.keep_questions_days``), and so are the allowed
+replies in its thread, for ``faq suggest`` (:mod:`bot.faq.handoffs`).
+
+The FAQ file is read again when it changes on disk (:meth:`FaqMatcher.refresh`, one ``stat``
+per batch), so an entry added by ``faq add`` or an accepted suggestion answers from the next
+batch of every worker that reads that file.
 
 Built without Redis (a preview, :mod:`bot.pipeline.judge`) it matches the same way but claims
-nothing, and only the policy switches answers on or off per channel.
+and keeps nothing, and only the policy switches answers on or off per channel.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import RedisError
 
 from bot.action import Reply, about, action_id
 from bot.classification import Classification, FaqMatch
 from bot.errors import ClassifierError
 from bot.faq.channels import FaqChannels
 from bot.faq.cooldown import ThreadCooldown
+from bot.faq.handoffs import HandoffLog, thread_of
 from bot.faq.keys import FaqKeys
 from bot.faq.matcher import FaqDecision, FaqMatcher
 from bot.faq.questions import looks_like_question
@@ -64,6 +72,11 @@ class FaqStage:
             if redis is not None
             else None
         )
+        self._handoffs = HandoffLog(redis=redis, streams=streams) if redis is not None else None
+
+    @property
+    def matcher(self) -> FaqMatcher:
+        return self._matcher
 
     def _askable(self, item: Assessment) -> bool:
         verdict, message = item.verdict, item.message
@@ -77,28 +90,71 @@ class FaqStage:
 
     async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
         out = list(batch)
+        await self._matcher.refresh()  # an entry added since the last batch answers now
+        handed_off: list[Message] = []
         asking = [i for i, item in enumerate(batch) if self._askable(item)]
-        if not asking:
-            return out
         where = {_where(batch[i].message) for i in asking}
-        if self._channels is None:
+        if not asking:
+            enabled: dict[tuple[Tenant, str], bool] = {}
+        elif self._channels is None:
             enabled = {w: FaqChannels.by_policy(self._policy, w[1]) for w in where}
         else:
             enabled = await self._channels.enabled(self._policy, where)
         asking = [i for i in asking if enabled[_where(batch[i].message)]]
-        if not asking:
-            return out
-        texts = [batch[i].message.text[: self._max_chars] for i in asking]
-        try:
-            await self._matcher.prepare()  # once per process: embeds the FAQ's questions
-            decisions = await asyncio.wait_for(self._matcher.match(texts), self._timeout_s)
-        except (ClassifierError, TimeoutError) as exc:
-            # A missed answer is a hand-off; moderation's verdict must still be committed.
-            log.warning("faq matching failed, handing off", error=repr(exc), size=len(texts))
-            return out
-        for i, decision in zip(asking, decisions, strict=True):
-            out[i] = await self._answer(batch[i], decision)
+        if asking:
+            texts = [batch[i].message.text[: self._max_chars] for i in asking]
+            try:
+                await self._matcher.prepare()  # once per process: embeds the FAQ's questions
+                decisions = await asyncio.wait_for(self._matcher.match(texts), self._timeout_s)
+            except (ClassifierError, TimeoutError) as exc:
+                # A missed answer is a hand-off; moderation's verdict must still be committed.
+                log.warning("faq matching failed, handing off", error=repr(exc), size=len(texts))
+            else:
+                for i, decision in zip(asking, decisions, strict=True):
+                    out[i] = await self._answer(batch[i], decision)
+                    if decision.faq_id is None:
+                        handed_off.append(batch[i].message)
+        await self._keep(batch, handed_off)
         return out
+
+    async def _keep(self, batch: Sequence[Assessment], handed_off: Sequence[Message]) -> None:
+        """Keep the handed-off questions and the allowed replies in their threads."""
+        days = self._policy.faq.keep_questions_days
+        if self._handoffs is None or days <= 0:
+            return
+        asked = {m.key for m in handed_off}  # a question asked again in a thread answers nothing
+        replies = [
+            item.message
+            for item in batch
+            if item.message.thread not in (None, item.message.id)
+            and item.message.key not in asked
+            and item.verdict is not None
+            and item.verdict.route is Route.ALLOW
+            and not item.message.author.is_bot
+            and not item.message.is_blank
+        ]
+        # a reply in the same batch as its question: that question's thread is not marked yet
+        asked_now = {(Tenant.of(m), thread_of(m)) for m in handed_off}
+        try:
+            open_threads = await self._handoffs.open_threads(replies)
+            await self._handoffs.record(
+                questions=handed_off,
+                replies=[
+                    (m, self._is_moderator(m))
+                    for m, kept in zip(replies, open_threads, strict=True)
+                    if kept or (Tenant.of(m), m.thread) in asked_now
+                ],
+                keep_days=days,
+            )
+        except RedisError as exc:  # suggestions are best effort; the verdicts are not
+            log.warning("handed-off questions not kept", error=repr(exc), size=len(handed_off))
+
+    def _is_moderator(self, message: Message) -> bool:
+        """By the author's roles as the message carries them (Slack: ``usergroup:<handle>``,
+        ``admin``; Discord: role names, lower-cased) or their id in ``moderators.users``."""
+        mods = self._policy.moderators
+        author = message.author
+        return author.id in mods.users or any(role in mods.roles for role in author.roles)
 
     async def _answer(self, item: Assessment, decision: FaqDecision) -> Assessment:
         message = item.message

@@ -1,6 +1,6 @@
 """The one way to judge a message: the stages, built once, run in order, nothing committed.
 
-The worker commits what :meth:`Judge.assess` returns; ``/mod test``, ``/mod faq``,
+The worker commits what :meth:`Judge.assess` returns; ``/mod test``, ``/mod faq test``,
 ``modtriage classify`` and the escalation estimate read what it returns and commit nothing.
 All of them therefore truncate, time out, detect the language and match FAQ answers the same
 way, so a moderator's preview is the answer the pipeline would give.
@@ -36,6 +36,7 @@ from bot.streams import Streams
 
 if TYPE_CHECKING:
     from bot.escalation.stage import EscalateStage
+    from bot.faq.matcher import FaqMatcher
     from bot.settings import Settings
 
 __all__ = ["Judge", "JudgeFactory", "JudgeLimits", "build_judge"]
@@ -67,6 +68,14 @@ class Judge:
     @property
     def stages(self) -> list[Stage]:
         return list(self._stages)
+
+    @property
+    def faq_matcher(self) -> FaqMatcher | None:
+        """The FAQ stage's matcher, on the encoder it embeds with (None: no FAQ answers)."""
+        from bot.faq.stage import FaqStage
+
+        found = next((s for s in self._stages if isinstance(s, FaqStage)), None)
+        return found.matcher if found is not None else None
 
     async def assess(
         self, batch: Sequence[Assessment], *, timer: StageTimer | None = None

@@ -34,6 +34,7 @@ from bot.connection import connect
 from bot.errors import ConfigError, ReviewError, StoreUnavailable
 from bot.insights.drift import DriftReport
 from bot.message import Platform
+from bot.pipeline.judge import JudgeFactory
 from bot.policy import load_policy, parse_duration
 from bot.policy_book import PolicyBook
 from bot.review.actor import Actor
@@ -45,7 +46,7 @@ from bot.stats import MAX_DAYS, Stats
 from bot.tenant import Tenant
 from bot.terminal import console, fail
 
-__all__ = ["app"]
+__all__ = ["app", "with_service"]
 
 app = typer.Typer(help="Cases, the review queue, strikes and shadow mode.", no_args_is_help=True)
 case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
@@ -117,15 +118,16 @@ def _operator(tenant: Tenant, name: str | None) -> Actor:
     )
 
 
-def _with_service(
+def with_service(
     call: Callable[[ModerationService, Actor], Awaitable[T]],
     *,
     name: str | None,
     platform: str | None = None,
     workspace: str | None = None,
+    judges: JudgeFactory | None = None,
 ) -> T:
-    """Connect as the settings say, build the service, resolve the tenant, run one call as
-    the operator, map errors to exits."""
+    """Connect as the settings say, build the service (previews judged by ``judges``: rules
+    only when None), resolve the tenant, run one call as the operator, map errors to exits."""
     _platform(platform)
     try:
         settings = load_settings()
@@ -142,6 +144,7 @@ def _with_service(
                 policies=PolicyBook.from_settings(redis=redis, settings=settings, default=policy),
                 stream_maxlen=settings.stream_maxlen,
                 drift_min_messages=settings.drift_min_messages,
+                judges=judges,
             )
             tenant = await _tenant(service, settings, platform, workspace)
             return await call(service, _operator(tenant, name))
@@ -169,7 +172,7 @@ def case_show(
 
     The message, the verdict and its evidence, the actions and the full history.
     """
-    case = _with_service(lambda s, a: s.case(a, case_id), name=name, workspace=workspace)
+    case = with_service(lambda s, a: s.case(a, case_id), name=name, workspace=workspace)
     _print(case.model_dump_json(indent=2) if as_json else render_case(case))
 
 
@@ -182,7 +185,7 @@ def case_channel(
     name: AsOpt = None,
 ) -> None:
     """Cases about one channel's messages, newest first."""
-    cases = _with_service(
+    cases = with_service(
         lambda s, a: s.channel_cases(a, channel, limit=limit),
         name=name,
         platform=platform,
@@ -200,14 +203,14 @@ def queue(
     """Cases waiting for a moderator, oldest first.
 
     Open and appealed cases of the tenant."""
-    cases = _with_service(lambda s, a: s.queue(a, limit=limit), name=name, workspace=workspace)
+    cases = with_service(lambda s, a: s.queue(a, limit=limit), name=name, workspace=workspace)
     _print("\n".join(summary(c) for c in cases) or "the queue is empty")
 
 
 @app.command()
 def claim(case_id: str, workspace: WorkspaceOpt = None, name: AsOpt = None) -> None:
     """Take a case so no other moderator decides it meanwhile."""
-    case = _with_service(lambda s, a: s.claim(a, case_id), name=name, workspace=workspace)
+    case = with_service(lambda s, a: s.claim(a, case_id), name=name, workspace=workspace)
     _print(f"claimed: {summary(case)}")
 
 
@@ -241,7 +244,7 @@ def decide(
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         raise fail(f"bad decision: {first}", 2) from exc
-    case, actions = _with_service(
+    case, actions = with_service(
         lambda s, a: s.decide(a, case_id, decision), name=name, workspace=workspace
     )
     _print(f"decided: {summary(case)}")
@@ -267,7 +270,7 @@ def history(
             await service.strikes(actor, user),
         )
 
-    cases, points = _with_service(both, name=name, platform=platform, workspace=workspace)
+    cases, points = with_service(both, name=name, platform=platform, workspace=workspace)
     _print(f"{user}: {len(cases)} case(s), {points} strike point(s) in the current window")
     for case in cases:
         _print(summary(case))
@@ -306,7 +309,7 @@ def stats(
     async def both(service: ModerationService, actor: Actor) -> tuple[Stats, DriftReport]:
         return await service.stats(actor, days=window), await service.score_drift(actor)
 
-    numbers, drift = _with_service(both, name=name, workspace=workspace)
+    numbers, drift = with_service(both, name=name, workspace=workspace)
     if as_json:
         _print(numbers.model_dump_json(indent=2))
         return
@@ -347,7 +350,7 @@ def shadow(
             await service.set_shadow(actor, mode == "on", channel=channel, category=category)
         return await service.shadow_state(actor)
 
-    where = _with_service(run, name=name, workspace=workspace)
+    where = with_service(run, name=name, workspace=workspace)
     on = [k for k, v in where.items() if v]
     _print("shadow mode: " + (", ".join(on) if on else "off everywhere"))
 
@@ -355,7 +358,7 @@ def shadow(
 def _shadow_report(days: int, *, as_json: bool, workspace: str | None, name: str | None) -> None:
     if not 1 <= days <= MAX_DAYS:
         raise fail(f"--days: a report covers 1 to {MAX_DAYS} days", 2)
-    report = _with_service(
+    report = with_service(
         lambda s, a: s.shadow_report(a, days=days), name=name, workspace=workspace
     )
     if as_json:

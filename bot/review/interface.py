@@ -15,6 +15,8 @@ from typing import Literal, Protocol
 from bot.action import Action
 from bot.alerts import AlertRoute
 from bot.case import Case
+from bot.faq.entries import FaqEntry
+from bot.faq.suggestions import FaqSuggestion
 from bot.insights.backtest import BacktestReport
 from bot.insights.drift import DriftReport
 from bot.insights.shadow_report import ShadowReport
@@ -126,6 +128,21 @@ class Moderation(DirectModeration, Protocol):
 
     async def show_policy(self, actor: Actor, category: str | None = None) -> list[str]:
         """The tenant's current policy in plain lines, or one category in full."""
+        ...
+
+    async def suggest_faq(self, actor: Actor, *, days: int = 7) -> list[FaqSuggestion]:
+        """New FAQ entries from the questions members kept asking that no entry answered."""
+        ...
+
+    async def accept_faq(
+        self,
+        actor: Actor,
+        suggestion_id: str,
+        *,
+        answer: str | None = None,
+        faq_id: str | None = None,
+    ) -> FaqEntry:
+        """Add a suggestion to the workspace's FAQ file; the next such question is answered."""
         ...
 
     async def report(self, reporter: Actor, message: Message, note: str = "") -> Case:

@@ -13,6 +13,7 @@ what is acted on (:mod:`bot.review.core`). Split by feature, as Red splits its m
 - :mod:`bot.review.backtest_desk` — what a candidate policy would have done (``/mod backtest``);
 - :mod:`bot.review.direct` — the moderator's toolkit: direct actions, notes, mod logs.
 - :mod:`bot.review.summary_desk` — a thread or a case in five lines (``/mod summary``).
+- :mod:`bot.review.faq_desk` — FAQ entries proposed from handed-off questions, and accepted.
 - :mod:`bot.review.setup_desk` — what moderators configure from chat: where alerts go,
   per-channel switches, the policy shown.
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 from bot.review.backtest_desk import BacktestDesk
 from bot.review.desk import ReviewDesk
 from bot.review.direct import DirectDesk
+from bot.review.faq_desk import FaqDesk
 from bot.review.insights_desk import InsightsDesk
 from bot.review.intake import Intake
 from bot.review.interface import Moderation
@@ -60,6 +62,7 @@ class ModerationService(
     DirectDesk,
     SummaryDesk,
     SetupDesk,
+    FaqDesk,
 ):
     """Implements :class:`bot.review.interface.Moderation` on Redis; the constructor is
     :class:`bot.review.core.ServiceCore`'s."""

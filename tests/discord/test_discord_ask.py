@@ -205,7 +205,7 @@ async def test_faq_previews_the_answer_a_member_asking_would_get(
     fake = answering.fake
     question = "the setup step fails on ubuntu, what do I need?"
 
-    previewed = await fake.slash("faq", question=question)
+    previewed = await fake.slash("faq", "test", question=question)
     [preview] = await fake.answered(previewed)
     content = preview.body["data"]["content"]
     assert content.startswith("It would be answered with FAQ entry `install` (match ")
@@ -216,7 +216,7 @@ async def test_faq_previews_the_answer_a_member_asking_would_get(
     assert reply.body["content"].startswith("Install from PyPI into a virtual environment")
     assert reply.body["message_reference"]["message_id"] == int(said["id"])
 
-    off_topic = await fake.slash("faq", question="how do I reset my password?")
+    off_topic = await fake.slash("faq", "test", question="how do I reset my password?")
     [handed_off] = await fake.answered(off_topic)
     assert handed_off.body["data"]["content"] == (
         "No approved FAQ answer fits: it would be left to a person."

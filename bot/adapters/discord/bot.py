@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.adapters.discord.automod import mirror_deny_lists
 from bot.adapters.discord.commands import ModCog
 from bot.adapters.discord.events import Inbound
+from bot.adapters.discord.faq import SuggestionButton
 from bot.adapters.discord.outbound import DiscordAdapter
 from bot.adapters.discord.raid import RaidWatch
 from bot.adapters.discord.views import DYNAMIC_ITEMS
@@ -94,7 +95,7 @@ class ModtriageBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         # Buttons posted before a restart keep working: their custom ids match these classes.
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, SuggestionButton)
         await self.add_cog(Inbound(bot=self))
         await self.add_cog(ModCog(bot=self))
         await self.add_cog(RaidWatch(bot=self))

@@ -11,7 +11,6 @@ import structlog
 from discord import app_commands
 from discord.ext import commands
 
-from bot.action import Reply
 from bot.adapters.discord.backtest import backtest_text
 from bot.adapters.discord.cards import (
     case_embed,
@@ -23,6 +22,7 @@ from bot.adapters.discord.cards import (
 )
 from bot.adapters.discord.convert import parse_message_link, payload_of, to_message
 from bot.adapters.discord.events import role_names
+from bot.adapters.discord.faq import FaqCommands
 from bot.adapters.discord.raid import RaidCommands
 from bot.adapters.discord.setup import SetupCommands
 from bot.adapters.discord.summary import summarise, summary_embed
@@ -32,7 +32,6 @@ from bot.adapters.discord.views import actor_of, case_view
 from bot.errors import MalformedMessage, ReviewError
 from bot.message import Message
 from bot.stats import MAX_DAYS
-from bot.verdict import Route
 
 if TYPE_CHECKING:
     from bot.adapters.discord.bot import ModtriageBot
@@ -55,6 +54,7 @@ class ModCog(
     ToolkitCommands,
     SetupCommands,
     RaidCommands,
+    FaqCommands,
     commands.GroupCog,
     group_name="mod",
     group_description="modtriage moderation",
@@ -279,28 +279,6 @@ class ModCog(
             await _say(interaction, str(exc))
             return
         await _say(interaction, "", embed=summary_embed(found, title=title))
-
-    @app_commands.command(description="What a member asking this would get: FAQ answer or a human")
-    async def faq(
-        self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, 2000]
-    ) -> None:
-        judged = await self.bot.moderation.preview(actor_of(interaction), question)
-        verdict = judged.verdict
-        if verdict is None:  # the service always decides; nothing to render otherwise
-            raise ValueError("the policy gave no verdict")
-        faq = verdict.classification.faq if verdict.classification else None
-        answer = next((a for a in judged.actions if isinstance(a, Reply) and a.faq_id), None)
-        if verdict.route is not Route.ALLOW:
-            text = f"Not an FAQ question: it would be moderated ({verdict.explain()})."
-        elif faq is None or answer is None:
-            text = "No approved FAQ answer fits: it would be left to a person."
-        else:
-            quoted = "\n".join(f"> {line}" for line in answer.text.splitlines())
-            text = (
-                f"It would be answered with FAQ entry `{faq.faq_id}` (match {faq.score:.2f}):"
-                f"\n{quoted}"
-            )[:2000]
-        await _say(interaction, text, embed=verdict_embed(question, verdict))
 
     async def report_message(
         self, interaction: discord.Interaction[Any], message: discord.Message

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-import aiohttp
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
@@ -25,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import cards, commands, setup, shortcuts, toolkit
+from bot.adapters.slack import cards, commands, faq, setup, shortcuts, toolkit
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.inbound import (
     history_message,
@@ -103,7 +102,6 @@ class SlackBot:
     ) -> None:
         self._redis = redis
         self._streams = streams
-        self._feedback = FaqFeedback(redis=redis, streams=streams)
         self._ingest = ingest
         self._moderation = moderation
         self._adapter = adapter
@@ -128,7 +126,10 @@ class SlackBot:
         app.action(cards.ACTIONS["summary"])(ack=self._ack, lazy=[self._on_summary_button])
         app.view(cards.APPEAL_VIEW)(ack=self._ack, lazy=[self._on_appeal])
         app.message_shortcut(REPORT_CALLBACK)(ack=self._ack, lazy=[self._on_report])
-        app.action(re.compile(r"^mt_faq_(un)?helpful$"))(ack=self._ack, lazy=[self._on_feedback])
+        faq.register(
+            app, directory=self._directory, moderation=moderation,
+            feedback=FaqFeedback(redis=redis, streams=streams),
+        )  # fmt: skip
         shortcuts.register(
             app, directory=self._directory, moderation=moderation,
             can_delete=adapter.can_delete_members_messages,
@@ -174,6 +175,14 @@ class SlackBot:
                     can_delete=self._adapter.can_delete_members_messages,
                 )
                 await respond(text=text, response_type="ephemeral")
+                return
+            if faq.handles(body.get("text", "")):
+                text, blocks = await faq.run(
+                    body.get("text", ""),
+                    actor=await self._directory.actor(body["team_id"], body["user_id"]),
+                    moderation=self._moderation,
+                )
+                await respond(text=text, blocks=blocks, response_type="ephemeral")
                 return
             if setup.handles(body.get("text", "")):
                 text = await setup.run(
@@ -363,27 +372,6 @@ class SlackBot:
         await respond(
             text="Thanks, the moderators will look at this message.", response_type="ephemeral"
         )
-
-    async def _on_feedback(self, body: BlockActionPayload, client: AsyncWebClient) -> None:
-        pressed = body["actions"][0]
-        helpful = pressed["action_id"] == cards.ACTIONS["faq_helpful"]
-        faq = str(pressed.get("value") or "unknown")
-        message = body.get("message", {})
-        await self._feedback.record(
-            faq_id=faq,
-            helpful=helpful,
-            voter=body["user"]["id"],
-            answer=f"{body['channel']['id']}:{message.get('ts', '')}",
-        )
-        try:
-            await client.chat_update(
-                channel=body["channel"]["id"],
-                ts=message["ts"],
-                text=message.get("text", ""),
-                blocks=cards.faq_thanks(message.get("text", ""), helpful),
-            )
-        except (SlackApiError, aiohttp.ClientError) as exc:
-            log.warning("could not update FAQ reply", error=str(exc))
 
     async def _post_card(
         self, case: Case, ref: str, headline: str = "Reported by a member"

@@ -21,6 +21,8 @@
     /mod backtest <version> [days]
                                what a stored policy version would have done to the last days'
                                messages (default 30; bot.adapters.slack.backtest)
+    /mod faq suggest [days] | faq accept <id> [answer]
+                               FAQ entries from repeated questions (bot.adapters.slack.faq)
 
 Permissions are checked by the service; its refusals are shown to the moderator as they are.
 """
@@ -71,7 +73,8 @@ USAGE = (
     "`policy reload` · `shadow on|off [#channel|category]` · `shadow report [days]` · "
     "`ask <message link>` (the frontier model's opinion) · `summary <case id | message link>` · "
     "`setup #channel @group` · `channel #channel exempt|shadow|faq on|off` · "
-    "`policy show [category]` · `backtest <policy version> [days]`"
+    "`policy show [category]` · `backtest <policy version> [days]` · "
+    "`faq suggest [days]` · `faq accept <suggestion id> [answer]`"
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
