@@ -109,7 +109,8 @@ class FaqStage:
             log.info("faq already answered in this thread", message_key=message.key)
             return item
         entry = self._matcher.faqs.entry(decision.faq_id)
-        reply = _reply(message, decision.faq_id, entry.answer, decision.reason)
+        reason = f"{decision.reason}, by {self._matcher.label}"
+        reply = _reply(message, decision.faq_id, entry.answer, reason)
         found = FaqMatch(faq_id=decision.faq_id, score=decision.best.confidence)
         verdict = item.verdict
         if verdict is None:  # _askable only lets through assessments that have one
