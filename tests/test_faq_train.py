@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,18 @@ async def test_the_workers_faq_stage_answers_with_the_trained_matcher(
     assert reply.thread == "m1"
     assert reply.reason.endswith(f"by trained:{load_faqs(faqs).version}")
     assert verdict.action_ids == (reply.id,)
+
+
+def test_without_the_train_extra_faq_train_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an install without the extra sees
+    faqs = tmp_path / "faq.yaml"
+    faqs.write_text(FAQ, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["faq", "train", "--faqs", str(faqs)], env={"MODTRIAGE_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "needs the 'train' extra (torch missing)" in result.output
+    assert "pip install 'modtriage[train]'" in result.output
+    assert not (tmp_path / "faq-matchers").exists()
