@@ -25,7 +25,7 @@ $(BUILD_VENV)/.installed:
 		rich==15.0.0
 	touch $@
 
-$(ENCODER): tools/export_encoder.py $(BUILD_VENV)/.installed
+$(ENCODER): tools/export_encoder.py bot/classifiers/onnx_export.py $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python tools/export_encoder.py $(dir $@)
 
 # Its int8 files, copied into the package (git-ignored there): FAQ matching's encoder, in every
@@ -41,7 +41,8 @@ $(STOCK_PACKAGED): $(ENCODER)
 # weights): the vectors vLLM serves from that folder, which the vLLM tests compare against.
 TUNED_FP32 := .cache/encoder/modtriage-moderation/encoder.json
 
-$(TUNED_FP32): bot/classifiers/model/hf/model.safetensors tools/export_encoder.py $(BUILD_VENV)/.installed
+$(TUNED_FP32): bot/classifiers/model/hf/model.safetensors tools/export_encoder.py \
+		bot/classifiers/onnx_export.py $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python tools/export_encoder.py $(dir $@) --from bot/classifiers/model/hf
 
 encoder: $(ENCODER) $(STOCK_PACKAGED) $(TUNED_FP32)

@@ -331,6 +331,9 @@ def bench(
         from bot.classifiers.benchmark import classifier_benchmark
 
         result |= classifier_benchmark(settings, policy)
+    from bot.faq.benchmark import faq_benchmark
+
+    result |= faq_benchmark(settings, policy)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -344,6 +347,7 @@ def _mount() -> None:
     from bot.classifiers import commands as classifier_commands
     from bot.escalation import commands as escalation_commands
     from bot.faq import commands as faq_commands
+    from bot.faq.train_command import train_faq
     from bot.insights import commands as insights_commands
     from bot.partition_commands import app as partitions_app
     from bot.review import commands as review_commands
@@ -351,6 +355,7 @@ def _mount() -> None:
     app.add_typer(review_commands.app)
     app.command("train")(classifier_commands.train)
     app.command("backtest")(insights_commands.backtest)
+    faq_commands.app.command("train")(train_faq)
     app.add_typer(faq_commands.app, name="faq")
     app.add_typer(escalation_commands.app, name="escalation")
     app.add_typer(partitions_app, name="partitions")

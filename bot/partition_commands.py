@@ -27,7 +27,9 @@ app = typer.Typer(
 def show(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """The partition count recorded for the namespace, and what each partition has waiting."""
+    """What each partition has waiting.
+
+    With the partition count MODTRIAGE_PARTITIONS names and the one the namespace records."""
     from bot.connection import connect
     from bot.partitions import backlogs, recorded_partitions
 
@@ -63,9 +65,11 @@ def show(
 def set_partitions(
     partitions: Annotated[int, typer.Argument(min=1, max=1024, help="the new count")],
 ) -> None:
-    """Switch the namespace to PARTITIONS partitions: stop the adapters and let the workers
-    and dispatchers drain first; then restart everything with MODTRIAGE_PARTITIONS set to
-    it. Refuses while anything waits, and changes nothing then."""
+    """Switch the namespace to PARTITIONS partitions.
+
+    Stop the adapters and let the workers and dispatchers drain first; then restart
+    everything with MODTRIAGE_PARTITIONS set to it. Refuses while anything waits, and changes
+    nothing then."""
     from bot.connection import connect
     from bot.repartition import repartition
 
@@ -86,8 +90,9 @@ def set_partitions(
 def keda(
     lag: Annotated[int, typer.Option(min=1, help="target lag per worker replica")] = 500,
 ) -> None:
-    """The ScaledObject patch that scales workers on the summed lag of every partition
-    (KEDA's redis-cluster-streams scaler), for MODTRIAGE_PARTITIONS and the namespace: a
+    """The KEDA patch that scales workers on every partition's lag.
+
+    One redis-cluster-streams trigger a partition of MODTRIAGE_PARTITIONS, added up: a
     kustomize patch of deploy/k8s/base's ScaledObject (deploy/k8s/overlays/cluster has P = 8)."""
     from bot.partitions import keda_triggers
 

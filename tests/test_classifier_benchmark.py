@@ -6,8 +6,10 @@ from pathlib import Path
 
 from bot.classifiers.benchmark import LONG_TOKENS, classifier_benchmark, long_posts
 from bot.classifiers.onnx_encoder import OnnxEncoder
-from bot.policy import Policy
+from bot.faq.benchmark import faq_benchmark
+from bot.policy import Policy, load_policy
 from bot.settings import Settings
+from tests.conftest import DEFAULT_POLICY
 
 
 def test_benchmark_reports_the_published_keys(default_policy: Policy, tmp_path: Path) -> None:
@@ -36,3 +38,10 @@ def test_long_posts_are_long_and_all_different(tmp_path: Path) -> None:
     for post in posts:
         last = next(line for line in lines if post.endswith(line))
         assert encoder.token_count(post[: -len(last)]) < LONG_TOKENS
+
+
+def test_faq_benchmark_times_one_question_per_call(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    numbers = faq_benchmark(settings, load_policy(DEFAULT_POLICY), questions=12)
+    assert set(numbers) == {"faq_match_ms_p50", "faq_match_ms_p99"}
+    assert 0 < numbers["faq_match_ms_p50"] <= numbers["faq_match_ms_p99"]

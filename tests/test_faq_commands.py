@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 SAMPLE = ROOT / "policies" / "faq.yaml"
 KEYS = [
     "dataset", "n", "in_scope_accuracy", "answered_precision", "in_scope_coverage",
-    "oos_recall", "throughput_msgs_per_s", "latency_ms",
+    "oos_recall", "throughput_msgs_per_s", "latency_ms", "matcher",
 ]  # fmt: skip
 
 
@@ -53,6 +53,7 @@ def test_eval_faq_json_is_exactly_the_documented_object(cli: typer.Typer, tmp_pa
     assert report["in_scope_coverage"] == pytest.approx(2 / 3, abs=1e-4)
     assert report["oos_recall"] == 1.0
     assert report["throughput_msgs_per_s"] > 0
+    assert report["matcher"].startswith("closed-form:all-minilm-l6-v2-int8@")  # none trained
 
 
 def test_faq_test_shows_top_three_scores_and_the_decision(cli: typer.Typer) -> None:

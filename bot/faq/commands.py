@@ -15,6 +15,8 @@ which gives::
     modtriage faq suggest [--days N] / suggest accept ID      entries from repeated questions
                                                               (bot.faq.suggest_commands)
     modtriage eval faq FILE.jsonl --faqs FAQS.yaml [--json] [--curve]
+
+and ``faq train`` (:mod:`bot.faq.train_command`), mounted beside them.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from rich.table import Table
 from bot.errors import ConfigError, ModtriageError
 from bot.faq.entries import FaqEntry, FaqFile, append_entry, load_faqs
 from bot.faq.evaluation import curve, evaluate, read_faq_rows, report_json
-from bot.faq.matcher import FaqMatcher, MatchSettings
+from bot.faq.matcher import FaqMatcher
 from bot.faq.questions import looks_like_question
 from bot.faq.suggest_commands import app as suggest_app
-from bot.policy import Policy, load_policy
+from bot.faq.trained import build_faq_matcher, find_trained
+from bot.policy import FaqSettings, Policy, load_policy
 from bot.progress import progress_bar
 from bot.settings import Settings, load_settings
 from bot.tenant import Tenant, named_tenant
@@ -83,19 +86,26 @@ def _faq_path(faqs: Path | None, policy_path: Path | None, settings: Settings) -
     return policy.faq.file
 
 
-def _matcher(faqs: FaqFile, settings: Settings, match: MatchSettings) -> FaqMatcher:
+def _matcher(faqs: FaqFile, settings: Settings, thresholds: FaqSettings | None) -> FaqMatcher:
+    """The trained matcher of this FAQ file when there is one, else the closed-form one."""
     from bot.classifiers import build_faq_encoder
 
-    return FaqMatcher(faqs=faqs, encoder=build_faq_encoder(settings), settings=match)
+    return build_faq_matcher(
+        faqs=faqs,
+        data_dir=settings.data_dir,
+        encoder=lambda: build_faq_encoder(settings),
+        thresholds=thresholds,
+        threads=settings.encoder_threads,
+    )
 
 
-def _match_settings(
+def _thresholds(
     faqs_given: bool, policy_path: Path | None, settings: Settings
-) -> MatchSettings:
-    """The policy's thresholds when the FAQ comes from the policy, else the defaults."""
+) -> FaqSettings | None:
+    """The policy's thresholds when the FAQ comes from the policy, else None (the defaults)."""
     if faqs_given and policy_path is None:
-        return MatchSettings()
-    return MatchSettings.from_policy(_policy(policy_path, settings).faq)
+        return None
+    return _policy(policy_path, settings).faq
 
 
 @app.command("list")
@@ -175,10 +185,18 @@ def add(
     except ValueError as exc:
         raise _fail(ConfigError(str(exc))) from exc
     try:
+        before = load_faqs(path)
         updated = append_entry(path, entry)
+        trained = find_trained(settings.data_dir, before)
     except ConfigError as exc:
         raise _fail(exc) from exc
     typer.echo(f"added {faq_id} to {path} ({len(updated.faqs)} entries, version {updated.version})")
+    if trained is not None:
+        typer.echo(
+            f"retraining is due: the trained matcher (trained:{before.version}) was fitted on "
+            "the file before this entry, so the closed-form matcher answers until "
+            "`modtriage faq train` runs again"
+        )
 
 
 @app.command("test")
@@ -196,8 +214,8 @@ def try_question(
     try:
         path = _faq_path(faqs, policy, settings)
         loaded = load_faqs(path)
-        match = _match_settings(faqs is not None, policy, settings)
-        matcher = _matcher(loaded, settings, match)
+        thresholds = _thresholds(faqs is not None, policy, settings)
+        matcher = _matcher(loaded, settings, thresholds)
     except ConfigError as exc:
         raise _fail(exc) from exc
     decision = _run(matcher.match([question]))[0]
@@ -288,9 +306,10 @@ def eval_faq(
     settings = load_settings()
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
-        match = _match_settings(faqs is not None, policy, settings)
+        thresholds = _thresholds(faqs is not None, policy, settings)
         rows = read_faq_rows(file)
-        matcher = _matcher(loaded, settings, match)
+        matcher = _matcher(loaded, settings, thresholds)
+        match = matcher.settings
     except ConfigError as exc:
         raise _fail(exc) from exc
     with progress_bar("matching", len(rows)) as advance:

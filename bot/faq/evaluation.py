@@ -59,6 +59,7 @@ class FaqEvalReport(_Frozen):
     oos_recall: float = Field(description="null rows left unanswered / null rows")
     throughput_msgs_per_s: float
     latency_ms: Latency
+    matcher: str = Field(description="what answered: closed-form:<encoder> or trained:<hash12>")
 
 
 class FaqCurvePoint(_Frozen):
@@ -191,6 +192,7 @@ async def evaluate(
             p50=round(float(np.percentile(lat, 50)), 2),
             p99=round(float(np.percentile(lat, 99)), 2),
         ),
+        matcher=matcher.label,
     )
     return report, decisions
 

@@ -249,15 +249,23 @@ class FaqMatcher:
     """Matches texts against one FAQ file with an :class:`~bot.classifiers.encoder.Encoder`.
 
     The example questions are embedded once, on first use (or by :meth:`prepare`), and again
-    after :meth:`refresh` found the file changed.
+    after :meth:`refresh` found the file changed. The same index runs on the stock encoder
+    (closed form) or on one fine-tuned for the file (``label`` ``trained:<version>``,
+    :func:`~bot.faq.trained.build_faq_matcher`).
     """
 
     def __init__(
-        self, *, faqs: FaqFile, encoder: Encoder, settings: MatchSettings | None = None
+        self,
+        *,
+        faqs: FaqFile,
+        encoder: Encoder,
+        settings: MatchSettings | None = None,
+        label: str | None = None,
     ) -> None:
         self.faqs = faqs
         self.encoder = encoder
         self.settings = settings or MatchSettings()
+        self._label = label
         self._index: FaqIndex | None = None
         self._lock = asyncio.Lock()
         self._stamp = _stamp(faqs.path)
@@ -265,6 +273,12 @@ class FaqMatcher:
     @property
     def name(self) -> str:
         return f"faq:{self.encoder.name}@{self.faqs.version}"
+
+    @property
+    def label(self) -> str:
+        """What answers: ``closed-form:<encoder>`` or ``trained:<FAQ version>``
+        (:mod:`bot.faq.trained`)."""
+        return self._label or f"closed-form:{self.encoder.name}"
 
     @property
     def index(self) -> FaqIndex | None:

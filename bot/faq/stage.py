@@ -20,7 +20,7 @@ and keeps nothing, and only the policy switches answers on or off per channel.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 import structlog
@@ -28,9 +28,10 @@ from redis.exceptions import RedisError
 
 from bot.action import Reply, about, action_id
 from bot.classification import Classification, FaqMatch
-from bot.errors import ClassifierError
+from bot.errors import ClassifierError, ConfigError
 from bot.faq.channels import FaqChannels
 from bot.faq.cooldown import ThreadCooldown
+from bot.faq.entries import FaqFile
 from bot.faq.handoffs import HandoffLog, thread_of
 from bot.faq.keys import FaqKeys
 from bot.faq.matcher import FaqDecision, FaqMatcher
@@ -59,9 +60,14 @@ class FaqStage:
         matcher: FaqMatcher,
         timeout_s: float = 10.0,
         max_chars: int = 2000,
+        rebuild: Callable[[FaqFile], FaqMatcher] | None = None,
     ) -> None:
+        """``rebuild``: the matcher for a new content of the file (the one ``faq train``
+        fitted for exactly that content, else the closed-form one), called when the file
+        changed on disk; without it the matcher in use reads the new entries itself."""
         self._policy = policy
         self._matcher = matcher
+        self._rebuild = rebuild
         self._timeout_s = timeout_s
         self._max_chars = max_chars
         keys = FaqKeys(streams)
@@ -90,7 +96,14 @@ class FaqStage:
 
     async def run(self, batch: Sequence[Assessment]) -> list[Assessment]:
         out = list(batch)
-        await self._matcher.refresh()  # an entry added since the last batch answers now
+        if await self._matcher.refresh() and self._rebuild is not None:
+            # a matcher trained for the old content does not fit the new one
+            try:
+                self._matcher = self._rebuild(self._matcher.faqs)
+            except ConfigError as exc:
+                log.error(
+                    "no matcher for the changed FAQ file; the one in use stays", error=str(exc)
+                )
         handed_off: list[Message] = []
         asking = [i for i, item in enumerate(batch) if self._askable(item)]
         where = {_where(batch[i].message) for i in asking}
@@ -165,7 +178,8 @@ class FaqStage:
             log.info("faq already answered in this thread", message_key=message.key)
             return item
         entry = self._matcher.faqs.entry(decision.faq_id)
-        reply = _reply(message, decision.faq_id, entry.answer, decision.reason)
+        reason = f"{decision.reason}, by {self._matcher.label}"
+        reply = _reply(message, decision.faq_id, entry.answer, reason)
         found = FaqMatch(faq_id=decision.faq_id, score=decision.best.confidence)
         verdict = item.verdict
         if verdict is None:  # _askable only lets through assessments that have one

@@ -120,9 +120,10 @@ def build_judge(
     languages: LanguageDetector | None = None,
 ) -> Judge:
     """The stages in order: rules, classify, decide, then escalate (``escalation.enabled``,
-    with Redis) and FAQ answers (``faq.file``, on ``encoder``, else the settings' FAQ encoder:
-    the stock sentence encoder, which matches questions better than the moderation-tuned
-    one; without settings, the embedded classifier's).
+    with Redis) and FAQ answers (``faq.file``: the matcher ``modtriage faq train`` fitted for
+    the file under the settings' data directory, else the closed-form one on ``encoder``, else
+    the settings' FAQ encoder: the stock sentence encoder, which matches questions better than
+    the moderation-tuned one; without settings, the embedded classifier's).
 
     With settings, the embedded classifier scores with the heads trained for ``policy`` (a
     tenant's own categories included: ``modtriage train --policy``), on the same encoder.
@@ -175,33 +176,42 @@ def build_judge(
             )
         stages.append(escalation.for_policy(policy))
     if policy.faq.file is not None:
-        from bot.faq.entries import load_faqs
-        from bot.faq.matcher import FaqMatcher, MatchSettings
+        from bot.faq.entries import FaqFile, load_faqs
         from bot.faq.stage import FaqStage
+        from bot.faq.trained import build_faq_matcher
 
-        if encoder is None:
+        def faq_encoder() -> Encoder:
+            if encoder is not None:
+                return encoder
             from bot.classifiers import EmbeddedClassifier, build_faq_encoder
 
             fallback = classifier.encoder if isinstance(classifier, EmbeddedClassifier) else None
             if settings is not None:
-                encoder = build_faq_encoder(settings, fallback=fallback)
-            elif fallback is not None:
-                encoder = fallback
-            else:
-                raise ConfigError("FAQ answers need an encoder: pass encoder= or settings=")
-        matcher = FaqMatcher(
-            faqs=load_faqs(policy.faq.file),
-            encoder=encoder,
-            settings=MatchSettings.from_policy(policy.faq),
-        )
+                return build_faq_encoder(settings, fallback=fallback)
+            if fallback is not None:
+                return fallback
+            raise ConfigError("FAQ answers need an encoder: pass encoder= or settings=")
+
+        # the matcher `modtriage faq train` fitted for this content of the file, when the
+        # data directory holds one; else the closed-form matcher on the FAQ encoder
+        def faq_matcher(faqs: FaqFile) -> FaqMatcher:
+            return build_faq_matcher(
+                faqs=faqs,
+                data_dir=settings.data_dir if settings is not None else None,
+                encoder=faq_encoder,
+                thresholds=policy.faq,
+                threads=settings.encoder_threads if settings is not None else 1,
+            )
+
         stages.append(
             FaqStage(
                 redis=redis,
                 policy=policy,
                 streams=streams,
-                matcher=matcher,
+                matcher=faq_matcher(load_faqs(policy.faq.file)),
                 timeout_s=limits.timeout_s,
                 max_chars=limits.max_chars,
+                rebuild=faq_matcher,
             )
         )
     return Judge(stages=stages, policy=policy)
