@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict
 
 __all__ = ["RateCheck", "RateCounts"]
 
@@ -34,10 +34,10 @@ return out
 """
 
 
-class RateCheck(BaseModel):
-    """One message counted in one counter over ``window`` seconds ending at ``at``."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class RateCheck:
+    """One message counted in one counter over ``window`` seconds ending at ``at`` (a plain
+    dataclass: a batch makes dozens, and nothing here needs validating)."""
 
     key: str
     member: str
