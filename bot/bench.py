@@ -67,6 +67,12 @@ async def _redis_usec(redis: Redis) -> float:
     return float(sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_")))
 
 
+async def _redis_cpu_s(redis: Redis) -> float:
+    """CPU seconds the Redis server has used so far (INFO cpu, user and system)."""
+    info: Any = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def run_bench(
     *,
     settings: Settings,
@@ -96,11 +102,12 @@ async def run_bench(
         try:
             # Throughput: a burst, published as fast as one client can, drained by one worker.
             # Redis's own CPU time over it (publish, read, commit, ack) is the cost per message.
-            usec = await _redis_usec(redis)
-            began = time.perf_counter()
+            usec, redis_cpu = await _redis_usec(redis), await _redis_cpu_s(redis)
+            began, cpu = time.perf_counter(), time.process_time()
             await _burst(redis, streams, batch)
             await _verdicts(redis, streams, len(batch))
             rate = len(batch) / (time.perf_counter() - began)
+            cpu = time.process_time() - cpu + await _redis_cpu_s(redis) - redis_cpu
             redis_us = (await _redis_usec(redis) - usec) / len(batch)
             # Latency: messages arriving one by one at half that rate, so none waits in a queue.
             paced = batch[: min(len(batch), 200)]
@@ -125,6 +132,9 @@ async def run_bench(
         "classifier": classifier.name,
         "messages": messages,
         "pipeline_msgs_per_s": round(rate, 1),
+        # per CPU-second of this process (the worker, its model thread, the publisher) and of
+        # the Redis server: what one free core does when the machine is shared
+        "pipeline_msgs_per_cpu_s": round(len(batch) / cpu, 1),
         "latency_ms": {
             "p50": round(statistics.median(lat_ms), 2),
             "p99": round(_percentile(lat_ms, 0.99), 2),

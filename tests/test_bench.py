@@ -23,6 +23,7 @@ async def test_one_worker_then_two_processes_decide_every_message_then_an_open_l
     assert result["workers"] == 2
     one, all_cores = result["pipeline_msgs_per_s"], result["pipeline_msgs_per_s_all_cores"]
     assert one > 0
+    assert result["pipeline_msgs_per_cpu_s"] > 0  # the worker's and Redis's CPU time
     assert all_cores > 0
     assert result["scaling_efficiency"] == pytest.approx(all_cores / (2 * one), abs=0.002)
     assert result["redis_us_per_msg"] > 0  # XADD, XREADGROUP, the commit script and XACK cost
