@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, ConfigDict
 
 from bot.classifiers import build_classifier
 from bot.connection import EmbeddedRedis, Redis, connect
@@ -24,7 +25,7 @@ from bot.policy import Policy
 from bot.replay import drop_namespace
 from bot.runtime import build_worker
 from bot.settings import Settings
-from bot.streams import Streams
+from bot.streams import Streams, encode_message
 from bot.supervisor import child_command, default_processes
 from bot.verdict import Verdict
 
@@ -66,11 +67,23 @@ async def _redis_usec(redis: Redis) -> float:
     return float(sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_")))
 
 
+async def _redis_cpu_s(redis: Redis) -> float:
+    """CPU seconds the Redis server has used so far (INFO cpu, user and system)."""
+    info: Any = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def run_bench(
-    *, settings: Settings, policy: Policy, messages: int, processes: int | None = None
+    *,
+    settings: Settings,
+    policy: Policy,
+    messages: int,
+    processes: int | None = None,
+    latency_s: float = 4.0,
 ) -> dict[str, Any]:
     """Publish ``messages`` messages, run one worker until all are decided, report rates; then
-    the same burst through ``processes`` worker processes (default: one per CPU)."""
+    the same burst through ``processes`` worker processes (default: one per CPU), and while
+    they run, ``latency_s`` seconds of messages at half their rate (:func:`_open_loop`)."""
     run_id = f"bench-{int(time.time())}"
     settings = settings.model_copy(
         update={
@@ -95,11 +108,12 @@ async def run_bench(
         try:
             # Throughput: a burst, published as fast as one client can, drained by one worker.
             # Redis's own CPU time over it (publish, read, commit, ack) is the cost per message.
-            usec = await _redis_usec(redis)
-            began = time.perf_counter()
-            await _publish(ingest, batch)
-            await _decided(redis, streams, len(batch))
+            usec, redis_cpu = await _redis_usec(redis), await _redis_cpu_s(redis)
+            began, cpu = time.perf_counter(), time.process_time()
+            await _burst(redis, streams, batch)
+            await _verdicts(redis, streams, len(batch))
             rate = len(batch) / (time.perf_counter() - began)
+            cpu = time.process_time() - cpu + await _redis_cpu_s(redis) - redis_cpu
             redis_us = (await _redis_usec(redis) - usec) / len(batch)
             # Latency: messages arriving one by one at half that rate, so none waits in a queue.
             paced = batch[: min(len(batch), 200)]
@@ -111,9 +125,9 @@ async def run_bench(
             decided = await _decided(redis, streams, len(batch) + len(paced))
             stop.set()
             await task
-            all_cores = await _all_cores_rate(
+            all_cores, latency = await _all_cores(
                 redis, settings, streams, run_id, messages=messages, processes=workers,
-                decided_before=len(batch) + len(paced),
+                decided_before=len(batch) + len(paced), latency_s=latency_s,
             )  # fmt: skip
         finally:
             stop.set()
@@ -124,6 +138,9 @@ async def run_bench(
         "classifier": classifier.name,
         "messages": messages,
         "pipeline_msgs_per_s": round(rate, 1),
+        # per CPU-second of this process (the worker, its model thread, the publisher) and of
+        # the Redis server: what one free core does when the machine is shared
+        "pipeline_msgs_per_cpu_s": round(len(batch) / cpu, 1),
         "latency_ms": {
             "p50": round(statistics.median(lat_ms), 2),
             "p99": round(_percentile(lat_ms, 0.99), 2),
@@ -131,6 +148,10 @@ async def run_bench(
         "latency_at_msgs_per_s": round(rate / 2, 1),
         "pipeline_msgs_per_s_all_cores": round(all_cores, 1),
         "workers": workers,
+        "latency_ms_p50": latency.p50_ms,
+        "latency_ms_p99": latency.p99_ms,
+        "latency_rate_msgs_per_s": latency.rate,
+        "latency_messages": latency.messages,
         "scaling_efficiency": round(all_cores / (workers * rate), 3),
         "redis_us_per_msg": round(redis_us, 1),
         "batch_size": settings.batch_size,
@@ -139,7 +160,7 @@ async def run_bench(
     }
 
 
-async def _all_cores_rate(
+async def _all_cores(
     redis: Redis,
     settings: Settings,
     streams: Streams,
@@ -148,9 +169,11 @@ async def _all_cores_rate(
     messages: int,
     processes: int,
     decided_before: int,
-) -> float:
+    latency_s: float,
+) -> tuple[float, Latency]:
     """The same burst through ``modtriage worker --processes N`` (separate processes on this
-    machine, as deployed), timed once all N are ready and warm."""
+    machine, as deployed), timed once all N are ready and warm; then the open-loop latency at
+    half the rate it reached, through the same running processes."""
     url = settings.redis_url or EmbeddedRedis(data_dir=settings.data_dir).url
     env = {k: v for k, v in os.environ.items() if k != "MODTRIAGE_METRICS_PORT"} | {
         "REDIS_URL": url,
@@ -174,18 +197,95 @@ async def _all_cores_rate(
                     raise RuntimeError(f"bench workers exited; see {log_path}")
                 await asyncio.sleep(0.2)
         warm = _messages(run_id, processes * 16, tag="warm")
-        await _publish(ingest, warm)
+        await _burst(redis, streams, warm)
         total = decided_before + len(warm)
-        await _decided(redis, streams, total)
+        await _verdicts(redis, streams, total)
         burst = _messages(run_id, messages, tag="all")
         began = time.perf_counter()
-        await _publish(ingest, burst)
-        await _decided(redis, streams, total + len(burst))
-        return len(burst) / (time.perf_counter() - began)
+        await _burst(redis, streams, burst)
+        await _verdicts(redis, streams, total + len(burst))
+        rate = len(burst) / (time.perf_counter() - began)
+        latency = await _open_loop(redis, ingest, streams, run_id, rate=rate / 2, seconds=latency_s)
+        return rate, latency
     finally:
         parent.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
             await parent.wait()
+
+
+class Latency(BaseModel):
+    """Ingest to committed verdict, per message, at a fixed arrival rate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    p50_ms: float
+    p99_ms: float
+    rate: float  # messages a second, as offered
+    messages: int
+
+
+def _stream_ms(entry_id: bytes | str) -> int:
+    """The Redis server's clock (ms) when a stream entry was added."""
+    return int(_text(entry_id).split("-", 1)[0])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _open_loop(
+    redis: Redis, ingest: Ingest, streams: Streams, run_id: str, *, rate: float, seconds: float
+) -> Latency:
+    """Messages offered at ``rate`` a second for ``seconds`` (at least 50), each at its own
+    time whatever the workers do (open loop: a slow answer never delays the next arrival),
+    into the workers already running. Each is timed from its ingest entry to its entry on the
+    verdicts stream, both stamped by the Redis server's clock (1 ms resolution), so neither
+    the publisher's nor a worker's clock enters the figure.
+
+    Raises:
+        RuntimeError: not every message was decided within a minute of the last arrival.
+    """
+    batch = _messages(run_id, max(50, round(rate * seconds)), tag="lat")
+    last: Any = await redis.xrevrange(streams.verdicts, count=1)
+    mark = _text(last[0][0]) if last else "0-0"
+    before = int(await redis.xlen(streams.verdicts))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    sent = []
+    for i, message in enumerate(batch):
+        delay = began + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent.append(asyncio.create_task(ingest.publish(message)))
+    ingested = {}
+    for message, task in zip(batch, sent, strict=True):
+        entry_id = await task
+        assert entry_id is not None  # the benchmark's ingest serves every tenant
+        ingested[message.key] = _stream_ms(entry_id)
+    try:
+        async with asyncio.timeout(60):
+            await _verdicts(redis, streams, before + len(batch))
+    except TimeoutError as exc:
+        raise RuntimeError("the workers did not decide every timed message in 60 s") from exc
+    lat_ms: list[float] = []
+    start = f"({mark}"
+    while True:
+        entries: Any = await redis.xrange(streams.verdicts, min=start, count=1000)
+        if not entries:
+            break
+        for entry_id, fields in entries:
+            key = json.loads(fields[b"verdict"])["message_key"]
+            if key in ingested:
+                lat_ms.append(float(_stream_ms(entry_id) - ingested[key]))
+        start = "(" + _text(entries[-1][0])
+    if len(lat_ms) != len(batch):
+        raise RuntimeError(f"{len(batch) - len(lat_ms)} of {len(batch)} messages not decided")
+    return Latency(
+        p50_ms=round(statistics.median(lat_ms), 2),
+        p99_ms=round(_percentile(lat_ms, 0.99), 2),
+        rate=round(rate, 1),
+        messages=len(batch),
+    )
 
 
 async def _publish(
@@ -200,6 +300,24 @@ async def _publish(
         if every_s:
             await asyncio.sleep(every_s)
     return published
+
+
+async def _burst(redis: Redis, streams: Streams, messages: list[Message]) -> None:
+    """Publish as fast as one client can: XADDs pipelined, a hundred a round trip, so the
+    publisher takes little of the CPU the worker it feeds runs on."""
+    for i in range(0, len(messages), 100):
+        async with redis.pipeline(transaction=False) as pipe:
+            for message in messages[i : i + 100]:
+                pipe.xadd(streams.ingest, encode_message(message))  # type: ignore[arg-type]
+            await pipe.execute()
+
+
+async def _verdicts(redis: Redis, streams: Streams, count: int) -> None:
+    """Wait until the verdicts stream holds ``count`` entries (its length: nothing parsed)."""
+    while True:
+        if int(await redis.xlen(streams.verdicts)) >= count:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def _decided(redis: Redis, streams: Streams, count: int) -> dict[str, float]:

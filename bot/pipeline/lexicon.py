@@ -45,6 +45,8 @@ class Token:
 
 def normalize(text: str) -> str:
     """Fold a chunk of text to plain lower-case ASCII letters and digits."""
+    if text.isascii():  # NFKC, format characters and anyascii leave ASCII as it is
+        return text.lower()
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return anyascii(text).casefold()

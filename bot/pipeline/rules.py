@@ -14,6 +14,7 @@ from bot.message import Message
 from bot.patterns import BoundedPattern
 from bot.pipeline.assessment import Assessment
 from bot.pipeline.lexicon import Lexicon, normalize
+from bot.pipeline.rate_counts import RateCheck, RateCounts
 from bot.policy import Policy, RateRule
 from bot.streams import Streams
 from bot.verdict import Evidence, Route
@@ -164,7 +165,7 @@ class RulesStage:
 
     def __init__(self, *, redis: aioredis.Redis | None, policy: Policy, streams: Streams) -> None:
         """Without ``redis`` flood and duplicate counters are not consulted (a preview)."""
-        self._redis = redis
+        self._counts = RateCounts(redis=redis) if redis is not None else None
         self._policy = policy
         self._streams = streams
         self._book = RuleBook(policy=policy)
@@ -197,23 +198,24 @@ class RulesStage:
         timestamps are the messages' own, so a replay counts as the conversation happened.
         """
         planned = [self._checks(message) for message in messages]
-        if self._redis is None or not any(planned):
+        if self._counts is None or not any(planned):
             return [[] for _ in messages]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for message, checks in zip(messages, planned, strict=True):
-                now = message.ts.timestamp()
-                for _, rule, key in checks:
-                    pipe.zadd(key, {message.key: now})
-                    pipe.zremrangebyscore(key, "-inf", now - rule.window)
-                    pipe.zcount(key, now - rule.window, now)
-                    pipe.expire(key, rule.window + 60)
-            results = iter(await pipe.execute())
+        counts = iter(
+            await self._counts.count(
+                [
+                    RateCheck(key=key, member=message.key, at=message.ts.timestamp(),
+                              window=rule.window, ttl_s=int(rule.window) + 60)
+                    for message, checks in zip(messages, planned, strict=True)
+                    for _, rule, key in checks
+                ]
+            )
+        )  # fmt: skip
         found: list[list[Evidence]] = []
         for checks in planned:
             hits = []
             for name, rule, _ in checks:
-                _, _, count, _ = (next(results) for _ in range(4))
-                if int(count) > rule.max:
+                count = next(counts)
+                if count > rule.max:
                     hits.append(
                         Evidence(category=rule.category, rule=name, score=1.0, route=Route.ACT,
                                  matched=f"{count} messages in {rule.window}s")
