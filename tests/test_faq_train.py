@@ -175,11 +175,12 @@ async def test_the_workers_faq_stage_answers_with_the_trained_matcher(
 
     # a moderator adds an entry: the next batch answers with the closed-form matcher, since
     # the trained one was fitted for the file as it was
-    added = FaqEntry(id="opening_hours", questions=["when are you open?"], answer="9 to 5.")
+    added = FaqEntry(id="gift_cards", questions=["do you sell gift cards?"], answer="Yes.")
     append_entry(faqs, added)
-    await chat.say(NEW_PHRASING, user="other", channel="C-help")
+    asked = await chat.say("how do i reset my password?", user="other", channel="C-help")
     latest = (await chat.actions())[-1]
     assert isinstance(latest, Reply)
+    assert latest.id in asked.action_ids  # answered now, not the earlier reply
     assert latest.faq_id == "reset_password"
     assert "by closed-form:" in latest.reason
 
