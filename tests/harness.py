@@ -111,3 +111,18 @@ class ChatHarness:
         here = self.streams.of(Tenant(platform=self.platform, workspace=self.workspace))
         entries = await self.redis.xrange(here.actions(self.platform))
         return [decode_action(i.decode(), f) for i, f in entries]
+
+
+def rules_chat(
+    *, redis: Redis, settings: Settings, policy: Policy, metrics: Metrics
+) -> ChatHarness:
+    """A chat judged by the rules alone (no model): for tests of where things are stored."""
+    from bot.classifiers.rules_only import RulesOnlyClassifier
+
+    return ChatHarness(
+        redis=redis,
+        settings=settings,
+        policy=policy,
+        classifier=RulesOnlyClassifier(),
+        metrics=metrics,
+    )

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.errors import CaseNotFound, ConfigError
 from bot.keys import CaseKeys, Streams
@@ -23,7 +22,7 @@ from bot.review.actor import Actor
 from bot.settings import Settings, load_settings
 from bot.streams import read_decision
 from bot.tenant import Tenant
-from tests.harness import ChatHarness
+from tests.harness import rules_chat
 from tests.review_harness import Clock, ReviewHarness, moderator
 
 T1 = Tenant(platform="console", workspace="T1")
@@ -81,13 +80,7 @@ def test_case_ids_of_different_partitions_never_collide() -> None:
 
 
 def _review(redis: Redis, settings: Settings, policy: Policy, metrics: Metrics) -> ReviewHarness:
-    chat = ChatHarness(
-        redis=redis,
-        settings=settings,
-        policy=policy,
-        classifier=RulesOnlyClassifier(),
-        metrics=metrics,
-    )
+    chat = rules_chat(redis=redis, settings=settings, policy=policy, metrics=metrics)
     return ReviewHarness(chat=chat, clock=Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)))
 
 
@@ -138,13 +131,7 @@ async def test_a_worker_reads_only_the_partitions_it_is_given(
 ) -> None:
     four = settings.model_copy(update={"partitions": 4})
     mine = four.model_copy(update={"worker_partitions": (four.streams().partition_of(T1),)})
-    chat = ChatHarness(
-        redis=redis,
-        settings=mine,
-        policy=default_policy,
-        classifier=RulesOnlyClassifier(),
-        metrics=metrics,
-    )
+    chat = rules_chat(redis=redis, settings=mine, policy=default_policy, metrics=metrics)
     other = _other(four.streams())
     here, there = chat.message("hello"), _in(chat.message("hi"), other)
     await chat.ingest.publish(here)
@@ -162,22 +149,10 @@ async def test_a_worker_refuses_a_partition_count_the_streams_were_not_written_w
     redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
 ) -> None:
     four = settings.model_copy(update={"partitions": 4})
-    first = ChatHarness(
-        redis=redis,
-        settings=four,
-        policy=default_policy,
-        classifier=RulesOnlyClassifier(),
-        metrics=metrics,
-    )
+    first = rules_chat(redis=redis, settings=four, policy=default_policy, metrics=metrics)
     await first.worker.ensure_group()  # the first to start records 4
     two = settings.model_copy(update={"partitions": 2})
-    later = ChatHarness(
-        redis=redis,
-        settings=two,
-        policy=default_policy,
-        classifier=RulesOnlyClassifier(),
-        metrics=metrics,
-    )
+    later = rules_chat(redis=redis, settings=two, policy=default_policy, metrics=metrics)
     with pytest.raises(ConfigError, match="written with 4 partitions") as refused:
         await later.worker.ensure_group()
     assert "modtriage partitions set 2" in str(refused.value)

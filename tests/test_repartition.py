@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.action import LiftSanction, about
-from bot.classifiers.rules_only import RulesOnlyClassifier
 from bot.connection import Redis
 from bot.due import DueActions
 from bot.errors import ConfigError
@@ -21,7 +20,7 @@ from bot.repartition import repartition
 from bot.review.actor import Actor
 from bot.settings import Settings
 from bot.tenant import Tenant
-from tests.harness import ChatHarness
+from tests.harness import rules_chat
 from tests.review_harness import Clock, ReviewHarness, moderator
 
 T1 = Tenant(platform="console", workspace="T1")
@@ -30,13 +29,7 @@ THEIR_MOD = Actor(platform="console", workspace="T9", user_id="mod-tom", roles=(
 
 
 def _review(redis: Redis, settings: Settings, policy: Policy, metrics: Metrics) -> ReviewHarness:
-    chat = ChatHarness(
-        redis=redis,
-        settings=settings,
-        policy=policy,
-        classifier=RulesOnlyClassifier(),
-        metrics=metrics,
-    )
+    chat = rules_chat(redis=redis, settings=settings, policy=policy, metrics=metrics)
     return ReviewHarness(chat=chat, clock=Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)))
 
 
