@@ -228,12 +228,9 @@ class FaqSettings(_Model):
     cooldown: Duration = Field(default=86400, description="never repeat an answer in a thread")
     questions_only: bool = Field(default=True, description="match only what looks like a question")
     keep_questions_days: int = Field(
-        default=30,
-        ge=0,
-        le=400,
-        description="handed-off questions (redacted) and the replies in their threads are kept "
-        "this many days for `faq suggest`; 0 keeps none",
-    )
+        default=30, ge=0, le=400, description="days handed-off questions (redacted) and the "
+        "replies in their threads are kept for `faq suggest`; 0 keeps none",
+    )  # fmt: skip
     suggest_min_members: int = Field(
         default=3, ge=2, description="`faq suggest` proposes a question asked by this many members"
     )
