@@ -320,11 +320,15 @@ class CaseKeys:
 
     def tenants(self, tenant: Tenant) -> str:
         """Set: the tenants of ``tenant``'s partition that have cases."""
-        return f"{self._tag(tenant)}:tenants"
+        return self._tenants_at(self._tag(tenant))
 
     def every_tenants(self) -> list[str]:
         """:meth:`tenants` of every partition."""
-        return [f"{s.own}:tenants" for s in self.streams.every_partition()]
+        return [self._tenants_at(self.streams.tag(k)) for k in range(self.streams.partitions)]
+
+    @staticmethod
+    def _tenants_at(tag: str) -> str:
+        return f"{tag}:tenants"
 
     def case(self, case_id: str, tenant: Tenant) -> str:
         """A case of ``tenant`` (the id alone does not say where: ids stay what they were

@@ -22,7 +22,7 @@ from bot.errors import ConfigError
 from bot.faq.suggestions import FaqSuggestion
 from bot.pipeline.judge import Judge, JudgeFactory, build_judge
 from bot.policy import Policy
-from bot.review.commands import with_service
+from bot.review.commands import AsOpt, WorkspaceOpt, with_service
 from bot.settings import load_settings
 from bot.terminal import console, fail
 
@@ -32,16 +32,6 @@ app = typer.Typer(
     help="New FAQ entries from questions members keep asking.",
     invoke_without_command=True,
 )
-
-WorkspaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--workspace",
-        help="the tenant: slack:T0123, discord:<guild id> or console:demo; "
-        "default the only one served or with cases",
-    ),
-]
-AsOpt = Annotated[str | None, typer.Option("--as", help="operator name for the record")]
 
 
 def _judges() -> JudgeFactory:
