@@ -31,6 +31,7 @@ __all__ = [
     "connect",
     "ensure_group",
     "is_cluster",
+    "is_outage",
     "redis_client",
     "register_script",
     "run_until_stopped",
@@ -290,6 +291,13 @@ def _inside_client(exc: BaseException) -> bool:
     return bool(frames) and f"{os.sep}redis{os.sep}" in frames[-1].filename
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis (or the network under it) went away, not a defect."""
+    if isinstance(exc, RedisError | OSError):
+        return True
+    return isinstance(exc, AttributeError) and _inside_client(exc)
+
+
 async def run_until_stopped(
     stop: asyncio.Event,
     *,
@@ -308,7 +316,7 @@ async def run_until_stopped(
                 await step()
                 backoff = 0.1
         except (RedisError, OSError, AttributeError) as exc:
-            if isinstance(exc, AttributeError) and not _inside_client(exc):
+            if not is_outage(exc):
                 raise
             log.warning("redis unavailable, retrying", error=str(exc), delay_s=backoff)
             if on_outage is not None:

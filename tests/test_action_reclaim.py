@@ -102,3 +102,44 @@ async def test_a_warning_sent_as_its_dispatcher_died_is_not_sent_again(
     assert "not sent again" in warn.detail
     pending: Any = await redis.xpending(review.chat.streams.actions("console"), "adapters")
     assert pending["pending"] == 0
+
+
+class _BrokenOnWarnings:
+    """An adapter with a defect: it performs everything but crashes on a warning."""
+
+    platform = "console"
+    handles = ConsoleAdapter.handles
+
+    def __init__(self, far_side: ConsoleAdapter) -> None:
+        self.far_side = far_side
+
+    async def perform(self, action: Action) -> None:
+        if action.type == "warn":
+            raise KeyError("template")
+        await self.far_side.perform(action)
+
+
+async def test_an_adapter_defect_on_one_action_fails_that_action_and_the_rest_go_on(
+    redis: Redis, settings: Settings, default_policy: Policy, metrics: Metrics
+) -> None:
+    review = _review(redis, settings, default_policy, metrics)
+    await review.chat.say("you f4gg0t", user="troll")
+    far_side = ConsoleAdapter()
+    dispatcher = ActionDispatcher(
+        redis=redis, streams=review.chat.streams, adapter=_BrokenOnWarnings(far_side),
+        consumer="console-1", block_ms=20, moderation=review.service,
+    )  # fmt: skip
+    await dispatcher.ensure_group()
+    for _ in range(3):
+        await dispatcher.step()
+
+    lines = [line for said in far_side.performed.values() for line in said]
+    assert [line.split()[0] for line in lines] == ["delete", "open", "time"]
+    case = await review.service.case(moderator(), "1")
+    warn = next(a for a in case.actions if a.type == "warn")
+    assert warn.state == "failed"
+    assert warn.detail == "adapter error: KeyError: 'template'"
+    dead: Any = await redis.xrange(review.chat.streams.dead)
+    assert [fields[b"reason"] for _, fields in dead] == [b"adapter error: KeyError: 'template'"]
+    pending: Any = await redis.xpending(review.chat.streams.actions("console"), "adapters")
+    assert pending["pending"] == 0

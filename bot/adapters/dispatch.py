@@ -6,7 +6,8 @@ new consumer name) are reclaimed once pending longer than ``claim_idle_ms`` (XAU
 The worker's commit opened the case an ``OpenCase`` action names (``case_id``); an adapter that
 handles ``open_case`` gets it to post the review card. With a ``moderation`` service, an
 automatic action that runtime shadow mode silences is skipped, and what became of each action
-is noted on its case.
+is noted on its case. An action the adapter fails on with anything but an outage (a defect,
+an answer it did not expect) is dead-lettered and noted as failed; the rest go on.
 
 An action is marked in flight before the adapter performs it. Found in flight again (its
 dispatcher died, or lost Redis, between performing and marking it done), an action the
@@ -37,7 +38,7 @@ import structlog
 
 from bot.action import REPEATABLE, Action, OpenCase
 from bot.adapters.base import Adapter
-from bot.connection import ensure_group, run_until_stopped
+from bot.connection import ensure_group, is_outage, run_until_stopped
 from bot.due import DueActions
 from bot.errors import ActionError, MalformedMessage
 from bot.partitions import check_layout
@@ -182,6 +183,17 @@ class ActionDispatcher:
                 return
             await self._dead_letter(entry_id, fields, str(exc))
             await self._outcome(action, "failed", exc.reason)
+            return
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the action stays pending and is tried again after the outage
+            # A bug behind one action (an unexpected reply, a type it does not handle) must
+            # not end the dispatcher and leave every later action waiting behind it.
+            await self._redis.delete(inflight)
+            reason = f"adapter error: {type(exc).__name__}: {exc}"
+            log.exception("adapter failed on an action", action_id=action.id)
+            await self._dead_letter(entry_id, fields, reason)
+            await self._outcome(action, "failed", reason)
             return
         await self._done(action.id, entry_id)
         await self._outcome(action, "performed")
