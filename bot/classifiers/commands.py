@@ -60,10 +60,6 @@ def _policy(path: Path | None, settings: Settings) -> Policy:
     return load_policy(path or settings.policy)
 
 
-def _fail(exc: ConfigError) -> typer.Exit:
-    return fail(str(exc), 2)
-
-
 async def _score(
     rows: list[ModerationRow], settings: Settings, policy: Policy
 ) -> tuple[list[dict[str, float]], float, list[float], JudgeScore]:
@@ -157,7 +153,7 @@ def eval_moderation(
         rows = read_rows(file)
         scores, seconds, latencies, judged = asyncio.run(_score(rows, settings, loaded))
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     report = evaluate(
         rows, scores, loaded, dataset=file.name, seconds=seconds, latencies_ms=latencies
     ).model_copy(update={"judge": judged})
@@ -186,7 +182,7 @@ def _plot(
     try:
         plots.save(plots.moderation_figure(rows, scores, policy, title=title), out)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     Console(stderr=True, highlight=False).print(f"wrote {out}")
 
 

@@ -62,15 +62,11 @@ PolicyOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
-def _fail(exc: ModtriageError) -> typer.Exit:
-    return fail(str(exc), 2)
-
-
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except ModtriageError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
 
 
 def _policy(path: Path | None, settings: Settings) -> Policy:
@@ -125,7 +121,7 @@ def list_faqs(
     try:
         loaded = load_faqs(_faq_path(faqs, policy, settings))
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     votes: dict[str, Any] = {}
     if feedback:
         votes = _run(_feedback_counts(settings))
@@ -181,15 +177,15 @@ def add(
         path = _faq_path(faqs, policy, settings)
         entry = FaqEntry(id=faq_id, questions=tuple(question), answer=answer)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     except ValueError as exc:
-        raise _fail(ConfigError(str(exc))) from exc
+        raise fail(str(exc)) from exc
     try:
         before = load_faqs(path)
         updated = append_entry(path, entry)
         trained = find_trained(settings.data_dir, before)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"added {faq_id} to {path} ({len(updated.faqs)} entries, version {updated.version})")
     if trained is not None:
         typer.echo(
@@ -217,7 +213,7 @@ def try_question(
         thresholds = _thresholds(faqs is not None, policy, settings)
         matcher = _matcher(loaded, settings, thresholds)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     decision = _run(matcher.match([question]))[0]
     asks = looks_like_question(question)
     if as_json:
@@ -267,7 +263,7 @@ def channel(
     try:
         tenant = named_tenant(workspace, settings.tenants)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     _run(_switch(settings, tenant, channel_id, {"on": True, "off": False, "policy": None}[state]))
     typer.echo(f"faq answers in {tenant} #{channel_id}: {state}")
 
@@ -311,7 +307,7 @@ def eval_faq(
         matcher = _matcher(loaded, settings, thresholds)
         match = matcher.settings
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     with progress_bar("matching", len(rows)) as advance:
         report, decisions = _run(
             evaluate(
@@ -338,7 +334,7 @@ def eval_faq(
             )
             plots.save(figure, plot)
         except ConfigError as exc:
-            raise _fail(exc) from exc
+            raise fail(str(exc)) from exc
         Console(stderr=True, highlight=False).print(f"wrote {plot}")
     if as_json:
         typer.echo(report_json(report))

@@ -22,11 +22,12 @@ import typer
 from rich.console import Console
 
 from bot.errors import ConfigError
-from bot.faq.commands import FaqsOption, JsonOption, PolicyOption, _fail, _faq_path
+from bot.faq.commands import FaqsOption, JsonOption, PolicyOption, _faq_path
 from bot.faq.entries import load_faqs
 from bot.faq.trained import matcher_dir, new_record, save_record
 from bot.progress import progress_bar
 from bot.settings import load_settings
+from bot.terminal import fail
 
 __all__ = ["train_faq"]
 
@@ -62,7 +63,7 @@ def train_faq(
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
     except ConfigError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps({"folder": str(folder), **record.model_dump(mode="json")}))
         return

@@ -22,10 +22,6 @@ from bot.terminal import fail
 __all__ = ["backtest"]
 
 
-def _fail(message: str) -> typer.Exit:
-    return fail(message, 2)
-
-
 def backtest(
     policy: Annotated[Path, typer.Option("--policy", help="the candidate policy YAML")],
     workspace: Annotated[
@@ -57,9 +53,9 @@ def backtest(
             start = datetime.now(UTC) - timedelta(seconds=seconds)
         report = asyncio.run(_backtest(settings, tenant, candidate, start, limit))
     except ValueError as exc:
-        raise _fail(f"--since: {exc}") from exc
+        raise fail(f"--since: {exc}") from exc
     except ModtriageError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if plot is not None:
         from bot.plots import backtest_figure, save
 
@@ -68,7 +64,7 @@ def backtest(
             before, after = report.routes_by_category_before, report.routes_by_category_after
             save(backtest_figure(before, after, title=title), plot)
         except ModtriageError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     if as_json:
         typer.echo(report.model_dump_json())
         return
