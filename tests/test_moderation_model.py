@@ -99,7 +99,7 @@ def _tiny_table(path: Path) -> None:
     ] * 4
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.write(json.dumps({"categories": categories, "seed": 0}) + "\n")
-        for text, y, mask in rows:
+        for i, (text, y, mask) in enumerate(rows):
             record = {
                 "text": text,
                 "file": "tiny",
@@ -110,6 +110,8 @@ def _tiny_table(path: Path) -> None:
                 "mask": mask,
                 "weight": [float(m) for m in mask],
             }
+            if i % 4 < 2:  # the claim and its perturbation: a minimal pair
+                record["pair"] = [f"tiny:{i % 4}", f"tiny:{1 - i % 4}"]
             fh.write(json.dumps(record) + "\n")
 
 
@@ -118,13 +120,14 @@ def test_the_fine_tuning_recipe_runs_end_to_end_on_a_tiny_sample(tmp_path: Path)
     assert BUILD_PYTHON.is_file(), "the build venv is missing: run `make encoder`"
     data = tmp_path / "data" / "moderation"
     data.mkdir(parents=True)
-    (data / "tiny.jsonl").write_text(
-        "\n".join(
-            json.dumps({"text": t, "labels": {"hate": y}, "source": "tiny"})
-            for t, y in [("they are vermin", 1), ("they are lovely", 0)] * 20
-        )
-        + "\n"
-    )
+    # twenty claims, each with its perturbation (the other label): DynaHate's shape
+    rows = [
+        {"text": t, "labels": {"hate": y}, "source": "tiny",
+         "meta": {"acl_id": f"{n}{y}", "matched_id": f"{n}{1 - y}"}}
+        for n in range(20)
+        for t, y in [("they are vermin", 1), ("they are lovely", 0)]
+    ]  # fmt: skip
+    (data / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     table = tmp_path / "table.jsonl.gz"
     subprocess.run(
         [sys.executable, str(REPO / "tools" / "training_table.py"), str(tmp_path / "data"),
@@ -133,18 +136,22 @@ def test_the_fine_tuning_recipe_runs_end_to_end_on_a_tiny_sample(tmp_path: Path)
     )  # fmt: skip
     with gzip.open(table, "rt") as fh:
         header = json.loads(fh.readline())
-        files = {json.loads(line)["file"] for line in fh}
+        records = [json.loads(line) for line in fh]
     assert "hate" in header["categories"]
-    assert files == {"tiny", "written", "policy"}
+    assert {r["file"] for r in records} == {"tiny", "written", "policy"}
+    pairs = {tuple(r["pair"]) for r in records if "pair" in r}
+    assert ("tiny:31", "tiny:30") in pairs  # the hateful row names its perturbation
+    assert all(r["file"] == "tiny" for r in records if "pair" in r)
 
     tiny = tmp_path / "tiny.jsonl.gz"
     _tiny_table(tiny)
     out = tmp_path / "model"
-    subprocess.run(
+    tuned_run = subprocess.run(
         [str(BUILD_PYTHON), str(REPO / "tools" / "finetune_encoder.py"), str(tiny), str(out),
-         "--steps", "6", "--batch", "4", "--threads", "1", "--checkpoint-every", "3"],
-        check=True,
+         "--steps", "6", "--batch", "4", "--threads", "1", "--checkpoint-every", "3", "--pairs"],
+        check=True, capture_output=True, text=True,
     )  # fmt: skip
+    assert "8 rows have their minimal pair in training" in tuned_run.stdout
     meta = json.loads((out / "encoder.json").read_text())
     assert meta["onnx_sha256"] == hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
     assert meta["min_cosine_vs_reference"] >= 0.9999

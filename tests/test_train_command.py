@@ -47,8 +47,7 @@ def test_worse_heads_are_refused_unless_forced_and_better_ones_replace_them(
     assert re.search(rf"^wrote {re.escape(str(stem))}\.npz/\.json in ", forced.stdout, re.M)
     assert stem.with_suffix(".npz").is_file()
 
-    better = modtriage("train", "--no-public", "--epochs", "5", "--hidden", "0",
-                       tmp_path=tmp_path)  # fmt: skip
+    better = modtriage("train", "--no-public", tmp_path=tmp_path)  # the default MLP, 30 epochs
     new, in_use, where = figures(better.stdout)
     assert where == str(stem)  # now the bot runs the forced heads
     assert new >= in_use

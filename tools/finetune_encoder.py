@@ -9,6 +9,10 @@ masks and source balancing). The objective is the heads' one, through the whole 
 * rows sampled in proportion to their weight: public files by sqrt(5,000 / rows in the file),
   within 0.5-3, the team's written rows (hard negatives, counter-speech paired with the claims
   it answers, chat-style positives) at 8; each category's positives and negatives balanced;
+* optionally (``--pairs``; off in the shipped recipe, which it did not improve) minimal pairs
+  together: a drawn row of DynaHate or HatemojiBuild brings its matched original or
+  perturbation (counter-speech, negation, a neutral swap; the opposite label) into the same
+  batch, so the encoder sees what flips the label rather than which words hateful rows share;
 * a linear head on the pooled, L2-normalised sentence vector (the vector the bot embeds), so
   the categories become linearly separable in exactly the space the bot's heads read; the
   head is thrown away afterwards and the bot's heads are refitted on the int8 export;
@@ -72,20 +76,50 @@ def source_model_dir() -> Path:
 
 
 def batches(
-    lengths: np.ndarray, probs: np.ndarray, *, steps: int, batch: int, seed: int
+    lengths: np.ndarray,
+    probs: np.ndarray,
+    *,
+    steps: int,
+    batch: int,
+    seed: int,
+    partner: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """``steps`` batches of row indices drawn by ``probs``, bucketed by length (less padding)."""
+    """``steps`` batches of row indices drawn by ``probs``, bucketed by length (less padding).
+
+    ``partner[i]`` (or -1) is row i's minimal pair (an original and its perturbation, labels
+    opposite): a drawn row brings its partner into the same batch, so each step sees the
+    difference that flips the label side by side."""
     rng = np.random.default_rng(seed)
     drawn = rng.choice(len(probs), size=steps * batch, p=probs)
+    units = [
+        [int(i)] if partner is None or partner[i] < 0 else [int(i), int(partner[i])] for i in drawn
+    ]
     out: list[np.ndarray] = []
     group = batch * 50
-    for start in range(0, len(drawn), group):
-        chunk = drawn[start : start + group]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        parts = [chunk[i : i + batch] for i in range(0, len(chunk), batch)]
+    flat: list[int] = []
+    for start in range(0, len(units), group):
+        chunk = units[start : start + group]
+        chunk.sort(key=lambda u: max(lengths[i] for i in u))
+        rows = [i for unit in chunk for i in unit]
+        parts = [rows[i : i + batch] for i in range(0, len(rows), batch)]
         for k in rng.permutation(len(parts)):
-            out.append(parts[k])
+            flat.extend(parts[k])
+            out.append(np.array(parts[k]))
+        if len(flat) >= steps * batch:
+            break
     return out[:steps]
+
+
+def _partners(rows: list[dict]) -> np.ndarray:
+    """Index of each row's minimal pair among ``rows`` (the table's ``pair`` key), or -1."""
+    where = {r["pair"][0]: i for i, r in enumerate(rows) if "pair" in r}
+    out = np.full(len(rows), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        if "pair" in r:
+            j = where.get(r["pair"][1], -1)
+            if j >= 0 and r["y"] != rows[j]["y"]:
+                out[i] = j
+    return out
 
 
 def encode(tokenizer: Tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,7 +175,12 @@ def train(args: argparse.Namespace, categories: list[str], rows: list[dict]) -> 
     # lengths before padding is on: padded, every text would measure as long as the longest
     lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(texts)])
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
-    plan = batches(lengths, probs, steps=args.steps, batch=args.batch, seed=args.seed)
+    partner = _partners([rows[i] for i in train_idx]) if args.pairs else None
+    if partner is not None:
+        print(f"{int((partner >= 0).sum())} rows have their minimal pair in training", flush=True)
+    plan = batches(
+        lengths, probs, steps=args.steps, batch=args.batch, seed=args.seed, partner=partner
+    )
 
     params = [
         {"params": [p for p in bert.parameters() if p.requires_grad], "lr": args.lr},
@@ -254,6 +293,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--exclude", default="", help="table files left out of training")
+    parser.add_argument(
+        "--pairs",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="draw minimal pairs (original and perturbation) into the same batch",
+    )
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-export", action="store_true")
     args = parser.parse_args()

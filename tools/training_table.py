@@ -4,7 +4,9 @@ Runs in the bot's own venv (it uses the same row collection, splits, source bala
 label masks as ``modtriage train``), so the torch-only fine-tuning script needs nothing of the
 bot. One JSON object per line, gzipped:
 ``{"text", "file", "source", "origin", "split", "y": [...], "mask": [...], "weight": [...]}``,
-the three lists in the order of ``categories`` on the first line (a header object).
+the three lists in the order of ``categories`` on the first line (a header object). Rows of
+the adversarial files (DynaHate, HatemojiBuild) also carry ``"pair": [own id, matched id]``:
+an original and its minimal perturbation, which the fine-tuning puts in one batch.
 
 Usage: .venv/bin/python tools/training_table.py DATA_DIR OUT.jsonl.gz [--policy P.yaml]
 """
@@ -20,6 +22,15 @@ from bot.classifiers.training_rows import collect_rows, row_matrices
 from bot.policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _pair(file: str, meta: dict) -> list[str] | None:
+    """``[own id, matched id]`` of a row that names its minimal pair (``meta.matched_id``)."""
+    own = meta.get("acl_id") or meta.get("entry_id")
+    matched = meta.get("matched_id")
+    if own is None or matched is None:
+        return None
+    return [f"{file}:{own}", f"{file}:{matched}"]
 
 
 def main() -> None:
@@ -47,6 +58,9 @@ def main() -> None:
                 "mask": mask[i].astype(int).tolist(),
                 "weight": [round(float(w), 4) for w in weight[i]],
             }
+            pair = _pair(item.file, item.row.meta)
+            if pair:
+                record["pair"] = pair
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(f"{len(rows)} rows, {len(categories)} categories -> {args.out}")
 
