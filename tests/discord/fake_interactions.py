@@ -101,18 +101,8 @@ class Interactions:
     ) -> Json:
         """A member clicks a button on a message the bot posted."""
         payload = self._interaction("interaction_component", user)
-        payload["message"] = message
-        payload["channel_id"] = message["channel_id"]
         payload["data"]["custom_id"] = custom_id
-        if message["channel_id"].startswith("19"):  # a DM: no guild, a user instead of a member
-            for key in ("guild_id", "guild", "member", "channel"):
-                payload.pop(key, None)
-            payload["user"] = self.member(user)["user"]
-            payload["context"] = 1
-        payload = self._from(payload, elsewhere, permissions)
-        self.interaction_messages[payload["token"]] = message
-        await self.dispatch("INTERACTION_CREATE", payload)
-        return payload
+        return await self._on_message(payload, message, user, elsewhere, permissions)
 
     async def submit(
         self,
@@ -126,8 +116,6 @@ class Interactions:
     ) -> Json:
         """Submit a modal opened from a button on ``message``."""
         payload = self._interaction("interaction_modal_submit", user)
-        payload["message"] = message
-        payload["channel_id"] = message["channel_id"]
         payload["data"] = {
             "custom_id": custom_id,
             "components": [
@@ -135,7 +123,15 @@ class Interactions:
                 for k, v in values.items()
             ],
         }
-        if message["channel_id"].startswith("19"):
+        return await self._on_message(payload, message, user, elsewhere, permissions)
+
+    async def _on_message(
+        self, payload: Json, message: Json, user: str, elsewhere: bool, permissions: str | None
+    ) -> Json:
+        """Dispatch an interaction made on ``message`` (a button, or a modal it opened)."""
+        payload["message"] = message
+        payload["channel_id"] = message["channel_id"]
+        if message["channel_id"].startswith("19"):  # a DM: no guild, a user instead of a member
             for key in ("guild_id", "guild", "member", "channel"):
                 payload.pop(key, None)
             payload["user"] = self.member(user)["user"]
