@@ -96,17 +96,13 @@ def batches(
     ]
     out: list[np.ndarray] = []
     group = batch * 50
-    flat: list[int] = []
     for start in range(0, len(units), group):
-        chunk = units[start : start + group]
-        chunk.sort(key=lambda u: max(lengths[i] for i in u))
+        if len(out) >= steps:  # partners made the draw longer than the plan
+            break
+        chunk = sorted(units[start : start + group], key=lambda u: max(lengths[i] for i in u))
         rows = [i for unit in chunk for i in unit]
         parts = [rows[i : i + batch] for i in range(0, len(rows), batch)]
-        for k in rng.permutation(len(parts)):
-            flat.extend(parts[k])
-            out.append(np.array(parts[k]))
-        if len(flat) >= steps * batch:
-            break
+        out.extend(np.array(parts[k]) for k in rng.permutation(len(parts)))
     return out[:steps]
 
 
