@@ -164,3 +164,22 @@ def test_the_fine_tuning_recipe_runs_end_to_end_on_a_tiny_sample(tmp_path: Path)
     stock = OnnxEncoder(model_dir=stock_dir, precision="fp32").embed_sync(["immigrants are vermin"])
     assert np.isclose(np.linalg.norm(tuned), 1.0, atol=1e-4)
     assert not np.allclose(tuned, stock, atol=1e-4)  # six steps moved the weights
+
+    # the shipped encoder is the fine-tuned one averaged with the stock weights (WiSE-FT)
+    for alpha in ("0.5", "0"):
+        subprocess.run(
+            [str(BUILD_PYTHON), str(REPO / "tools" / "mix_encoder.py"), str(out / "hf"),
+             str(tmp_path / f"mix{alpha}"), "--alpha", alpha],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    half = json.loads((tmp_path / "mix0.5" / "encoder.json").read_text())
+    assert half["mix"]["alpha"] == 0.5
+    assert half["recipe"]["steps"] == "6"  # the fine-tuned model's recipe travels with it
+    assert (tmp_path / "mix0.5" / "hf-fp16" / "model.safetensors").is_file()
+    text = ["immigrants are vermin"]
+    mixed = OnnxEncoder(model_dir=tmp_path / "mix0.5", precision="fp32").embed_sync(text)
+    none = OnnxEncoder(model_dir=tmp_path / "mix0", precision="fp32").embed_sync(text)
+    assert np.allclose(none, stock, atol=1e-5)  # alpha 0 is the stock encoder
+    apart = float(stock[0] @ tuned[0])
+    assert float(mixed[0] @ tuned[0]) > apart  # halfway: nearer the tuned one than stock is
+    assert float(mixed[0] @ stock[0]) > apart  # ... and nearer the stock one than tuned is

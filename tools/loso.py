@@ -112,10 +112,14 @@ def embeddings(
     steps: int,
     exclude: tuple[str, ...],
     threads: int,
+    mix: float | None = None,
 ) -> np.ndarray:
     """Vectors of ``rows[idx]`` from the int8 ONNX export of a fold model (fine-tuned without
-    ``exclude``), or of the stock export when ``steps`` is 0: what the bot would run."""
-    out = work / f"{name}.npy"
+    ``exclude``, then averaged with the stock weights when ``mix`` is given: what
+    ``tools/mix_encoder.py --alpha MIX`` makes of it), or of the stock export when ``steps`` is
+    0: what the bot would run."""
+    mixed_name = name if mix is None else f"{name}-mix{mix:g}"
+    out = work / f"{mixed_name}.npy"
     if out.is_file():
         return np.load(out)
     model_dir = STOCK_EXPORT if steps == 0 else work / name
@@ -134,6 +138,19 @@ def embeddings(
         ]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)  # noqa: S603 (our own script, arguments built here)
+    if steps and mix is not None:
+        fine_tuned, model_dir = model_dir, work / mixed_name
+        if not (model_dir / "encoder.json").is_file():
+            cmd = [
+                str(BUILD_PYTHON),
+                str(REPO / "tools" / "mix_encoder.py"),
+                str(fine_tuned / "hf"),
+                str(model_dir),
+                "--alpha",
+                str(mix),
+            ]
+            print("$", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True)  # noqa: S603 (as above)
     encoder = OnnxEncoder(model_dir=model_dir, threads=threads, remember=0)
     vectors = encoder.embed_sync([rows[i]["text"] for i in idx])
     np.save(out, vectors)
@@ -147,6 +164,7 @@ def fold_raw(
     sample: list[int],
     held_idx: list[int],
     exclude: tuple[str, ...],
+    config: TrainConfig,
 ) -> np.ndarray:
     """Raw head outputs on ``held_idx`` from heads fitted on the sample minus ``exclude``."""
     train = [i for i in sample if rows[i]["file"] not in exclude]
@@ -154,7 +172,6 @@ def fold_raw(
     y = np.array([rows[i]["y"] for i in train], dtype=np.float32)
     mask = np.array([rows[i]["mask"] for i in train], dtype=np.float32)
     weight = np.array([rows[i]["weight"] for i in train], dtype=np.float32)
-    config = TrainConfig()
     w1, b1, w2, b2 = fit_mlp(x, y, mask, weight, config=config)
     heads = Heads(
         categories=tuple(categories),
@@ -221,7 +238,13 @@ def run(args: argparse.Namespace) -> dict:
     policy = load_policy(args.policy)
     sample, held = plan(rows)
     args.work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"folds": {k: list(v) for k, v in FOLDS.items()}, "steps": args.steps}
+    config = TrainConfig(weight_decay=args.weight_decay)
+    report: dict = {
+        "folds": {k: list(v) for k, v in FOLDS.items()},
+        "steps": args.steps,
+        "mix": args.mix,
+        "heads": config.model_dump(),
+    }
     for model in args.models.split(","):
         started = time.perf_counter()
         raw_by_fold: dict[str, tuple[list[int], np.ndarray]] = {}
@@ -254,9 +277,10 @@ def run(args: argparse.Namespace) -> dict:
                     steps=args.steps,
                     exclude=files,
                     threads=args.threads,
+                    mix=args.mix,
                 )
             vectors = dict(zip(need, vec, strict=True))
-            raw = fold_raw(rows, categories, vectors, sample, held_idx, files)
+            raw = fold_raw(rows, categories, vectors, sample, held_idx, files, config)
             raw_by_fold[fold] = (held_idx, raw)
         per_source: dict[str, dict] = {}
         pooled_idx: list[int] = []
@@ -341,6 +365,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--models", default="frozen,finetuned", help="which to run")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per fold")
+    parser.add_argument(
+        "--mix",
+        type=float,
+        help="average each fold's fine-tuned weights with the stock ones, this share fine-tuned "
+        "(tools/mix_encoder.py --alpha), as the shipped encoder is",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=TrainConfig().weight_decay,
+        help="of the fold heads (the shipped heads' default unless given)",
+    )
     args = parser.parse_args()
     report = run(args)
     text = json.dumps(report, indent=1)

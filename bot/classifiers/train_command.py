@@ -50,6 +50,9 @@ def train(
     ] = None,
     hidden: Annotated[int, typer.Option(help="hidden units (0: logistic heads)")] = 256,
     epochs: Annotated[int, typer.Option(min=1, help="passes over the training rows")] = 30,
+    weight_decay: Annotated[
+        float, typer.Option(min=0.0, help="L2 on the head weights (the default is measured)")
+    ] = TrainConfig().weight_decay,
     seed: Annotated[int, typer.Option(help="seed of the fit and the splits")] = 0,
     threads: Annotated[int, typer.Option(min=1, help="encoder threads")] = 2,
     calibration: Annotated[
@@ -76,7 +79,7 @@ def train(
         public = None if no_public else require_data(data, otherwise=NO_PUBLIC)
         encoder = onnx_encoder(settings, threads=threads)
         in_use = find_heads(loaded, settings.data_dir, settings.heads)
-        config = TrainConfig(hidden=hidden, epochs=epochs, seed=seed)
+        config = TrainConfig(hidden=hidden, epochs=epochs, weight_decay=weight_decay, seed=seed)
         rows = collect_rows(
             loaded, public, seed=config.seed, max_rows_per_file=config.max_rows_per_file
         )
