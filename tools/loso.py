@@ -369,7 +369,7 @@ def main() -> None:
         "--mix",
         type=float,
         help="average each fold's fine-tuned weights with the stock ones, this share fine-tuned "
-        "(tools/mix_encoder.py --alpha), as the shipped encoder is",
+        "(tools/mix_encoder.py --alpha; measured, not what ships: see the data card)",
     )
     parser.add_argument(
         "--weight-decay",
