@@ -102,6 +102,13 @@ def plan(rows: list[dict]) -> tuple[list[int], dict[str, list[int]]]:
     return sorted(sample), held
 
 
+def _build_tool(script: str, *args: object) -> None:
+    """Run one of tools/ in the build venv (torch), echoing the command."""
+    cmd = [str(BUILD_PYTHON), str(REPO / "tools" / script), *map(str, args)]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)  # noqa: S603 (our own scripts, arguments built here)
+
+
 def embeddings(
     table: Path,
     work: Path,
@@ -124,33 +131,14 @@ def embeddings(
         return np.load(out)
     model_dir = STOCK_EXPORT if steps == 0 else work / name
     if not (model_dir / "encoder.json").is_file():
-        cmd = [
-            str(BUILD_PYTHON),
-            str(REPO / "tools" / "finetune_encoder.py"),
-            str(table),
-            str(model_dir),
-            "--steps",
-            str(steps),
-            "--exclude",
-            ",".join(exclude),
-            "--threads",
-            str(threads),
-        ]
-        print("$", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)  # noqa: S603 (our own script, arguments built here)
+        _build_tool(
+            "finetune_encoder.py", table, model_dir, "--steps", steps,
+            "--exclude", ",".join(exclude), "--threads", threads,
+        )  # fmt: skip
     if steps and mix is not None:
         fine_tuned, model_dir = model_dir, work / mixed_name
         if not (model_dir / "encoder.json").is_file():
-            cmd = [
-                str(BUILD_PYTHON),
-                str(REPO / "tools" / "mix_encoder.py"),
-                str(fine_tuned / "hf"),
-                str(model_dir),
-                "--alpha",
-                str(mix),
-            ]
-            print("$", " ".join(cmd), flush=True)
-            subprocess.run(cmd, check=True)  # noqa: S603 (as above)
+            _build_tool("mix_encoder.py", fine_tuned / "hf", model_dir, "--alpha", mix)
     encoder = OnnxEncoder(model_dir=model_dir, threads=threads, remember=0)
     vectors = encoder.embed_sync([rows[i]["text"] for i in idx])
     np.save(out, vectors)

@@ -40,7 +40,7 @@ def mixed(finetuned: Path, alpha: float) -> BertModel:
     tuned = BertModel.from_pretrained(str(finetuned), attn_implementation="eager")
     tuned_state = tuned.float().state_dict()
     state = {
-        name: (alpha * tuned_state[name] + (1.0 - alpha) * value.float()).to(value.dtype)
+        name: alpha * tuned_state[name] + (1.0 - alpha) * value
         if value.is_floating_point()
         else value
         for name, value in stock.float().state_dict().items()
